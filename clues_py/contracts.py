@@ -1,0 +1,123 @@
+"""Typed plugin contracts: the seams between the core and the built-in or third-party plugins.
+
+Modelled on Cluster Autoscaler's `CloudProvider`: every method says whether it is
+required. Plugins import only this module and `clues_py.model`. The actuator is
+the sole caller of power managers; the daemon is the sole caller of backends.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from clues_py.model import HiddenDemand, ManagedNode, NodeObservation, NodeTemplate, PodInfo
+
+
+class PluginError(Exception):
+    """A plugin failed; the message is shown to operators and stored with the action."""
+
+
+class NotImplementedByPlugin(PluginError):
+    """An optional contract method the plugin does not provide."""
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What the core hands to every plugin at construction."""
+
+    cluster_name: str
+    # Name of this plugin instance in the config (e.g. the key under `power:`).
+    instance: str
+    templates: Mapping[str, NodeTemplate] = field(default_factory=dict)
+    # Extra collaborators a plugin may use (e.g. the sandbox for `sim`); keyed by name.
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything a backend sees of the cluster at one moment."""
+
+    nodes: Mapping[str, NodeObservation]
+    pending: tuple[PodInfo, ...]  # unschedulable pods (after the grace period)
+    hidden: tuple[HiddenDemand, ...] = ()
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    done: bool
+    # Pods still on the node and why they could not be evicted (PDB, protected, ...).
+    blocked: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Turns an external cluster into observations and change notifications."""
+
+    Config: ClassVar[type]
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        """Required. Begin watching; call `on_change` (cheap, thread-safe) on any relevant event."""
+
+    def synced(self) -> bool:
+        """Required. True once every watched resource has been listed at least once."""
+
+    def observe(self, now: float) -> Observation:
+        """Required. Current view; must not block on I/O (served from the watch caches)."""
+
+    def cordon(self, node: str, cordoned: bool = True) -> None:
+        """Required. Mark the node (un)schedulable."""
+
+    def drain(self, node: str) -> DrainResult:
+        """Required. Evict what can be evicted now (Eviction API, PDB-aware); idempotent."""
+
+    def delete_node(self, node: str) -> None:
+        """Required. Remove the Node object after power-off; missing is not an error."""
+
+    def stop(self) -> None:
+        """Required. Stop watching; returns promptly."""
+
+
+# --------------------------------------------------------------------------- power managers
+
+
+class PowerState(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+    BOOTING = "booting"
+    STOPPING = "stopping"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class OwnedInstance:
+    provider_id: str
+    node_name: str
+    template: str
+    state: PowerState
+
+
+@runtime_checkable
+class PowerManager(Protocol):
+    """Powers nodes on and off. Calls may block (the actuator runs them on worker threads)."""
+
+    Config: ClassVar[type]
+
+    def power_on(self, node: ManagedNode, template: NodeTemplate) -> str:
+        """Required. Start the node; return its provider id. Raise PluginError on failure."""
+
+    def power_off(self, node: ManagedNode) -> None:
+        """Required. Stop (or terminate) the node. Raise PluginError on failure."""
+
+    def describe(self, node: ManagedNode) -> PowerState:
+        """Required. What the provider says of this node now."""
+
+    def list_owned(self) -> list[OwnedInstance]:
+        """Optional (raise NotImplementedByPlugin). Everything this manager created, for reconciliation."""
+
+    def close(self) -> None:
+        """Required. Release connections."""

@@ -1,0 +1,478 @@
+"""Snapshot types: what the planner and the lifecycle FSM see.
+
+Everything here is an immutable value with no I/O. Backends build these from
+the outside world, the daemon assembles them into a `ClusterSnapshot`, and the
+planner turns a snapshot into a `Plan`. Quantity parsing follows Kubernetes'
+`resource.Quantity` rules so that `500m`, `2Gi` and `1e3` mean what kubectl
+means by them.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+# --------------------------------------------------------------------------- quantities
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 10**3),
+    "": Fraction(1),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+}
+_QUANTITY_RE = re.compile(
+    r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
+)
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes quantity."""
+
+
+def parse_quantity(value: str | int | float) -> Fraction:
+    """Parse a Kubernetes quantity exactly (`"500m"` -> 1/2, `"2Gi"` -> 2147483648)."""
+    if isinstance(value, bool):
+        raise QuantityError(f"not a quantity: {value!r}")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise QuantityError(f"not a quantity: {value!r}")
+        return Fraction(Decimal(repr(value)))
+    text = str(value).strip()
+    m = _QUANTITY_RE.match(text)
+    if not m:
+        raise QuantityError(
+            f"not a Kubernetes quantity: {value!r} (expected e.g. '500m', '2', '4Gi', '1e3')"
+        )
+    try:
+        number = Fraction(Decimal(m.group("num")))
+    except InvalidOperation as exc:  # pragma: no cover - the regex already filters
+        raise QuantityError(f"not a Kubernetes quantity: {value!r}") from exc
+    if m.group("exp"):
+        number *= Fraction(10) ** int(m.group("exp")[1:])
+    suffix = m.group("suffix") or ""
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    return number * _DECIMAL[suffix]
+
+
+def cpu_millis(value: str | int | float) -> int:
+    """CPU quantity in millicores, rounded up as the kubelet does."""
+    return math.ceil(parse_quantity(value) * 1000)
+
+
+def to_int(value: str | int | float) -> int:
+    """Byte or count quantity as an integer, rounded up."""
+    return math.ceil(parse_quantity(value))
+
+
+def format_cpu(millis: int) -> str:
+    return f"{millis // 1000}" if millis % 1000 == 0 else f"{millis}m"
+
+
+def format_bytes(n: int) -> str:
+    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{suffix}"
+    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return str(n)
+
+
+GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu")
+
+
+# --------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """A vector of schedulable resources. `pods` counts pod slots."""
+
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+    gpus: int = 0
+    pods: int = 0
+
+    @classmethod
+    def from_k8s(cls, mapping: Mapping[str, Any] | None, *, pods: int | None = None) -> Resources:
+        """Build from a Kubernetes resource map (`{"cpu": "500m", "memory": "1Gi"}`)."""
+        mapping = mapping or {}
+        gpus = 0
+        for name in GPU_RESOURCE_NAMES:
+            if name in mapping:
+                gpus += to_int(mapping[name])
+        return cls(
+            cpu_millis=cpu_millis(mapping["cpu"]) if "cpu" in mapping else 0,
+            memory_bytes=to_int(mapping["memory"]) if "memory" in mapping else 0,
+            gpus=gpus,
+            pods=pods if pods is not None else (to_int(mapping["pods"]) if "pods" in mapping else 0),
+        )
+
+    def to_k8s(self) -> dict[str, str]:
+        out = {"cpu": format_cpu(self.cpu_millis), "memory": str(self.memory_bytes)}
+        if self.gpus:
+            out["nvidia.com/gpu"] = str(self.gpus)
+        if self.pods:
+            out["pods"] = str(self.pods)
+        return out
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(
+            self.cpu_millis + other.cpu_millis,
+            self.memory_bytes + other.memory_bytes,
+            self.gpus + other.gpus,
+            self.pods + other.pods,
+        )
+
+    def __sub__(self, other: Resources) -> Resources:
+        return Resources(
+            self.cpu_millis - other.cpu_millis,
+            self.memory_bytes - other.memory_bytes,
+            self.gpus - other.gpus,
+            self.pods - other.pods,
+        )
+
+    def scale(self, n: int) -> Resources:
+        return Resources(self.cpu_millis * n, self.memory_bytes * n, self.gpus * n, self.pods * n)
+
+    def fits(self, capacity: Resources) -> bool:
+        """True when this request fits into `capacity` in every dimension."""
+        return (
+            self.cpu_millis <= capacity.cpu_millis
+            and self.memory_bytes <= capacity.memory_bytes
+            and self.gpus <= capacity.gpus
+            and self.pods <= capacity.pods
+        )
+
+    def insufficient(self, capacity: Resources) -> list[str]:
+        """Names of the dimensions in which this request exceeds `capacity`, kubectl-style."""
+        out = []
+        if self.cpu_millis > capacity.cpu_millis:
+            out.append("cpu")
+        if self.memory_bytes > capacity.memory_bytes:
+            out.append("memory")
+        if self.gpus > capacity.gpus:
+            out.append("nvidia.com/gpu")
+        if self.pods > capacity.pods:
+            out.append("pods")
+        return out
+
+    def clamp0(self) -> Resources:
+        return Resources(
+            max(self.cpu_millis, 0), max(self.memory_bytes, 0), max(self.gpus, 0), max(self.pods, 0)
+        )
+
+    def is_zero(self) -> bool:
+        return not (self.cpu_millis or self.memory_bytes or self.gpus or self.pods)
+
+    def __str__(self) -> str:
+        s = f"cpu={format_cpu(self.cpu_millis)} mem={format_bytes(self.memory_bytes)}"
+        if self.gpus:
+            s += f" gpu={self.gpus}"
+        return s
+
+
+# --------------------------------------------------------------------------- scheduling constraints
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"  # NoSchedule | PreferNoSchedule | NoExecute
+
+    @classmethod
+    def from_k8s(cls, d: Mapping[str, Any]) -> Taint:
+        return cls(d.get("key", ""), d.get("value") or "", d.get("effect", "NoSchedule"))
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str = ""
+    operator: str = "Equal"  # Equal | Exists
+    value: str = ""
+    effect: str = ""  # empty matches every effect
+
+    @classmethod
+    def from_k8s(cls, d: Mapping[str, Any]) -> Toleration:
+        return cls(
+            d.get("key") or "",
+            d.get("operator") or "Equal",
+            d.get("value") or "",
+            d.get("effect") or "",
+        )
+
+    def tolerates(self, taint: Taint) -> bool:
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.operator == "Exists":
+            return not self.key or self.key == taint.key
+        return self.key == taint.key and self.value == taint.value
+
+
+def untolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) -> list[Taint]:
+    """Taints that block scheduling (PreferNoSchedule never blocks)."""
+    return [
+        t
+        for t in taints
+        if t.effect in ("NoSchedule", "NoExecute") and not any(x.tolerates(t) for x in tolerations)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorRequirement:
+    """One `matchExpressions` entry of a required node affinity term."""
+
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.operator == "In":
+            return labels.get(self.key) in self.values
+        if self.operator == "NotIn":
+            return labels.get(self.key) not in self.values
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a pod may go: nodeSelector, tolerations and required node affinity."""
+
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    # OR of terms, each an AND of requirements (Kubernetes nodeSelectorTerms semantics).
+    affinity_terms: tuple[tuple[SelectorRequirement, ...], ...] = ()
+
+    def labels_match(self, labels: Mapping[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.node_selector):
+            return False
+        if self.affinity_terms:
+            return any(all(r.matches(labels) for r in term) for term in self.affinity_terms)
+        return True
+
+    def why_not(self, labels: Mapping[str, str], taints: tuple[Taint, ...]) -> str | None:
+        """None when a node with these labels and taints accepts the pod, else a reason."""
+        if not self.labels_match(labels):
+            return "node(s) didn't match Pod's node affinity/selector"
+        if untolerated(taints, self.tolerations):
+            return "node(s) had untolerated taint"
+        return None
+
+
+# --------------------------------------------------------------------------- pods and demand
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    """A pod as the planner needs it. `requests` includes `pods=1`."""
+
+    namespace: str
+    name: str
+    requests: Resources
+    placement: Placement = Placement()
+    node_name: str = ""
+    phase: str = "Pending"
+    owner_kind: str = ""
+    owner_name: str = ""
+    created: float = 0.0
+    daemonset: bool = False
+    mirror: bool = False
+    # Annotation `clues-py.io/safe-to-evict: "false"` and similar protections.
+    protected: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def counts_for_idleness(self) -> bool:
+        """DaemonSet and mirror (static) pods run on every node; they don't make it used."""
+        return not (self.daemonset or self.mirror) and self.phase in ("Pending", "Running")
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenDemand:
+    """Work the scheduler never sees: a suspended Job or a queued workload."""
+
+    kind: str  # "Job" | "Workload"
+    namespace: str
+    name: str
+    per_pod: Resources
+    count: int
+    placement: Placement = Placement()
+    created: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.lower()}:{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    pods: tuple[PodInfo, ...] = ()
+    hidden: tuple[HiddenDemand, ...] = ()
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class NodeState(enum.StrEnum):
+    OFF = "off"
+    POWERING_ON = "powering_on"
+    IDLE = "idle"
+    USED = "used"
+    DRAINING = "draining"
+    POWERING_OFF = "powering_off"
+    ON_ERROR = "on_error"
+    OFF_ERROR = "off_error"
+    UNKNOWN = "unknown"
+
+
+ON_STATES = frozenset({NodeState.IDLE, NodeState.USED})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTemplate:
+    """A kind of node a power manager can create or wake, and the names it may have."""
+
+    name: str
+    resources: Resources  # allocatable of one node
+    power: str  # name of the power manager instance in the config
+    node_names: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[Taint, ...] = ()
+    cost_per_hour: float = 0.0
+    watts_idle: float = 0.0
+    watts_busy: float = 0.0
+    boot_seconds: float = 60.0
+    shutdown_seconds: float = 30.0
+    min_count: int = 0
+    max_count: int | None = None
+    priority: int = 0
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeObservation:
+    """What the backend sees of a node in the cluster right now."""
+
+    name: str
+    ready: bool
+    unschedulable: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[Taint, ...] = ()
+    allocatable: Resources = Resources()
+    provider_id: str = ""
+    pods: tuple[PodInfo, ...] = ()
+
+    @property
+    def requested(self) -> Resources:
+        total = Resources()
+        for p in self.pods:
+            if p.phase in ("Pending", "Running"):
+                total = total + p.requests
+        return total
+
+    @property
+    def workload_pods(self) -> tuple[PodInfo, ...]:
+        return tuple(p for p in self.pods if p.counts_for_idleness)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedNode:
+    """A node the daemon may power, with its lifecycle state and what the cluster shows of it."""
+
+    name: str
+    template: str
+    state: NodeState = NodeState.OFF
+    since: float = 0.0
+    enabled: bool = True
+    attempts: int = 0  # consecutive failed power-ons/offs, reset on success
+    retry_at: float = 0.0  # not before this time may a new power action start
+    provider_id: str = ""
+    last_used: float = 0.0  # last time a workload pod ran on it
+    last_error: str = ""
+    observed: NodeObservation | None = None  # None: not registered in the cluster
+
+    @property
+    def ready(self) -> bool:
+        return self.observed is not None and self.observed.ready
+
+    @property
+    def workload_pods(self) -> tuple[PodInfo, ...]:
+        return self.observed.workload_pods if self.observed else ()
+
+    def with_(self, **changes: Any) -> ManagedNode:
+        return replace(self, **changes)
+
+
+# --------------------------------------------------------------------------- snapshot and plan
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSnapshot:
+    """Immutable view of the cluster at `now`. The planner sees only this."""
+
+    now: float
+    nodes: tuple[ManagedNode, ...]
+    templates: Mapping[str, NodeTemplate]
+    demand: Demand = Demand()
+    # Ready nodes the daemon does not manage (the master, static workers): free room
+    # on them absorbs demand before anything is powered on.
+    unmanaged: tuple[NodeObservation, ...] = ()
+    # Time of the last power-on action (for scale-down delay after scale-up).
+    last_scale_up: float = float("-inf")
+
+    def node(self, name: str) -> ManagedNode | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None
+
+
+class ActionKind(enum.StrEnum):
+    POWER_ON = "power_on"
+    POWER_OFF = "power_off"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    node: str
+    template: str
+    reason: str
+    policy: str = ""
+    pods: tuple[str, ...] = ()  # pod keys this action is for (scale-up)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    # pod or hidden-demand key -> why nothing was (or could be) powered on for it
+    unplaceable: Mapping[str, str] = field(default_factory=dict)
+    # node name -> why it was kept on (idle but not yet powered off, protected, min_nodes...)
+    kept: Mapping[str, str] = field(default_factory=dict)
