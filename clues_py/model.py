@@ -417,6 +417,9 @@ class ManagedNode:
     last_used: float = 0.0  # last time a workload pod ran on it
     last_error: str = ""
     observed: NodeObservation | None = None  # None: not registered in the cluster
+    # Last time the cluster showed it Ready (lifecycle: NotReady/missing longer than
+    # `Timeouts.unknown_grace` after this makes an on node UNKNOWN).
+    seen_ready_at: float = 0.0
 
     @property
     def ready(self) -> bool:

@@ -1,1 +1,238 @@
-"""Placeholder; replaced by the Kubernetes backend."""
+"""Kubernetes backend: watches Nodes, Pods and batch/v1 Jobs; cordons, drains and deletes nodes.
+
+Wires three `Informer`s (`k8s_informer`) into a `ClusterCache` (`k8s_cache`, which
+converts with `k8s_convert`) and serves `observe()` from it without I/O. The write
+verbs (cordon, drain through the policy/v1 Eviction API, delete) call the API
+directly. Uses only the official `kubernetes` client, on a private `Configuration`
+so the process-wide default is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from clues_py.contracts import DrainResult, Observation, PluginContext, PluginError
+
+from .k8s_cache import ClusterCache
+from .k8s_convert import pod_record
+from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
+
+log = logging.getLogger(__name__)
+
+WRITE_TIMEOUT = (CONNECT_TIMEOUT, 30.0)
+# Writes skip the client's model deserialisation of the reply: we don't use it, and it
+# rejects objects with fields the models declare required but servers may omit.
+_RAW: dict[str, Any] = {"_preload_content": False, "_request_timeout": WRITE_TIMEOUT}
+
+
+def _discard(resp: Any) -> None:
+    resp.drain_conn()
+    resp.release_conn()
+
+
+def _status_message(exc: ApiException) -> str:
+    """The message (and causes) of the Status body of a failed call, or the HTTP reason."""
+    try:
+        body = json.loads(exc.body or b"{}")
+    except (ValueError, TypeError):
+        return str(exc.reason)
+    message = str(body.get("message") or exc.reason)
+    # The PDB name and its numbers are in the causes, not the message.
+    causes = [c.get("message") for c in (body.get("details") or {}).get("causes") or ()]
+    return "; ".join([message, *(c for c in causes if c)])
+
+
+def _unreachable(what: str, exc: Exception) -> PluginError:
+    return PluginError(f"{what}: cannot reach the Kubernetes API server ({exc}); will retry")
+
+
+def load_configuration(
+    kubeconfig: str | None, context: str | None, in_cluster: bool
+) -> k8s.Configuration:
+    """A private client `Configuration`; raises PluginError naming the file and the fix."""
+    cfg = k8s.Configuration()
+    if in_cluster:
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        except k8s_config.ConfigException as exc:
+            raise PluginError(
+                f"kubernetes backend: in_cluster is set but no service account is mounted ({exc}); "
+                "run inside a pod or set `kubeconfig:` instead"
+            ) from exc
+        return cfg
+    path = os.path.expanduser(kubeconfig or k8s_config.KUBE_CONFIG_DEFAULT_LOCATION)
+    try:
+        # KUBECONFIG may list several files; the loader reports those itself.
+        if os.pathsep not in path and not os.path.exists(path):
+            raise FileNotFoundError(path)
+        k8s_config.load_kube_config(
+            config_file=path, context=context, client_configuration=cfg, persist_config=False
+        )
+    except FileNotFoundError as exc:
+        raise PluginError(
+            f"kubernetes backend: kubeconfig {path} not found; set `kubeconfig:` to an existing "
+            "file, export KUBECONFIG, or set `in_cluster: true` when running in a pod"
+        ) from exc
+    except (k8s_config.ConfigException, ValueError, TypeError, KeyError) as exc:
+        raise PluginError(
+            f"kubernetes backend: kubeconfig {path} is invalid ({exc}); check the file "
+            f"(`kubectl --kubeconfig {path} config view`) and the `context:` option"
+        ) from exc
+    return cfg
+
+
+class KubernetesBackend:
+    """`clues_py.contracts.Backend` for a Kubernetes cluster."""
+
+    @dataclass
+    class Config:
+        kubeconfig: str | None = None
+        context: str | None = None
+        in_cluster: bool = False
+        # Unbound pods older than this count as demand even without Unschedulable.
+        pending_grace: float = 5.0
+        relist_backoff_max: float = 30.0
+        watch_timeout: int = 300  # server-side timeoutSeconds of each watch
+        eviction_grace: int | None = None  # gracePeriodSeconds for evictions
+        namespace: str = "kube-system"  # events and leases
+
+    def __init__(self, config: Config, context: PluginContext) -> None:
+        self.config = config
+        self.context = context
+        cfg = load_configuration(config.kubeconfig, config.context, config.in_cluster)
+        # Three long watches plus writes share the pool.
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 8)
+        self._api_client = k8s.ApiClient(cfg)
+        self.core = k8s.CoreV1Api(self._api_client)
+        self.batch = k8s.BatchV1Api(self._api_client)
+        self.cache = ClusterCache(config.pending_grace)
+        self.informers: list[Informer] = []
+
+    # ------------------------------------------------------------------ watching
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        c, cache = self.config, self.cache
+        specs = [
+            ("nodes", self.core.list_node, cache.replace_nodes, cache.apply_node),
+            ("pods", self.core.list_pod_for_all_namespaces, cache.replace_pods, cache.apply_pod),
+            ("jobs", self.batch.list_job_for_all_namespaces, cache.replace_jobs, cache.apply_job),
+        ]
+        for name, call, replace, apply in specs:
+            inf = Informer(
+                name,
+                call,
+                replace,
+                apply,
+                on_change,
+                watch_timeout=c.watch_timeout,
+                backoff_max=c.relist_backoff_max,
+            )
+            self.informers.append(inf)
+            inf.start()
+
+    def synced(self) -> bool:
+        return bool(self.informers) and all(i.synced() for i in self.informers)
+
+    def observe(self, now: float) -> Observation:
+        return self.cache.observe(now)
+
+    def stop(self) -> None:
+        for inf in self.informers:
+            inf.stop()
+        for inf in self.informers:
+            inf.join(1.5 / max(len(self.informers), 1))
+        self._api_client.close()
+
+    # ------------------------------------------------------------------ writes
+
+    def cordon(self, node: str, cordoned: bool = True) -> None:
+        try:
+            _discard(self.core.patch_node(node, {"spec": {"unschedulable": cordoned}}, **_RAW))
+        except ApiException as exc:
+            verb = "cordon" if cordoned else "uncordon"
+            raise PluginError(f"{verb} {node}: {_status_message(exc)}") from exc
+        except HTTPError as exc:
+            raise _unreachable(f"cordon {node}", exc) from exc
+
+    def delete_node(self, node: str) -> None:
+        try:
+            _discard(self.core.delete_node(node, **_RAW))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise PluginError(f"delete node {node}: {_status_message(exc)}") from exc
+        except HTTPError as exc:
+            raise _unreachable(f"delete node {node}", exc) from exc
+
+    def _pods_on(self, node: str) -> list[dict[str, Any]]:
+        try:
+            resp = self.core.list_pod_for_all_namespaces(
+                field_selector=f"spec.nodeName={node}",
+                _preload_content=False,
+                _request_timeout=WRITE_TIMEOUT,
+            )
+        except ApiException as exc:
+            raise PluginError(f"drain {node}: listing its pods: {_status_message(exc)}") from exc
+        except HTTPError as exc:
+            raise _unreachable(f"drain {node}", exc) from exc
+        try:
+            items: list[dict[str, Any]] = loads(resp.data).get("items") or []
+        finally:
+            resp.release_conn()
+        # A server that ignores the field selector must not make us evict other nodes' pods.
+        return [p for p in items if (p.get("spec") or {}).get("nodeName") == node]
+
+    def drain(self, node: str) -> DrainResult:
+        """Cordon if needed, then evict every workload pod; `done` once none is left."""
+        rec = self.cache.node(node)
+        if rec is None or not rec.unschedulable:
+            try:
+                self.cordon(node, True)
+            except PluginError as exc:
+                if "not found" not in str(exc).lower():
+                    raise
+        blocked: dict[str, str] = {}
+        remaining = 0
+        grace = self.config.eviction_grace
+        for obj in self._pods_on(node):
+            pod = pod_record(obj)
+            info = pod.info
+            if info.daemonset or info.mirror or pod.terminal:
+                continue
+            remaining += 1
+            if pod.terminating:
+                continue  # eviction already accepted; wait for it to go
+            if info.protected:
+                blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
+                continue
+            body = k8s.V1Eviction(
+                metadata=k8s.V1ObjectMeta(name=info.name, namespace=info.namespace),
+                delete_options=k8s.V1DeleteOptions(grace_period_seconds=grace)
+                if grace is not None
+                else None,
+            )
+            try:
+                _discard(
+                    self.core.create_namespaced_pod_eviction(
+                        info.name, info.namespace, body, **_RAW
+                    )
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    remaining -= 1
+                elif exc.status == 429:
+                    blocked[info.key] = f"PodDisruptionBudget: {_status_message(exc)}"
+                else:
+                    blocked[info.key] = f"eviction failed ({exc.status}): {_status_message(exc)}"
+            except HTTPError as exc:
+                raise _unreachable(f"drain {node}: evicting {info.key}", exc) from exc
+        return DrainResult(done=remaining == 0, blocked=blocked)

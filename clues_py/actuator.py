@@ -1,0 +1,202 @@
+"""Actuator: the sole caller of power managers and of the backend's write verbs.
+
+It runs node operations on a bounded thread pool, at most one at a time per
+node, and reports what happened as lifecycle facts through a callback (the
+daemon applies them to the FSM and the store). It decides nothing: which node
+to power and when is the planner's job, timeouts are the FSM's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
+from clues_py.lifecycle import Fact, FactKind
+from clues_py.model import ManagedNode, NodeTemplate
+from clues_py.store import Store
+
+log = logging.getLogger("clues.actuator")
+
+# (node name, fact) -> None; thread-safe, provided by the daemon.
+FactSink = Callable[[str, Fact], None]
+
+
+class Actuator:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        power: Mapping[str, PowerManager],
+        templates: Mapping[str, NodeTemplate],
+        store: Store,
+        report: FactSink,
+        now: Callable[[], float],
+        workers: int = 8,
+    ) -> None:
+        self._backend = backend
+        self._power = power
+        self._templates = templates
+        self._store = store
+        self._report = report
+        self._now = now
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clues-act")
+        self._busy: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def busy(self, node: str) -> bool:
+        with self._lock:
+            fut = self._busy.get(node)
+            return fut is not None and not fut.done()
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(1 for f in self._busy.values() if not f.done())
+
+    def _submit(self, node: str, what: str, fn: Callable[[], None]) -> bool:
+        """Run `fn` for `node` unless an operation on it is still running."""
+        with self._lock:
+            if self._closed:
+                return False
+            fut = self._busy.get(node)
+            if fut is not None and not fut.done():
+                return False
+
+            def run() -> None:
+                try:
+                    fn()
+                except Exception:  # a bug in us or a plugin must not kill the worker
+                    log.exception("%s %s: unexpected error", what, node)
+
+            self._busy[node] = self._pool.submit(run)
+            return True
+
+    def _pm(self, node: ManagedNode) -> PowerManager:
+        return self._power[self._templates[node.template].power]
+
+    def _finish(self, action_id: int | None, status: str, error: str = "") -> None:
+        if action_id is not None:
+            self._store.finish_action(action_id, status, error, at=self._now())
+
+    # ------------------------------------------------------------------ operations
+
+    def power_on(self, node: ManagedNode, action_id: int | None) -> bool:
+        """The FSM already says POWERING_ON (intent is recorded before the call)."""
+        template = self._templates[node.template]
+
+        def op() -> None:
+            try:
+                provider_id = self._pm(node).power_on(node, template)
+            except Exception as exc:
+                msg = _error_text(exc)
+                log.warning("power on %s failed: %s", node.name, msg)
+                self._finish(action_id, "failed", msg)
+                self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=msg))
+                return
+            log.info("power on %s: requested (provider id %s)", node.name, provider_id)
+            self._finish(action_id, "ok")
+            self._report(node.name, Fact(FactKind.PROVIDER_ON, detail=provider_id))
+
+        return self._submit(node.name, "power on", op)
+
+    def drain_step(self, node: ManagedNode, action_id: int | None, first: bool) -> bool:
+        """Cordon (first time), evict what can go, and power off once the node is empty."""
+
+        def op() -> None:
+            try:
+                if first:
+                    self._backend.cordon(node.name, True)
+                result = self._backend.drain(node.name)
+            except Exception as exc:
+                msg = _error_text(exc)
+                log.warning("drain %s failed: %s", node.name, msg)
+                self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=msg))
+                self._uncordon(node.name)
+                self._finish(action_id, "failed", msg)
+                return
+            if not result.done:
+                if result.blocked:
+                    log.info(
+                        "drain %s: waiting; blocked: %s",
+                        node.name,
+                        "; ".join(f"{k}: {v}" for k, v in sorted(result.blocked.items())),
+                    )
+                return
+            self._report(node.name, Fact(FactKind.POWER_OFF_SENT, detail="drained"))
+            self._power_off_now(node, action_id)
+
+        return self._submit(node.name, "drain", op)
+
+    def power_off(self, node: ManagedNode, action_id: int | None) -> bool:
+        """Power off without draining (retry from OFF_ERROR, clean-up of a failed boot)."""
+        return self._submit(node.name, "power off", lambda: self._power_off_now(node, action_id))
+
+    def _power_off_now(self, node: ManagedNode, action_id: int | None) -> None:
+        try:
+            self._pm(node).power_off(node)
+        except Exception as exc:
+            msg = _error_text(exc)
+            log.warning("power off %s failed: %s", node.name, msg)
+            self._finish(action_id, "failed", msg)
+            self._report(node.name, Fact(FactKind.POWER_OFF_FAILED, detail=msg))
+            return
+        log.info("power off %s: requested", node.name)
+        self._finish(action_id, "ok")
+
+    def check_off(self, node: ManagedNode) -> bool:
+        """Ask the provider whether a node we are powering off is off; then forget its Node."""
+
+        def op() -> None:
+            try:
+                state = self._pm(node).describe(node)
+            except Exception as exc:
+                log.warning("describe %s failed: %s", node.name, _error_text(exc))
+                return
+            if state == PowerState.OFF:
+                try:
+                    self._backend.delete_node(node.name)
+                except Exception as exc:
+                    log.warning("delete Node %s failed: %s", node.name, _error_text(exc))
+                    return
+                self._report(node.name, Fact(FactKind.PROVIDER_OFF, detail="provider reports off"))
+
+        return self._submit(node.name, "check off", op)
+
+    def cleanup_failed_boot(self, node: ManagedNode) -> bool:
+        """A node that never became Ready must not keep running (and costing) unaccounted."""
+
+        def op() -> None:
+            try:
+                self._pm(node).power_off(node)
+                self._backend.delete_node(node.name)
+                log.info("clean-up of failed boot %s: powered off", node.name)
+            except Exception as exc:
+                log.warning("clean-up of failed boot %s failed: %s", node.name, _error_text(exc))
+
+        return self._submit(node.name, "clean-up", op)
+
+    def uncordon(self, node: str) -> bool:
+        return self._submit(node, "uncordon", lambda: self._uncordon(node))
+
+    def _uncordon(self, node: str) -> None:
+        try:
+            self._backend.cordon(node, False)
+        except Exception as exc:
+            log.warning("uncordon %s failed: %s", node, _error_text(exc))
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop accepting work; by default let in-flight operations finish (SIGTERM)."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, PluginError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

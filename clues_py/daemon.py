@@ -1,0 +1,431 @@
+"""cluesd: observe -> snapshot -> plan -> act -> record, on every cluster event and on a tick.
+
+The daemon owns the managed nodes' lifecycle state (persisted in the store) and
+is the only writer of it: facts from observations, from the actuator's worker
+threads and from operators all go through `_apply`. Planning is delegated to the
+pure planner, I/O to the actuator; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from clues_py import __version__
+from clues_py.actuator import Actuator
+from clues_py.clock import Clock, WallClock
+from clues_py.config import Config
+from clues_py.contracts import Backend, PluginContext, PowerManager
+from clues_py.lifecycle import Fact, FactKind, Timeouts, Transition, advance, retry_due
+from clues_py.model import (
+    ON_STATES,
+    ActionKind,
+    ClusterSnapshot,
+    Demand,
+    ManagedNode,
+    NodeState,
+    Plan,
+)
+from clues_py.planner import PlannerSettings, default_policies, plan
+from clues_py.plugins import instantiate
+from clues_py.store import Store
+
+log = logging.getLogger("clues.daemon")
+
+# Coalesce bursts of watch events (one pod batch = hundreds of events) into one pass.
+DEBOUNCE_SECONDS = 0.05
+# Ask a provider whether a node is off at most this often per node.
+DESCRIBE_INTERVAL = 2.0
+
+
+def planner_settings(cfg: Config) -> PlannerSettings:
+    return PlannerSettings(
+        idle_time=cfg.idle_time,
+        min_nodes=cfg.min_nodes,
+        max_booting=cfg.max_booting,
+        max_nodes=cfg.max_nodes,
+        scale_down_delay=cfg.scale_down_delay,
+        # The backend already holds back pods younger than pending_grace unless the
+        # scheduler has said Unschedulable; a second grace here would only add delay.
+        pending_grace=0.0,
+    )
+
+
+def timeouts(cfg: Config) -> Timeouts:
+    return Timeouts(
+        boot=cfg.boot_timeout,
+        drain=cfg.drain_timeout,
+        shutdown=cfg.shutdown_timeout,
+        max_retries=cfg.max_retries,
+        backoff_base=cfg.retry_backoff,
+        backoff_max=cfg.retry_backoff_max,
+    )
+
+
+@dataclass
+class _Side:
+    """Per-node bookkeeping that is not lifecycle state (not persisted)."""
+
+    action_id: int | None = None
+    drain_started: bool = False
+    last_describe: float = float("-inf")
+    cleaned_up: bool = False
+
+
+@dataclass
+class LastPlan:
+    at: float = 0.0
+    plan: Plan = field(default_factory=Plan)
+    pending: int = 0
+    pending_cpu: int = 0
+    pending_memory: int = 0
+    hidden: int = 0
+
+
+class Daemon:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        clock: Clock | None = None,
+        backend: Backend | None = None,
+        power: Mapping[str, PowerManager] | None = None,
+        store: Store | None = None,
+        extras: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock or WallClock()
+        self.templates = {t.name: t for t in cfg.templates}
+        extras = dict(extras or {})
+        self.backend: Backend = backend or instantiate(
+            "clues_py.backends",
+            cfg.backend,
+            PluginContext(cfg.cluster_name, "backend", self.templates, extras),
+        )
+        self.power: dict[str, PowerManager] = dict(power or {})
+        for name, spec in cfg.power.items():
+            if name not in self.power:
+                self.power[name] = instantiate(
+                    "clues_py.power",
+                    spec,
+                    PluginContext(cfg.cluster_name, name, self.templates, extras),
+                )
+        self.store = store or Store(cfg.daemon.state_db)
+        self.timeouts = timeouts(cfg)
+        self.policies = default_policies(planner_settings(cfg))
+        self._lock = threading.RLock()
+        self._nodes: dict[str, ManagedNode] = {}
+        self._side: dict[str, _Side] = {}
+        self._load_nodes()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last = LastPlan()
+        self._last_scale_up = float(self.store.get_meta("last_scale_up", "-inf") or "-inf")
+        self.actuator = Actuator(
+            backend=self.backend,
+            power=self.power,
+            templates=self.templates,
+            store=self.store,
+            report=self._report,
+            now=self.clock.now,
+            workers=cfg.daemon.workers,
+        )
+        self.passes = 0
+
+    # ------------------------------------------------------------------ state
+
+    def _load_nodes(self) -> None:
+        stored = self.store.load_nodes()
+        now = self.clock.now()
+        for t in self.cfg.templates:
+            for name in t.node_names:
+                node = stored.get(name)
+                if node is None:
+                    node = ManagedNode(name=name, template=t.name, state=NodeState.OFF, since=now)
+                    self.store.save_node(node)
+                elif node.template != t.name:
+                    node = node.with_(template=t.name)
+                    self.store.save_node(node)
+                self._nodes[name] = node
+                self._side[name] = _Side()
+        for action in self.store.unfinished_actions():
+            # The previous run died mid-call; the FSM's timeouts and the provider's
+            # own state decide what really happened, so just close the record.
+            self.store.finish_action(action["id"], "interrupted", "daemon restarted", at=now)
+        dropped = sorted(set(stored) - set(self._nodes))
+        if dropped:
+            log.warning("nodes in the store but no longer in the config (ignored): %s", dropped)
+
+    def _apply(self, name: str, fact: Fact, now: float | None = None) -> Transition | None:
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                return None
+            now = self.clock.now() if now is None else now
+            tr = advance(node, fact, now, self.timeouts)
+            new = tr.node
+            if fact.kind == FactKind.OBSERVED:
+                new = new.with_(observed=fact.observation)
+            if fact.kind == FactKind.PROVIDER_ON and fact.detail and new.provider_id != fact.detail:
+                new = new.with_(provider_id=fact.detail)
+                self.store.save_node(new)
+            self._nodes[name] = new
+            if tr.changed:
+                self.store.save_transition(new, tr.old, tr.new, tr.reason, now)
+                if tr.old != tr.new:
+                    log.info("%s: %s -> %s (%s)", name, tr.old, tr.new, tr.reason)
+                self._after_transition(node, tr, now)
+            return tr
+
+    def _after_transition(self, before: ManagedNode, tr: Transition, now: float) -> None:
+        side = self._side[before.name]
+        if tr.old == NodeState.DRAINING and tr.new in ON_STATES:
+            side.drain_started = False
+            self.actuator.uncordon(before.name)
+        if tr.new == NodeState.ON_ERROR and tr.old != NodeState.ON_ERROR:
+            side.cleaned_up = False
+        if tr.new == NodeState.OFF:
+            side.drain_started = False
+            side.action_id = None
+
+    def _report(self, name: str, fact: Fact) -> None:
+        """Facts from actuator workers; wake the loop so the next step follows at once."""
+        self._apply(name, fact)
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_once(self) -> Plan | None:
+        now = self.clock.now()
+        if not self.backend.synced():
+            return None
+        obs = self.backend.observe(now)
+        with self._lock:
+            for name in list(self._nodes):
+                self._apply(name, Fact(FactKind.OBSERVED, observation=obs.nodes.get(name)), now)
+                self._apply(name, Fact(FactKind.TICK), now)
+            self._drive_in_progress(now)
+            managed = set(self._nodes)
+            snapshot = ClusterSnapshot(
+                now=now,
+                nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
+                templates=self.templates,
+                demand=Demand(pods=obs.pending, hidden=obs.hidden),
+                unmanaged=tuple(
+                    o
+                    for n, o in sorted(obs.nodes.items())
+                    if n not in managed and o.ready and not o.unschedulable
+                ),
+                last_scale_up=self._last_scale_up,
+            )
+        result = plan(snapshot, self.policies)
+        self._execute(result, now)
+        with self._lock:
+            self._last = LastPlan(
+                at=now,
+                plan=result,
+                pending=len(obs.pending),
+                pending_cpu=sum(p.requests.cpu_millis for p in obs.pending),
+                pending_memory=sum(p.requests.memory_bytes for p in obs.pending),
+                hidden=sum(h.count for h in obs.hidden),
+            )
+        self.passes += 1
+        return result
+
+    def _drive_in_progress(self, now: float) -> None:
+        """Keep multi-step operations moving: drains, power-off checks, error clean-up."""
+        for name, node in self._nodes.items():
+            side = self._side[name]
+            if self.actuator.busy(name):
+                continue
+            if node.state == NodeState.DRAINING:
+                self.actuator.drain_step(node, side.action_id, first=not side.drain_started)
+                side.drain_started = True
+            elif node.state == NodeState.POWERING_OFF:
+                if now - side.last_describe >= DESCRIBE_INTERVAL:
+                    side.last_describe = now
+                    self.actuator.check_off(node)
+            elif node.state == NodeState.ON_ERROR and not side.cleaned_up:
+                side.cleaned_up = True
+                self.actuator.cleanup_failed_boot(node)
+            elif node.state == NodeState.OFF_ERROR and retry_due(node, now, self.timeouts):
+                tr = self._apply(name, Fact(FactKind.POWER_OFF_SENT, "retrying power-off"), now)
+                if tr is not None and tr.new == NodeState.POWERING_OFF:
+                    self.actuator.power_off(self._nodes[name], None)
+
+    def _execute(self, result: Plan, now: float) -> None:
+        for action in result.actions:
+            if self.actuator.busy(action.node):
+                continue
+            with self._lock:
+                node = self._nodes.get(action.node)
+                if node is None:
+                    continue
+                action_id = self.store.add_action(
+                    now,
+                    action.kind.value,
+                    action.node,
+                    action.template,
+                    action.reason,
+                    action.policy,
+                )
+                self._side[action.node].action_id = action_id
+                log.info("%s %s: %s", action.kind.value, action.node, action.reason)
+                if action.kind == ActionKind.POWER_ON:
+                    tr = self._apply(action.node, Fact(FactKind.POWER_ON_SENT, action.reason), now)
+                    if tr is None or tr.new != NodeState.POWERING_ON:
+                        self.store.finish_action(action_id, "skipped", "not allowed in this state")
+                        continue
+                    self._last_scale_up = now
+                    self.store.set_meta("last_scale_up", repr(now))
+                    self.actuator.power_on(self._nodes[action.node], action_id)
+                else:
+                    tr = self._apply(action.node, Fact(FactKind.DRAIN_STARTED, action.reason), now)
+                    if tr is None or tr.new != NodeState.DRAINING:
+                        self.store.finish_action(action_id, "skipped", "not allowed in this state")
+                        continue
+                    self._side[action.node].drain_started = True
+                    self.actuator.drain_step(self._nodes[action.node], action_id, first=True)
+
+    # ------------------------------------------------------------------ loop
+
+    def start(self) -> None:
+        self.backend.start(self.wake)
+
+    def serve_forever(self) -> None:
+        """Run passes until `stop()`; a watch event wakes the loop, a tick bounds the wait."""
+        tick = self.cfg.daemon.tick
+        while not self._stop.is_set():
+            woke = self._wake.wait(timeout=tick)
+            if self._stop.is_set():
+                break
+            if woke:
+                time.sleep(DEBOUNCE_SECONDS)
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("planning pass failed; retrying on the next event or tick")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Finish in-flight operations, then release everything (SIGTERM path)."""
+        self.actuator.shutdown(wait=True)
+        self.backend.stop()
+        for pm in self.power.values():
+            try:
+                pm.close()
+            except Exception:
+                log.exception("closing power manager failed")
+        self.store.close()
+
+    # ------------------------------------------------------------------ control (HTTP API)
+
+    def node_dict(self, node: ManagedNode) -> dict[str, Any]:
+        t = self.templates[node.template]
+        obs = node.observed
+        used = obs.requested if obs else None
+        alloc = obs.allocatable if obs and obs.ready else t.resources
+        return {
+            "name": node.name,
+            "template": node.template,
+            "state": node.state.value,
+            "enabled": node.enabled,
+            "since": node.since,
+            "cpu_used": used.cpu_millis if used else 0,
+            "cpu_total": alloc.cpu_millis,
+            "mem_used": used.memory_bytes if used else 0,
+            "mem_total": alloc.memory_bytes,
+            "pods": len(node.workload_pods),
+            "provider_id": node.provider_id,
+            "attempts": node.attempts,
+            "last_error": node.last_error,
+            "ready": node.ready,
+        }
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            last = self._last
+            nodes = [self.node_dict(self._nodes[n]) for n in sorted(self._nodes)]
+        return {
+            "version": __version__,
+            "cluster": self.cfg.cluster_name,
+            "now": self.clock.now(),
+            "leader": True,
+            "synced": self.backend.synced(),
+            "nodes": nodes,
+            "pending": {
+                "pods": last.pending,
+                "cpu": last.pending_cpu,
+                "memory": last.pending_memory,
+                "hidden": last.hidden,
+            },
+            "unplaceable": dict(last.plan.unplaceable),
+            "last_plan": {
+                "at": last.at,
+                "actions": [
+                    {"kind": a.kind.value, "node": a.node, "reason": a.reason}
+                    for a in last.plan.actions
+                ],
+            },
+        }
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.status()["nodes"])
+
+    def node_op(self, op: str, node: str) -> dict[str, Any]:
+        with self._lock:
+            current = self._nodes.get(node)
+            if current is None:
+                raise KeyError(node)
+            now = self.clock.now()
+            if op == "enable":
+                self._apply(node, Fact(FactKind.ENABLE, "operator"), now)
+            elif op == "disable":
+                self._apply(node, Fact(FactKind.DISABLE, "operator"), now)
+            elif op == "resetstate":
+                self._apply(node, Fact(FactKind.RESET, "operator"), now)
+            elif op == "poweron":
+                if current.state != NodeState.OFF:
+                    raise ValueError(
+                        f"{node} is {current.state.value}; only an off node can be powered on"
+                    )
+                action_id = self.store.add_action(
+                    now, "power_on", node, current.template, "operator request", "operator"
+                )
+                self._apply(node, Fact(FactKind.POWER_ON_SENT, "operator request"), now)
+                self._last_scale_up = now
+                self.actuator.power_on(self._nodes[node], action_id)
+            elif op == "poweroff":
+                if current.state not in ON_STATES:
+                    raise ValueError(
+                        f"{node} is {current.state.value}; only an idle or used node can be powered off"
+                    )
+                action_id = self.store.add_action(
+                    now, "power_off", node, current.template, "operator request", "operator"
+                )
+                self._apply(node, Fact(FactKind.DRAIN_STARTED, "operator request"), now)
+                self._side[node].action_id = action_id
+                self._side[node].drain_started = True
+                self.actuator.drain_step(self._nodes[node], action_id, first=True)
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+            result = self.node_dict(self._nodes[node])
+        self.wake()
+        return result
+
+    def actions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.actions(node=node, limit=limit)
+
+    def transitions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.transitions(node=node, limit=limit)

@@ -1,0 +1,363 @@
+"""`clues demo`: an OSCAR-shaped burst on an embedded sandbox cluster, watched live.
+
+Starts the sandbox API server (with a master node and a node-exporter
+DaemonSet), cluesd with the `sim` power manager and N managed nodes that are
+all off, then submits image-upload Jobs through the official Kubernetes client,
+as OSCAR would. It shows `clues status` live and ends with the run's metrics.
+All durations are divided by `speed`; reported times are scaled back, so the
+numbers compare with `clues sim` on the same workload.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clues_py.outcome import JobTiming, summarize
+
+NAMESPACE = "oscar-svc"
+SERVICE = "posenet"
+# Scenario seconds, before the speed-up.
+ARRIVAL_WINDOW = 60.0
+JOB_SECONDS = 120.0
+BOOT_SECONDS = 60.0
+SHUTDOWN_SECONDS = 30.0
+IDLE_TIME = 60.0
+
+
+@dataclass
+class _JobBook:
+    """Per-job timings seen from the sandbox's own event stream (exact, no polling)."""
+
+    submit: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    finished: dict[str, float] = field(default_factory=dict)
+    run_seconds: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_event(self, etype: str, resource: str, obj: dict[str, Any]) -> None:
+        now = time.monotonic()
+        labels = obj.get("metadata", {}).get("labels") or {}
+        if resource == "pods" and labels.get("job-name"):
+            if obj.get("status", {}).get("phase") in ("Running", "Succeeded"):
+                with self.lock:
+                    self.started.setdefault(labels["job-name"], now)
+        elif resource == "jobs" and obj.get("metadata", {}).get("namespace") == NAMESPACE:
+            conds = obj.get("status", {}).get("conditions") or []
+            if any(c.get("type") == "Complete" and c.get("status") == "True" for c in conds):
+                with self.lock:
+                    self.finished.setdefault(obj["metadata"]["name"], now)
+
+
+def demo_config(
+    *, sandbox_url: str, kubeconfig: str, state_db: str, nodes: int, speed: float
+) -> dict[str, Any]:
+    """The cluesd configuration of the demo, with every duration compressed by `speed`."""
+    width = max(2, len(str(nodes)))
+    return {
+        "cluster_name": "demo",
+        "idle_time": IDLE_TIME / speed,
+        "max_booting": nodes,
+        "pending_grace": 2.0 / speed,
+        "boot_timeout": 10 * BOOT_SECONDS / speed,
+        "drain_timeout": 60.0 / speed,
+        "shutdown_timeout": 10 * SHUTDOWN_SECONDS / speed,
+        "retry_backoff": 30.0 / speed,
+        "daemon": {
+            "state_db": state_db,
+            "listen": "127.0.0.1:0",
+            "tick": max(0.1, 5.0 / speed),
+            "workers": 8,
+            "log_level": "WARNING",
+        },
+        "backend": {"kind": "kubernetes", "kubeconfig": kubeconfig, "pending_grace": 2.0 / speed},
+        "power": {"sim": {"kind": "sim", "url": sandbox_url}},
+        "templates": [
+            {
+                "name": "wn",
+                "power": "sim",
+                "nodes": f"wn-[{1:0{width}d}-{nodes:0{width}d}]",
+                "cpu": 4,
+                "memory": "8Gi",
+                "pods": 110,
+                "watts_idle": 120,
+                "watts_busy": 250,
+                "boot_seconds": BOOT_SECONDS / speed,
+                "shutdown_seconds": SHUTDOWN_SECONDS / speed,
+            }
+        ],
+    }
+
+
+def _job_manifest(name: str, duration: float) -> dict[str, Any]:
+    res = {"cpu": "1", "memory": "2Gi"}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"oscar_service": SERVICE}},
+        "spec": {
+            "backoffLimit": 3,
+            "template": {
+                "metadata": {
+                    "labels": {"oscar_service": SERVICE},
+                    "annotations": {"sandbox.clues-py.io/duration": f"{duration:.3f}s"},
+                },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": SERVICE,
+                            "image": "ghcr.io/grycap/posenet:latest",
+                            "resources": {"limits": res, "requests": res},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _submit_jobs(
+    kubeconfig: str, arrivals: list[tuple[float, str, float]], book: _JobBook, t0: float
+) -> None:
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=kubeconfig)
+    batch = client.BatchV1Api(api_client)
+    for at, name, duration in arrivals:
+        delay = t0 + at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        with book.lock:
+            book.submit[name] = time.monotonic()
+            book.run_seconds[name] = duration
+        batch.create_namespaced_job(NAMESPACE, _job_manifest(name, duration))
+    api_client.close()
+
+
+def _node_exporter() -> dict[str, Any]:
+    """A DaemonSet like every real cluster has: its pods must not keep nodes on."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "node-exporter", "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "node-exporter"}},
+            "template": {
+                "metadata": {"labels": {"app": "node-exporter"}},
+                "spec": {
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [
+                        {
+                            "name": "node-exporter",
+                            "image": "prom/node-exporter",
+                            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def run_demo(
+    speed: float = 4.0,
+    json_out: bool = False,
+    jobs: int = 100,
+    nodes: int = 10,
+    live: bool = True,
+    seed: int = 1,
+    timeout: float | None = None,
+) -> int:
+    """Run the demo; returns the exit code (0 when every job succeeded and every node is off)."""
+    from clues_py.api.client import ApiClient
+    from clues_py.config import config_from_dict
+    from clues_py.render import render_status
+    from clues_py.sandbox import Sandbox
+    from clues_py.service import Service, setup_logging
+
+    if speed <= 0 or jobs < 1 or nodes < 1:
+        print("clues demo: --speed, --jobs and --nodes must be positive", file=sys.stderr)
+        return 2
+    setup_logging("WARNING")
+    rng = random.Random(seed)
+    arrivals = sorted(
+        (
+            rng.uniform(0, ARRIVAL_WINDOW) / speed,
+            f"{SERVICE}-{i:03d}",
+            rng.uniform(0.8, 1.2) * JOB_SECONDS / speed,
+        )
+        for i in range(jobs)
+    )
+    expected = (
+        ARRIVAL_WINDOW
+        + BOOT_SECONDS
+        + JOB_SECONDS * (1 + jobs / (4 * nodes))
+        + IDLE_TIME
+        + SHUTDOWN_SECONDS
+    )
+    deadline_s = timeout if timeout is not None else max(60.0, 3 * expected / speed)
+
+    with tempfile.TemporaryDirectory(prefix="clues-demo-") as tmp:
+        sandbox = Sandbox(port=0).start()
+        service = None
+        try:
+            sandbox.add_node(
+                "master",
+                cpu="2",
+                memory="4Gi",
+                labels={"node-role.kubernetes.io/control-plane": ""},
+                taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+            )
+            sandbox.ensure_namespace(NAMESPACE)
+            sandbox.store.create("daemonsets", _node_exporter(), "kube-system")
+            kubeconfig = sandbox.write_kubeconfig(str(Path(tmp) / "kubeconfig"))
+            cfg = config_from_dict(
+                demo_config(
+                    sandbox_url=sandbox.url,
+                    kubeconfig=kubeconfig,
+                    state_db=str(Path(tmp) / "clues.db"),
+                    nodes=nodes,
+                    speed=speed,
+                ),
+                source="<clues demo>",
+            )
+            book = _JobBook()
+            sandbox.store.subscribe(book.on_event)
+            service = Service(cfg).start()
+            api = ApiClient(service.address)
+            t0 = time.monotonic()
+            submitter = threading.Thread(
+                target=_submit_jobs, args=(kubeconfig, arrivals, book, t0), daemon=True
+            )
+            submitter.start()
+            if not json_out:
+                print(
+                    f"clues demo: sandbox API at {sandbox.url} (kubeconfig {kubeconfig}); "
+                    f"cluesd API at {service.address}; {jobs} jobs onto {nodes} nodes, speed x{speed:g}"
+                )
+            ok = _watch_until_done(
+                api, book, jobs, t0, deadline_s, json_out, live, render_status, speed
+            )
+            end = time.monotonic()
+            status = api.status()
+            metrics = _metrics(service, book, cfg, t0, end, speed)
+            metrics["nodes_on_at_end"] = sum(1 for n in status["nodes"] if n["state"] != "off")
+        finally:
+            if service is not None:
+                service.stop()
+            sandbox.stop()
+    if json_out:
+        print(json.dumps(metrics))
+    else:
+        _print_summary(metrics, ok)
+    return 0 if ok and metrics["jobs_completed"] == jobs and metrics["nodes_on_at_end"] == 0 else 1
+
+
+def _watch_until_done(
+    api: Any,
+    book: _JobBook,
+    jobs: int,
+    t0: float,
+    deadline_s: float,
+    quiet: bool,
+    live: bool,
+    render: Any,
+    speed: float,
+) -> bool:
+    """Show the live status until every job is done and every managed node is off again."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    console = Console()
+    use_live = live and not quiet and console.is_terminal
+    last_line = 0.0
+
+    def frame() -> tuple[bool, str]:
+        status = api.status()
+        with book.lock:
+            done, submitted, started = len(book.finished), len(book.submit), len(book.started)
+        all_off = all(n["state"] == "off" for n in status["nodes"])
+        header = (
+            f"t={(time.monotonic() - t0) * speed:6.0f}s  jobs: {submitted}/{jobs} submitted, "
+            f"{started} started, {done} completed"
+        )
+        return done >= jobs and all_off, header + "\n" + render(status, color=False)
+
+    if use_live:
+        with Live(console=console, refresh_per_second=4, transient=False) as view:
+            while time.monotonic() - t0 < deadline_s:
+                finished, text = frame()
+                view.update(Text(text))
+                if finished:
+                    return True
+                time.sleep(0.25)
+        return False
+    while time.monotonic() - t0 < deadline_s:
+        finished, text = frame()
+        if finished:
+            return True
+        if not quiet and time.monotonic() - last_line >= max(1.0, 10.0 / speed):
+            last_line = time.monotonic()
+            print(text.splitlines()[0] + "  |  " + text.splitlines()[-1], flush=True)
+        time.sleep(0.1)
+    return False
+
+
+def _metrics(
+    service: Any, book: _JobBook, cfg: Any, t0: float, end: float, speed: float
+) -> dict[str, Any]:
+    store = service.daemon.store
+    rows = store.transitions(limit=1_000_000)
+    wall = time.time() - time.monotonic()  # store times are wall clock; book times monotonic
+    transitions = [dict(r, at=float(r["at"]) - wall) for r in rows]
+    actions = store.actions(limit=1_000_000)
+    node_template = {n: t.name for t in cfg.templates for n in t.node_names}
+    with book.lock:
+        timings = [
+            JobTiming(
+                submit=book.submit[name],
+                started=book.started.get(name),
+                finished=book.finished.get(name),
+                core_seconds=book.run_seconds[name],
+            )
+            for name in book.submit
+        ]
+    return summarize(
+        name="demo",
+        transitions=transitions,
+        power_on_actions=sum(1 for a in actions if a["kind"] == "power_on" and a["status"] == "ok"),
+        power_off_actions=sum(
+            1 for a in actions if a["kind"] == "power_off" and a["status"] == "ok"
+        ),
+        jobs=timings,
+        templates={t.name: t for t in cfg.templates},
+        node_template=node_template,
+        start=t0,
+        end=end,
+        scale=speed,
+    )
+
+
+def _print_summary(m: dict[str, Any], ok: bool) -> None:
+    w = m["wait_seconds"]
+    verdict = "OK" if ok else "DID NOT FINISH"
+    print(
+        f"\nclues demo {verdict}: {m['jobs_completed']}/{m['jobs']} jobs completed, "
+        f"{m['nodes_on_at_end']} managed nodes on at the end\n"
+        f"  node-seconds powered {m['node_seconds_powered']:.0f} (ready {m['node_seconds_ready']:.0f}; "
+        f"offline lower bound {m['lower_bound_node_seconds']:.0f})\n"
+        f"  power-on actions {m['power_on_actions']}, power-off actions {m['power_off_actions']}, "
+        f"failed boots {m['failed_boots']}\n"
+        f"  job wait mean {w['mean']:.1f}s p50 {w['p50']:.1f}s p95 {w['p95']:.1f}s max {w['max']:.1f}s; "
+        f"makespan {m['makespan_seconds']:.0f}s; energy {m['energy_kwh']:.3f} kWh\n"
+        "  (times in scenario seconds: measured x speed)"
+    )

@@ -1,0 +1,102 @@
+"""`PlanBuilder`: the plan under construction that policies add to, veto and annotate.
+
+A policy (see `Policy`) receives the snapshot and the builder. It may add actions,
+veto actions an earlier policy added (with a reason), record why demand could not
+be served (`unplaceable`) or why a node was left alone (`kept`), and *reserve* nodes
+that later policies must not power off (a node the scale-up counted on, the nodes
+that keep `min_nodes` on). The builder enforces two safety rules whatever the
+policies do: disabled nodes are never acted on, and a node gets at most one action.
+Packing lives in `packing.py`; the policies themselves in `plugins/policies/`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from clues_py.model import Action, ActionKind, ClusterSnapshot, Plan
+
+__all__ = ["PlanBuilder", "Policy"]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """One step of the planning pipeline. Policies run in the configured order."""
+
+    name: str
+
+    def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
+        """Required. Add, veto or annotate; must be pure (no I/O, no clock)."""
+
+
+class PlanBuilder:
+    """Mutable accumulator for one `plan()` call; `build()` freezes it into a `Plan`."""
+
+    def __init__(self, snap: ClusterSnapshot) -> None:
+        self.snapshot = snap
+        self.unplaceable: dict[str, str] = {}
+        self.kept: dict[str, str] = {}
+        # node -> why it must stay on during this plan (power-offs of it are refused)
+        self.reserved: dict[str, str] = {}
+        self._actions: dict[str, Action] = {}  # node -> action, in insertion order
+        self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
+        for name in sorted(self._disabled):
+            self.kept[name] = "disabled"
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def actions(self) -> list[Action]:
+        return list(self._actions.values())
+
+    def action_for(self, node: str) -> Action | None:
+        return self._actions.get(node)
+
+    def power_ons(self) -> list[Action]:
+        return [a for a in self._actions.values() if a.kind is ActionKind.POWER_ON]
+
+    def is_disabled(self, node: str) -> bool:
+        return node in self._disabled
+
+    # ------------------------------------------------------------------ changes
+
+    def add(self, action: Action) -> bool:
+        """Add an action; False (and nothing added) for a disabled, reserved or taken node."""
+        if not action.reason:
+            raise ValueError(f"action on {action.node} by {action.policy or '?'} has no reason")
+        if action.node in self._disabled:
+            self.kept[action.node] = "disabled"
+            return False
+        if action.node in self._actions:
+            return False
+        if action.kind is ActionKind.POWER_OFF and action.node in self.reserved:
+            self.kept[action.node] = self.reserved[action.node]
+            return False
+        self._actions[action.node] = action
+        return True
+
+    def veto(self, action: Action, reason: str) -> None:
+        """Remove an action; its pods (power-on) or its node (power-off) keep the reason."""
+        if self._actions.get(action.node) != action:
+            return
+        del self._actions[action.node]
+        if action.kind is ActionKind.POWER_ON:
+            for key in action.pods:
+                self.unplaceable[key] = reason
+            self.kept[action.node] = f"left off: {reason}"
+        else:
+            self.kept[action.node] = reason
+
+    def keep(self, node: str, reason: str) -> None:
+        """Say why a node was left alone (never overrides "disabled")."""
+        if node not in self._disabled:
+            self.kept[node] = reason
+
+    def reserve(self, node: str, reason: str) -> None:
+        """Forbid powering `node` off in this plan; vetoes a power-off already added."""
+        self.reserved.setdefault(node, reason)
+        existing = self._actions.get(node)
+        if existing is not None and existing.kind is ActionKind.POWER_OFF:
+            self.veto(existing, reason)
+
+    def build(self) -> Plan:
+        return Plan(tuple(self._actions.values()), dict(self.unplaceable), dict(self.kept))

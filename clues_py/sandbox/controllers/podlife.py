@@ -1,0 +1,193 @@
+"""Pure pod lifecycle for the emulated kubelet: annotations and status documents.
+
+`sandbox.clues-py.io/duration` says how long the containers run ("120s", "2m",
+"1m30s", "1.5" seconds); `sandbox.clues-py.io/exit-code` says how they end.
+Without either a pod runs until deleted. Timers and store writes are the
+kubelet controller's job (`kubelet.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clues_py.sandbox.controllers.common import ANNOTATION_PREFIX, Obj, rfc3339
+
+DURATION_ANNOTATION = ANNOTATION_PREFIX + "duration"
+EXIT_CODE_ANNOTATION = ANNOTATION_PREFIX + "exit-code"
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+class AnnotationError(ValueError):
+    """A sandbox annotation with a value the kubelet cannot use."""
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds from a Go-style duration ("1m30s", "500ms") or a bare number of seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        s = str(text).strip()
+        try:
+            value = float(s)
+        except ValueError:
+            pos, value = 0, 0.0
+            for m in _PART.finditer(s):
+                if m.start() != pos:
+                    break
+                value += float(m.group(1)) * _UNITS[m.group(2)]
+                pos = m.end()
+            if pos != len(s) or not s:
+                raise AnnotationError(
+                    f"annotation {DURATION_ANNOTATION}: {text!r} is not a duration "
+                    "(expected e.g. '120s', '2m', '1m30s' or '1.5' seconds)"
+                ) from None
+    if value < 0 or value != value:
+        raise AnnotationError(f"annotation {DURATION_ANNOTATION}: {text!r} must be >= 0 seconds")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """What a pod's containers will do: run `duration` seconds (None: forever), then exit."""
+
+    duration: float | None
+    exit_code: int = 0
+
+
+def pod_script(pod: Mapping[str, Any]) -> Script:
+    """Read the sandbox annotations; raises AnnotationError naming the bad one."""
+    ann = (pod.get("metadata") or {}).get("annotations") or {}
+    raw_code = ann.get(EXIT_CODE_ANNOTATION)
+    code = 0
+    if raw_code is not None:
+        try:
+            code = int(str(raw_code).strip())
+        except ValueError:
+            raise AnnotationError(
+                f"annotation {EXIT_CODE_ANNOTATION}: {raw_code!r} is not an integer exit code"
+            ) from None
+    raw = ann.get(DURATION_ANNOTATION)
+    if raw is None:
+        return Script(None if raw_code is None else 0.0, code)
+    return Script(parse_duration(raw), code)
+
+
+def _containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list((pod.get("spec") or {}).get("containers") or ())
+
+
+def _container_status(
+    c: Mapping[str, Any], uid: str, state: Obj, ready: bool, restarts: int
+) -> Obj:
+    return {
+        "name": c.get("name", ""),
+        "image": c.get("image", ""),
+        "imageID": f"sandbox://{c.get('image', '')}",
+        "containerID": f"sandbox://{uid[:12]}-{c.get('name', '')}",
+        "ready": ready,
+        "started": "running" in state,
+        "restartCount": restarts,
+        "state": state,
+    }
+
+
+def _set_pod_conditions(status: Obj, now: float, ready: bool, reason: str = "") -> None:
+    wanted = {
+        "Initialized": ("True", ""),
+        "ContainersReady": ("True" if ready else "False", "" if ready else reason),
+        "Ready": ("True" if ready else "False", "" if ready else reason),
+        "PodScheduled": ("True", ""),
+    }
+    conds = [c for c in status.get("conditions") or () if c.get("type") not in wanted]
+    old = {c.get("type"): c for c in status.get("conditions") or ()}
+    for ctype, (value, why) in wanted.items():
+        prev = old.get(ctype)
+        c: Obj = {"type": ctype, "status": value}
+        if prev and prev.get("status") == value:
+            c["lastTransitionTime"] = prev.get("lastTransitionTime", rfc3339(now))
+        else:
+            c["lastTransitionTime"] = rfc3339(now)
+        if why:
+            c["reason"] = why
+        conds.append(c)
+    status["conditions"] = conds
+
+
+def running_status(pod: Mapping[str, Any], now: float, pod_ip: str, host_ip: str) -> Obj:
+    """Status of a pod whose containers just started."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    status: Obj = dict(pod.get("status") or {})
+    started = rfc3339(now)
+    status.update(
+        phase="Running",
+        startTime=status.get("startTime") or started,
+        podIP=pod_ip,
+        podIPs=[{"ip": pod_ip}],
+        hostIP=host_ip,
+        hostIPs=[{"ip": host_ip}],
+        qosClass=status.get("qosClass") or "BestEffort",
+        containerStatuses=[
+            _container_status(c, uid, {"running": {"startedAt": started}}, True, 0)
+            for c in _containers(pod)
+        ],
+    )
+    _set_pod_conditions(status, now, ready=True)
+    return status
+
+
+def terminated_status(
+    pod: Mapping[str, Any], now: float, exit_code: int, reason: str = "", message: str = ""
+) -> Obj:
+    """Status after all containers exited: Succeeded with code 0, else Failed."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    status: Obj = dict(pod.get("status") or {})
+    old = {cs.get("name"): cs for cs in status.get("containerStatuses") or ()}
+    finished = rfc3339(now)
+    statuses = []
+    for c in _containers(pod):
+        started = (
+            ((old.get(c.get("name")) or {}).get("state") or {})
+            .get("running", {})
+            .get("startedAt", finished)
+        )
+        term = {
+            "exitCode": exit_code,
+            "reason": reason or ("Completed" if exit_code == 0 else "Error"),
+            "startedAt": started,
+            "finishedAt": finished,
+            "containerID": f"sandbox://{uid[:12]}-{c.get('name', '')}",
+        }
+        restarts = (old.get(c.get("name")) or {}).get("restartCount", 0)
+        statuses.append(_container_status(c, uid, {"terminated": term}, False, restarts))
+    status["phase"] = "Succeeded" if exit_code == 0 else "Failed"
+    status["containerStatuses"] = statuses
+    status.setdefault("startTime", finished)
+    if message:
+        status["message"] = message
+    if reason and exit_code != 0:
+        status["reason"] = reason
+    _set_pod_conditions(status, now, ready=False, reason="PodCompleted")
+    return status
+
+
+def failed_status(pod: Mapping[str, Any], now: float, reason: str, message: str) -> Obj:
+    """A pod killed from outside its containers (node lost, shutdown, bad annotation)."""
+    status = terminated_status(pod, now, 137, reason="Error")
+    status.update(phase="Failed", reason=reason, message=message)
+    return status
+
+
+def is_terminal(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+    for c in (pod.get("status") or {}).get("conditions") or ():
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False

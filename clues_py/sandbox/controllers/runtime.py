@@ -1,0 +1,360 @@
+"""The controllers' runtime: an informer cache, a coalescing work queue and one timer heap.
+
+Store callbacks only enqueue (they may come from any thread). One processing
+thread (real mode) or the caller of `settle`/`advance_to` (virtual mode) drains
+the queue in rounds: fire due timers, apply queued events to the cache and let
+interested controllers `observe` them, then `sync` every controller that asked
+for it. Creates and mutates made through `create`/`mutate` are applied to the
+cache at once (write-through), so a controller never acts twice on a stale view;
+resourceVersions keep late duplicates out. What each controller does lives in
+its own module.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from clues_py.clock import Clock
+from clues_py.sandbox.controllers.common import Obj, controller_uid, key_of
+from clues_py.sandbox.objects import ApiError, ObjectStore
+
+log = logging.getLogger(__name__)
+
+WATCHED = ("nodes", "pods", "jobs", "daemonsets")
+_MAX_ROUNDS = 100_000
+
+
+class Controller(Protocol):
+    resources: frozenset[str]
+
+    def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
+        """Note a change (cache already updated); True asks for a `sync`. Must be cheap."""
+        ...
+
+    def sync(self) -> None: ...
+
+
+class Cache:
+    """Last seen version of every watched object, with pod indexes by node and owner."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Obj]] = {r: {} for r in WATCHED}
+        self.pods_by_node: dict[str, set[str]] = {}
+        self.pods_by_owner: dict[str, set[str]] = {}
+        self._tombstones: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def get(self, resource: str, key: str) -> Obj | None:
+        return self.objects[resource].get(key)
+
+    def pods_on(self, node: str) -> list[Obj]:
+        pods = self.objects["pods"]
+        return [pods[k] for k in sorted(self.pods_by_node.get(node, ())) if k in pods]
+
+    def pods_of(self, owner_uid: str) -> list[Obj]:
+        pods = self.objects["pods"]
+        return [pods[k] for k in sorted(self.pods_by_owner.get(owner_uid, ())) if k in pods]
+
+    def apply(self, kind: str, resource: str, obj: Obj) -> tuple[Obj | None, Obj | None] | None:
+        """Record an event; returns (old, new) or None when it is older than what we have."""
+        table = self.objects[resource]
+        key = key_of(obj)
+        rv = _rv(obj)
+        old = table.get(key)
+        if old is not None and _rv(old) >= rv:
+            return None
+        if old is None and self._tombstones.get((resource, key), -1) >= rv:
+            return None
+        if resource == "pods" and old is not None:
+            self._unindex(key, old)
+        if kind == "DELETED":
+            if old is None:
+                return None
+            del table[key]
+            self._tombstones[(resource, key)] = rv
+            if len(self._tombstones) > 50_000:
+                self._tombstones.popitem(last=False)
+            return old, None
+        table[key] = obj
+        if resource == "pods":
+            self._index(key, obj)
+        return old, obj
+
+    def _index(self, key: str, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self.pods_by_node.setdefault(node, set()).add(key)
+        uid = controller_uid(pod)
+        if uid:
+            self.pods_by_owner.setdefault(uid, set()).add(key)
+
+    def _unindex(self, key: str, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and node in self.pods_by_node:
+            self.pods_by_node[node].discard(key)
+            if not self.pods_by_node[node]:
+                del self.pods_by_node[node]
+        uid = controller_uid(pod)
+        if uid and uid in self.pods_by_owner:
+            self.pods_by_owner[uid].discard(key)
+            if not self.pods_by_owner[uid]:
+                del self.pods_by_owner[uid]
+
+
+def _rv(obj: Obj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Timer:
+    """Handle of a scheduled callback; `cancel()` makes it a no-op."""
+
+    __slots__ = ("due", "fn", "cancelled")
+
+    def __init__(self, due: float, fn: Callable[[], None]) -> None:
+        self.due, self.fn, self.cancelled = due, fn, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Runtime:
+    """Runs the controllers against a store, in a thread (real) or on demand (virtual)."""
+
+    def __init__(self, store: ObjectStore, clock: Clock, *, virtual: bool = False) -> None:
+        self.store = store
+        self.clock = clock
+        self.virtual = virtual
+        self.cache = Cache()
+        self.controllers: list[Controller] = []
+        self._q: deque[tuple[str, str, Obj]] = deque()
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._dirty: set[int] = set()
+        self._cv = threading.Condition()
+        self._proc = threading.RLock()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # ----------------------------------------------------------------- wiring
+    def add(self, controller: Controller) -> None:
+        self.controllers.append(controller)
+
+    def start(self) -> None:
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        self.resync()
+        if not self.virtual:
+            self._thread = threading.Thread(
+                target=self._loop, name="sandbox-controllers", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        if self._thread:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def resync(self) -> None:
+        """Reload the cache from the store (start, snapshot load) and sync everything."""
+        with self._proc:
+            self.cache = Cache()
+            for resource in WATCHED:
+                for obj in self.store.list(resource)[0]:
+                    self._deliver("ADDED", resource, obj)
+            with self._cv:
+                self._dirty.update(range(len(self.controllers)))
+                self._cv.notify_all()
+
+    def _on_event(self, kind: str, resource: str, obj: Obj) -> None:
+        if resource not in WATCHED:
+            return
+        with self._cv:
+            self._q.append((kind, resource, obj))
+            self._cv.notify_all()
+
+    # ----------------------------------------------------------------- timers and kicks
+    def call_at(self, due: float, fn: Callable[[], None]) -> Timer:
+        """Run `fn` in the processing thread once the clock reaches `due`."""
+        timer = Timer(due, fn)
+        with self._cv:
+            heapq.heappush(self._timers, (due, next(self._seq), timer))
+            self._cv.notify_all()
+        return timer
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
+        return self.call_at(self.clock.now() + max(delay, 0.0), fn)
+
+    def kick(self, controller: Controller) -> None:
+        """Ask for a `sync` of this controller in the next round."""
+        with self._cv:
+            self._dirty.add(self._index(controller))
+            self._cv.notify_all()
+
+    def _index(self, controller: Controller) -> int:
+        for i, c in enumerate(self.controllers):
+            if c is controller:
+                return i
+        raise ValueError(f"controller {controller!r} is not registered with this runtime")
+
+    def processing(self) -> threading.RLock:
+        """The lock held while controllers run; hold it to act as one of them from outside."""
+        return self._proc
+
+    def next_timer(self) -> float | None:
+        with self._cv:
+            while self._timers and self._timers[0][2].cancelled:
+                heapq.heappop(self._timers)
+            return self._timers[0][0] if self._timers else None
+
+    # ----------------------------------------------------------------- writes (write-through)
+    def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj | None:
+        try:
+            out = self.store.create(resource, obj, namespace)
+        except ApiError as exc:
+            if exc.code in (404, 409):
+                log.debug("create %s: %s", resource, exc.message)
+                return None
+            raise
+        self._write_through("ADDED", resource, out)
+        return out
+
+    def mutate(
+        self, resource: str, name: str, namespace: str | None, fn: Callable[[Obj], None]
+    ) -> Obj | None:
+        try:
+            out = self.store.mutate(resource, name, namespace, fn)
+        except ApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        self._write_through("MODIFIED", resource, out)
+        return out
+
+    def delete(
+        self, resource: str, name: str, namespace: str | None = None, grace: int | None = None
+    ) -> None:
+        # Deletes are not written through: the store decides between graceful and immediate,
+        # and repeating a delete on a stale view is harmless.
+        try:
+            self.store.delete(resource, name, namespace, grace_seconds=grace)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+
+    def _write_through(self, kind: str, resource: str, obj: Obj) -> None:
+        if resource in WATCHED:
+            with self._proc:
+                self._deliver(kind, resource, obj)
+
+    # ----------------------------------------------------------------- processing
+    def _deliver(self, kind: str, resource: str, obj: Obj) -> None:
+        change = self.cache.apply(kind, resource, obj)
+        if change is None:
+            return
+        old, new = change
+        for i, c in enumerate(self.controllers):
+            if resource in c.resources and c.observe(resource, old, new):
+                self._dirty.add(i)
+
+    def run_round(self) -> bool:
+        """One round of timers, events and syncs; False when there was nothing to do."""
+        with self._proc:
+            now = self.clock.now()
+            with self._cv:
+                timers = []
+                while self._timers and self._timers[0][0] <= now:
+                    timers.append(heapq.heappop(self._timers)[2])
+                events = list(self._q)
+                self._q.clear()
+            did = False
+            for t in timers:
+                if not t.cancelled:
+                    did = True
+                    self._guard(t.fn)
+            for kind, resource, obj in events:
+                self._deliver(kind, resource, obj)
+            with self._cv:
+                dirty = sorted(self._dirty)
+                self._dirty.clear()
+            for i in dirty:
+                self._guard(self.controllers[i].sync)
+            return did or bool(events) or bool(dirty)
+
+    @staticmethod
+    def _guard(fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("sandbox controller failed in %s", getattr(fn, "__qualname__", fn))
+
+    def _idle(self) -> bool:
+        """Nothing queued, nothing dirty and no timer due (call with `_cv` held)."""
+        due = bool(self._timers) and self._timers[0][0] <= self.clock.now()
+        return not self._q and not self._dirty and not due
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Run rounds until nothing is left to do now (virtual), or wait for the thread (real)."""
+        if self.virtual:
+            with self._proc:
+                for _ in range(_MAX_ROUNDS):
+                    if not self.run_round():
+                        with self._cv:
+                            if self._idle():
+                                return
+                raise RuntimeError(
+                    "sandbox controllers did not settle (a controller keeps re-queueing)"
+                )
+        with self._cv:
+            self._cv.wait_for(lambda: self._idle() and not self._busy, timeout)
+
+    def advance_to(self, t: float) -> None:
+        """Virtual mode: move the clock to `t`, firing every timer due on the way, in order."""
+        if not self.virtual:
+            raise RuntimeError("advance_to needs a virtual sandbox (Sandbox(virtual=True))")
+        setter = getattr(self.clock, "set", None)
+        if setter is None:
+            raise TypeError("a virtual sandbox needs a clock with set(t), e.g. VirtualClock")
+        with self._proc:
+            self.settle()
+            while True:
+                due = self.next_timer()
+                if due is None or due > t:
+                    break
+                setter(due)
+                self.settle()
+            setter(t)
+            self.settle()
+
+    def _loop(self) -> None:
+        speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
+        while True:
+            with self._cv:
+                while not self._stopping and self._idle():
+                    nxt = self._timers[0][0] if self._timers else None
+                    wait = None if nxt is None else max((nxt - self.clock.now()) / speed, 0.001)
+                    self._cv.notify_all()  # wake settle() waiters: we are idle
+                    self._cv.wait(min(wait, 1.0) if wait is not None else 1.0)
+                if self._stopping:
+                    return
+                self._busy = True
+            try:
+                self.run_round()
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()

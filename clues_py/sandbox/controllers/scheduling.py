@@ -1,0 +1,247 @@
+"""Pure scheduling decisions for the sandbox: fit, score and the `FailedScheduling` message.
+
+No store, no threads: `scheduler.py` keeps the node and pod caches and calls into
+this module. The filters follow kube-scheduler's default plugins in its order
+(NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit); the first
+failing filter gives a node's reasons, and `fit_error_message` renders them the
+way `FitError.Error()` does, sorted histogram included.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clues_py.model import Placement, Resources, SelectorRequirement, Taint, Toleration
+
+NOT_READY_TAINT = Taint("node.kubernetes.io/not-ready", "", "NoSchedule")
+UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", "NoSchedule")
+
+# Reasons preemption cannot fix (UnschedulableAndUnresolvable in kube-scheduler).
+_UNRESOLVABLE_PREFIXES = (
+    "node(s) had untolerated",
+    "node(s) didn't match",
+    "node(s) were unschedulable",
+)
+
+
+def _resources(mapping: Mapping[str, Any] | None) -> Resources:
+    return Resources.from_k8s(mapping or {}, pods=0)
+
+
+def _container_request(container: Mapping[str, Any]) -> Resources:
+    res = container.get("resources") or {}
+    limits = res.get("limits") or {}
+    requests = dict(res.get("requests") or {})
+    # The API server defaults a missing request to the limit.
+    for name, value in limits.items():
+        requests.setdefault(name, value)
+    return _resources(requests)
+
+
+def _max(a: Resources, b: Resources) -> Resources:
+    return Resources(
+        max(a.cpu_millis, b.cpu_millis),
+        max(a.memory_bytes, b.memory_bytes),
+        max(a.gpus, b.gpus),
+        max(a.pods, b.pods),
+    )
+
+
+def pod_requests(pod: Mapping[str, Any]) -> Resources:
+    """Effective request of a pod: sum of containers, max with each init container, +1 pod slot."""
+    spec = pod.get("spec") or {}
+    total = Resources()
+    for c in spec.get("containers") or ():
+        total = total + _container_request(c)
+    for c in spec.get("initContainers") or ():
+        total = _max(total, _container_request(c))
+    total = total + _resources(spec.get("overhead"))
+    return total + Resources(pods=1)
+
+
+def pod_placement(pod: Mapping[str, Any]) -> Placement:
+    """nodeSelector, tolerations and required node affinity of a pod spec."""
+    spec = pod.get("spec") or {}
+    selector = tuple(sorted((spec.get("nodeSelector") or {}).items()))
+    tolerations = tuple(Toleration.from_k8s(t) for t in spec.get("tolerations") or ())
+    terms: list[tuple[SelectorRequirement, ...]] = []
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or ():
+        reqs = [
+            SelectorRequirement(
+                e.get("key", ""), e.get("operator", ""), tuple(e.get("values") or ())
+            )
+            for e in term.get("matchExpressions") or ()
+        ]
+        # matchFields supports only metadata.name; model it as a pseudo label.
+        reqs += [
+            SelectorRequirement(
+                "metadata.name" if f.get("key") == "metadata.name" else "\0" + str(f.get("key")),
+                f.get("operator", ""),
+                tuple(f.get("values") or ()),
+            )
+            for f in term.get("matchFields") or ()
+        ]
+        terms.append(tuple(reqs))
+    return Placement(selector, tolerations, tuple(terms))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """What the scheduler needs of a Node (allocatable includes the pod slots)."""
+
+    name: str
+    allocatable: Resources
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...] = ()
+    ready: bool = True
+    unschedulable: bool = False
+
+    @classmethod
+    def from_k8s(cls, node: Mapping[str, Any]) -> NodeInfo:
+        md = node.get("metadata") or {}
+        spec = node.get("spec") or {}
+        status = node.get("status") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or ()
+        )
+        alloc = status.get("allocatable") or status.get("capacity") or {}
+        labels = dict(md.get("labels") or {})
+        labels["metadata.name"] = md.get("name", "")
+        return cls(
+            name=md.get("name", ""),
+            allocatable=Resources.from_k8s(alloc),
+            labels=labels,
+            taints=tuple(Taint.from_k8s(t) for t in spec.get("taints") or ()),
+            ready=ready,
+            unschedulable=bool(spec.get("unschedulable")),
+        )
+
+
+def static_reason(node: NodeInfo, placement: Placement) -> str | None:
+    """Why `node` rejects a pod regardless of free resources, or None."""
+    tol = placement.tolerations
+    if node.unschedulable and not any(t.tolerates(UNSCHEDULABLE_TAINT) for t in tol):
+        return "node(s) were unschedulable"
+    taints = node.taints if node.ready else (NOT_READY_TAINT, *node.taints)
+    for taint in taints:
+        if taint.effect in ("NoSchedule", "NoExecute") and not any(t.tolerates(taint) for t in tol):
+            return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
+    if not placement.labels_match(node.labels):
+        return "node(s) didn't match Pod's node affinity/selector"
+    return None
+
+
+def resource_reasons(request: Resources, free: Resources) -> list[str]:
+    """NodeResourcesFit reasons (`Too many pods`, `Insufficient cpu`, ...)."""
+    out = []
+    if request.pods > free.pods:
+        out.append("Too many pods")
+    out += [f"Insufficient {name}" for name in request.insufficient(free) if name != "pods"]
+    return out
+
+
+def feasible_to_find(num_nodes: int) -> int:
+    """kube-scheduler's adaptive percentageOfNodesToScore: stop after this many feasible nodes."""
+    if num_nodes < 100:
+        return num_nodes
+    pct = max(5, 50 - num_nodes // 125)
+    return max(100, num_nodes * pct // 100)
+
+
+@dataclass(slots=True)
+class Decision:
+    node: str | None
+    # reason -> number of nodes that gave it (empty when bound)
+    reasons: Counter[str]
+    num_nodes: int
+
+    @property
+    def message(self) -> str:
+        return fit_error_message(self.num_nodes, self.reasons)
+
+
+def choose_node(
+    request: Resources,
+    placement: Placement,
+    nodes: Sequence[NodeInfo],
+    requested: Mapping[str, Resources],
+    *,
+    strategy: str = "LeastAllocated",
+    start: int = 0,
+    static: Mapping[str, str | None] | None = None,
+) -> Decision:
+    """Pick the best node for one pod, or explain why none fits.
+
+    `nodes` must be in a stable order; the search starts at `start` (rotated per
+    pod as kube-scheduler does) and stops after `feasible_to_find` feasible nodes.
+    `static` may carry precomputed `static_reason` results by node name.
+    """
+    n = len(nodes)
+    want = feasible_to_find(n)
+    best_score = -1.0
+    best = ""
+    found = 0
+    reasons: Counter[str] = Counter()
+    rc, rm, rg, rp = request.cpu_millis, request.memory_bytes, request.gpus, request.pods
+    most = strategy == "MostAllocated"
+    zero = Resources()
+    # Plain-int arithmetic: this loop runs (pods x nodes) times in a busy sandbox.
+    for i in range(n):
+        node = nodes[(start + i) % n]
+        why = static[node.name] if static is not None else static_reason(node, placement)
+        if why is not None:
+            reasons[why] += 1
+            continue
+        used = requested.get(node.name, zero)
+        a = node.allocatable
+        uc, um = used.cpu_millis + rc, used.memory_bytes + rm
+        if (
+            uc > a.cpu_millis
+            or um > a.memory_bytes
+            or used.gpus + rg > a.gpus
+            or used.pods + rp > a.pods
+        ):
+            free = a - used
+            for r in resource_reasons(request, free):
+                reasons[r] += 1
+            continue
+        fc = uc / a.cpu_millis if a.cpu_millis > 0 else 1.0
+        fm = um / a.memory_bytes if a.memory_bytes > 0 else 1.0
+        s = (fc + fm) * 50.0 if most else (2.0 - fc - fm) * 50.0
+        # Highest score wins; the lower name breaks ties so the result is deterministic.
+        if s > best_score or (s == best_score and node.name < best):
+            best_score, best = s, node.name
+        found += 1
+        if found >= want:
+            break
+    if best:
+        return Decision(best, Counter(), n)
+    return Decision(None, reasons, n)
+
+
+def fit_error_message(num_nodes: int, reasons: Mapping[str, int]) -> str:
+    """`0/N nodes are available: ...` with the preemption sentence, as kube-scheduler writes it.
+
+    Each node gives the reasons of its first failing filter; resource reasons may be
+    several per node, so the preemption sentence counts the nodes, not the reasons.
+    """
+    if num_nodes == 0:
+        return "no nodes available to schedule pods"
+    head = f"0/{num_nodes} nodes are available"
+    parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
+    msg = f"{head}: {', '.join(parts)}." if parts else f"{head}."
+    unresolvable = sum(c for r, c in reasons.items() if r.startswith(_UNRESOLVABLE_PREFIXES))
+    resolvable = num_nodes - unresolvable
+    pre = []
+    if resolvable > 0:
+        pre.append(f"{resolvable} No preemption victims found for incoming pod")
+    if unresolvable > 0:
+        pre.append(f"{unresolvable} Preemption is not helpful for scheduling")
+    return f"{msg} preemption: {head}: {', '.join(sorted(pre))}."

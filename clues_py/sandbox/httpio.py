@@ -1,0 +1,149 @@
+"""HTTP plumbing of the sandbox API server: request wrapper, handler, chunked streams.
+
+Knows HTTP/1.1 (keep-alive, Content-Length bodies, chunked watch streams, hang-up detection)
+and nothing about Kubernetes semantics, which live in `server.py` and `verbs.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from clues_py.sandbox import resources
+from clues_py.sandbox.objects import ApiError
+
+log = logging.getLogger("clues_py.sandbox.server")
+
+Obj = dict[str, Any]
+
+
+class Request:
+    """One parsed API request: which resource, scope, object and subresource it addresses."""
+
+    def __init__(
+        self, method: str, path: str, query: dict[str, str], body: bytes | None, headers: Any
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+        self.headers = headers
+        self.info: resources.ResourceInfo | None = None
+        self.namespace: str | None = None
+        self.name: str | None = None
+        self.sub: str | None = None
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {e}") from None
+
+    def flag(self, key: str) -> bool:
+        return self.query.get(key, "").lower() in ("1", "true")
+
+    def dry_run(self) -> bool:
+        return self.query.get("dryRun") == "All"
+
+
+class ListBody:
+    """A list response kept in pieces: joining 100 MB of items costs more than sending them."""
+
+    def __init__(self, head: bytes, items: list[bytes], tail: bytes) -> None:
+        self.head, self.items, self.tail = head, items, tail
+
+    def __len__(self) -> int:
+        n = len(self.items)
+        return len(self.head) + len(self.tail) + sum(map(len, self.items)) + max(n - 1, 0)
+
+    def chunks(self, batch: int = 2000) -> Iterator[bytes]:
+        yield self.head
+        for i in range(0, len(self.items), batch):
+            yield (b"," if i else b"") + b",".join(self.items[i : i + batch])
+        yield self.tail
+
+
+def wants_table(req: Request) -> bool:
+    return "as=Table" in (req.headers.get("Accept") or "")
+
+
+class HTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (watch stopped, kubectl exiting) are routine, not errors.
+        log.debug("sandbox API: connection from %s ended abruptly", client_address, exc_info=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "clues-sandbox"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("sandbox API %s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self.server.api.handle(self, "GET")  # type: ignore[attr-defined]
+
+    def do_POST(self) -> None:
+        self.server.api.handle(self, "POST")  # type: ignore[attr-defined]
+
+    def do_PUT(self) -> None:
+        self.server.api.handle(self, "PUT")  # type: ignore[attr-defined]
+
+    def do_PATCH(self) -> None:
+        self.server.api.handle(self, "PATCH")  # type: ignore[attr-defined]
+
+    def do_DELETE(self) -> None:
+        self.server.api.handle(self, "DELETE")  # type: ignore[attr-defined]
+
+    def send_raw(self, code: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_list(self, code: int, body: ListBody) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for chunk in body.chunks():
+            self.wfile.write(chunk)
+
+    def send_json(self, code: int, doc: Obj) -> None:
+        self.send_raw(code, json.dumps(doc).encode())
+
+    def send_text(self, code: int, body: bytes) -> None:
+        self.send_raw(code, body, "text/plain; charset=utf-8")
+
+    def start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def write_chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def peer_closed(self) -> bool:
+        """True when the client hung up (readable socket with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, 2) == b""  # 2 = MSG_PEEK
+        except OSError:
+            return True

@@ -1,0 +1,35 @@
+"""Kubeconfig files pointing kubectl and the Python client at a sandbox API server (no auth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def kubeconfig_dict(server_url: str, context: str = "clues-sandbox") -> dict:
+    """The kubeconfig as a dict: one cluster, one user without credentials, one context."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": context, "cluster": {"server": server_url}}],
+        "users": [{"name": context, "user": {}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": context, "namespace": "default"},
+            }
+        ],
+        "current-context": context,
+    }
+
+
+def write_kubeconfig(path: str | Path, server_url: str, context: str = "clues-sandbox") -> Path:
+    """Write a kubeconfig for the plain-HTTP sandbox server at `server_url`; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        yaml.safe_dump(kubeconfig_dict(server_url, context), sort_keys=False), encoding="utf-8"
+    )
+    return path

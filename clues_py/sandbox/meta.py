@@ -1,0 +1,158 @@
+"""API errors and the metadata rules every new object goes through.
+
+`ApiError` carries a Kubernetes `Status`; the helpers build the exact messages kube-apiserver
+uses (NotFound, AlreadyExists, Conflict, Invalid) so clients that match on them keep working.
+`prepare_new` normalises a create request (namespace, generateName, name syntax). Storage is
+`objects.py`'s; `ApiError` is re-exported there, where other modules import it from.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from clues_py.sandbox import resources
+from clues_py.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+
+Obj = dict[str, Any]
+Matcher = Callable[[Obj], bool] | None
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # what the API server uses: no vowels, no 0/1/3
+
+
+class ApiError(Exception):
+    """An API failure with its HTTP code and Kubernetes reason (NotFound, Conflict, ...)."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict:
+        out: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dumps(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def resource_info(resource: str) -> resources.ResourceInfo:
+    info = resources.lookup(resource)
+    if info is None:
+        raise ApiError(
+            404, "NotFound", f"the server could not find the requested resource ({resource})"
+        )
+    return info
+
+
+def _group_resource(info: resources.ResourceInfo) -> str:
+    return f"{info.plural}.{info.group}" if info.group else info.plural
+
+
+def _details(info: resources.ResourceInfo, name: str) -> dict:
+    d = {"name": name, "kind": info.plural}
+    if info.group:
+        d["group"] = info.group
+    return d
+
+
+def not_found(info: resources.ResourceInfo, name: str) -> ApiError:
+    return ApiError(
+        404, "NotFound", f'{_group_resource(info)} "{name}" not found', _details(info, name)
+    )
+
+
+def already_exists(info: resources.ResourceInfo, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_group_resource(info)} "{name}" already exists',
+        _details(info, name),
+    )
+
+
+def conflict(info: resources.ResourceInfo, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_group_resource(info)} "{name}": the object has been '
+        "modified; please apply your changes to the latest version and try again",
+        _details(info, name),
+    )
+
+
+def matchers(
+    info: resources.ResourceInfo, label_selector: str, field_selector: str
+) -> tuple[Matcher, Matcher]:
+    """Compiled selectors for `info`; bad syntax is a 400 BadRequest."""
+    try:
+        return (
+            parse_label_selector(label_selector or ""),
+            parse_field_selector(field_selector or "", info.fields),
+        )
+    except SelectorError as e:
+        raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
+
+
+def prepare_new(info: resources.ResourceInfo, obj: Obj, namespace: str | None) -> Obj:
+    """A private copy of `obj` ready to store: scope, kind, name checked, server fields dropped."""
+    obj = json.loads(dumps(obj))
+    meta = obj.setdefault("metadata", {})
+    if info.namespaced:
+        body_ns = meta.get("namespace")
+        if namespace and body_ns and body_ns != namespace:
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+        meta["namespace"] = namespace or body_ns or "default"
+    else:
+        meta.pop("namespace", None)
+    for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+        meta.pop(f, None)
+    obj["kind"], obj["apiVersion"] = info.kind, info.api_version
+    name = meta.get("name") or ""
+    if not name and meta.get("generateName"):
+        name = meta["name"] = meta["generateName"] + "".join(random.choices(_GEN_CHARS, k=5))
+    if not name:
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{info.kind} "" is invalid: metadata.name: Required value: name or generateName is required',
+            {
+                "kind": info.plural,
+                "causes": [{"reason": "FieldValueRequired", "field": "metadata.name"}],
+            },
+        )
+    if len(name) > 253 or not _NAME.match(name):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{info.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a lowercase '
+            "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+            {"name": name, "kind": info.plural},
+        )
+    return obj

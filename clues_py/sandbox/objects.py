@@ -1,0 +1,492 @@
+"""In-memory object store of the sandbox API server: etcd-like versions, events and watches.
+
+Objects are plain dicts kept per resource, keyed by (namespace, name). A stored dict is never
+mutated after it is stored (every change stores a new dict), so the JSON encoding of each version
+is computed once and reused by get/list/watch; callers always receive fresh copies decoded from it.
+One global resourceVersion counts changes; every change appends exactly one event to a bounded
+history (`history.py`), which serves watch resume and `events_since`. Errors and the rules for
+new objects are in `meta.py`; HTTP, discovery, patching and tables are the server's business
+(`server.py`, `verbs.py`, `patch.py`, `tables.py`); scheduling and kubelets the controllers'.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from clues_py.sandbox import resources
+from clues_py.sandbox.history import Event, EventLog, select
+from clues_py.sandbox.meta import (
+    ApiError,
+    already_exists,
+    conflict,
+    dumps,
+    matchers,
+    not_found,
+    prepare_new,
+    resource_info,
+    rfc3339,
+)
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Callback = Callable[[str, str, Obj], None]
+Key = tuple[str, str]  # (namespace or "", name)
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_TERMINAL = ("Succeeded", "Failed")
+_NODE_REQ = re.compile(r"^\s*spec\.nodeName\s*==?\s*([^,!=\s]*)\s*$")
+
+
+class ObjectStore:
+    """Thread-safe store of API objects; see the module docstring for the copy discipline."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, history: int = 20000) -> None:
+        self.clock = clock
+        self.history = max(1, history)
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._data: dict[str, dict[Key, tuple[Obj, bytes]]] = {}
+        self._sorted: dict[str, list[Key]] = {}  # cache of sorted keys, dropped on create/delete
+        # Pods by spec.nodeName ("" = unscheduled): kubelets and drains list one node's pods a lot.
+        self._by_node: dict[str, set[Key]] = {}
+        self._rv = 0
+        self._log = EventLog(history)
+        self._subs: dict[int, Callback] = {}
+        self._pending: deque[tuple[str, str, bytes]] = deque()
+        self._dispatch_lock = threading.Lock()
+        self._ids = 0
+        for ns in INITIAL_NAMESPACES:
+            self.create("namespaces", {"metadata": {"name": ns}})
+
+    # ----------------------------------------------------------------- internals (lock held)
+    def _bump(self, type_: str, resource: str, ns: str, obj: Obj, prev: Obj | None) -> bytes:
+        """Record a new version: assigns the rv, encodes, appends history and a pending callback."""
+        self._rv += 1
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        raw = dumps(obj)
+        self._log.append(Event(self._rv, type_, resource, ns, obj, raw, prev))
+        if self._subs:
+            self._pending.append((type_, resource, raw))
+        self._cond.notify_all()
+        return raw
+
+    def _put(self, resource: str, key: Key, obj: Obj, raw: bytes) -> None:
+        table = self._table(resource)
+        if resource == "pods":
+            old = table.get(key)
+            old_node = (old[0].get("spec") or {}).get("nodeName") or "" if old else None
+            node = (obj.get("spec") or {}).get("nodeName") or ""
+            if old_node != node:
+                if old_node is not None:
+                    self._by_node[old_node].discard(key)
+                self._by_node.setdefault(node, set()).add(key)
+        table[key] = (obj, raw)
+
+    def _pop(self, resource: str, key: Key) -> tuple[Obj, bytes]:
+        entry = self._table(resource).pop(key)
+        if resource == "pods":
+            self._by_node[(entry[0].get("spec") or {}).get("nodeName") or ""].discard(key)
+        return entry
+
+    def _candidates(self, resource: str, field_selector: str) -> list[Key] | None:
+        """Sorted keys of the pods on one node when the selector pins spec.nodeName, else None."""
+        if resource != "pods":
+            return None
+        for req in field_selector.split(","):
+            m = _NODE_REQ.match(req)
+            if m:
+                return sorted(self._by_node.get(m.group(1), ()))
+        return None
+
+    def _table(self, resource: str) -> dict[Key, tuple[Obj, bytes]]:
+        return self._data.setdefault(resource, {})
+
+    def _key(self, info: resources.ResourceInfo, name: str, namespace: str | None) -> Key:
+        return ((namespace or "default") if info.namespaced else "", name)
+
+    def _existing(self, info: resources.ResourceInfo, key: Key) -> tuple[Obj, bytes]:
+        entry = self._table(info.plural).get(key)
+        if entry is None:
+            raise not_found(info, key[1])
+        return entry
+
+    def _store(self, info: resources.ResourceInfo, key: Key, new: Obj, old: Obj) -> Obj:
+        """Replace `old` by `new` (identity fields kept), or do nothing when nothing changed."""
+        meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if f in old_meta:
+                meta[f] = old_meta[f]
+            else:
+                meta.pop(f, None)
+        meta["name"], meta["resourceVersion"] = key[1], old_meta["resourceVersion"]
+        if info.namespaced:
+            meta["namespace"] = key[0]
+        new.setdefault("kind", info.kind)
+        new.setdefault("apiVersion", info.api_version)
+        meta["generation"] = old_meta.get("generation", 1)
+        if new.get("spec") != old.get("spec"):
+            meta["generation"] += 1
+        if new == old:
+            return new
+        raw = self._bump("MODIFIED", info.plural, key[0], new, old)
+        self._put(info.plural, key, new, raw)
+        return json.loads(raw)
+
+    def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Obj:
+        gone = json.loads(self._pop(info.plural, key)[1])
+        self._sorted.pop(info.plural, None)
+        raw = self._bump("DELETED", info.plural, key[0], gone, old)
+        return json.loads(raw)
+
+    # ----------------------------------------------------------------- callbacks
+    def _dispatch(self) -> None:
+        """Deliver pending events in order; a thread already dispatching delivers for others."""
+        while True:
+            if not self._dispatch_lock.acquire(blocking=False):
+                return
+            try:
+                while True:
+                    with self._lock:
+                        if not self._pending:
+                            break
+                        type_, resource, raw = self._pending.popleft()
+                        subs = list(self._subs.values())
+                    for cb in subs:
+                        try:
+                            cb(type_, resource, json.loads(raw))
+                        except Exception:
+                            log.exception("store subscriber failed on %s %s", type_, resource)
+            finally:
+                self._dispatch_lock.release()
+            with self._lock:
+                if not self._pending:
+                    return
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Call `callback(type, resource, obj)` after each change; returns the unsubscribe function.
+
+        Delivery is in change order, outside the store lock, usually on the writing thread; a
+        change made from inside a callback is delivered after that callback returns.
+        """
+        with self._lock:
+            self._ids += 1
+            sid = self._ids
+            self._subs[sid] = callback
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subs.pop(sid, None)
+
+        return unsubscribe
+
+    # ----------------------------------------------------------------- public API
+    def resource_version(self) -> str:
+        with self._lock:
+            return str(self._rv)
+
+    def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
+        info = resourceresource_info(resource)
+        obj = prepare_new(info, obj, namespace)
+        meta = obj["metadata"]
+        name = meta["name"]
+        with self._lock:
+            key = self._key(info, name, meta.get("namespace"))
+            if info.namespaced and ("", key[0]) not in self._table("namespaces"):
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'namespaces "{key[0]}" not found',
+                    {"name": key[0], "kind": "namespaces"},
+                )
+            table = self._table(resource)
+            if key in table:
+                raise already_exists(info, name)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = rfc3339(self.clock())
+            meta["generation"] = 1
+            if resource == "pods":
+                obj.setdefault("status", {}).setdefault("phase", "Pending")
+            elif resource == "namespaces":
+                meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+                obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+                obj.setdefault("status", {"phase": "Active"})
+            raw = self._bump("ADDED", resource, key[0], obj, None)
+            self._put(resource, key, obj, raw)
+            self._sorted.pop(resource, None)
+        self._dispatch()
+        return json.loads(raw)
+
+    def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
+        return json.loads(self.get_raw(resource, name, namespace))
+
+    def get_raw(self, resource: str, name: str, namespace: str | None = None) -> bytes:
+        """The stored JSON encoding of the object (no copy needed)."""
+        info = resource_info(resource)
+        with self._lock:
+            return self._existing(info, self._key(info, name, namespace))[1]
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[Obj], str]:
+        raws, rv, _ = self.list_raw(resource, namespace, label_selector, field_selector)
+        return [json.loads(r) for r in raws], rv
+
+    def list_raw(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> tuple[list[bytes], str, str]:
+        """Encoded items in (namespace, name) order, the list resourceVersion and a continue token."""
+        info = resource_info(resource)
+        lm, fm = matchers(info, label_selector, field_selector)
+        start: Key | None = None
+        if continue_token:
+            try:
+                tok = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                start = (tok["ns"], tok["name"])
+            except Exception:
+                raise ApiError(
+                    400, "BadRequest", "continue key is not valid: incorrect encoded start key"
+                ) from None
+        out: list[bytes] = []
+        nxt = ""
+        with self._lock:
+            table = self._table(resource)
+            keys = self._candidates(resource, field_selector or "")
+            if keys is None:
+                keys = self._sorted.get(resource)
+            if keys is None:
+                keys = self._sorted[resource] = sorted(table)
+            scoped = bool(namespace) and info.namespaced
+            if start is not None:
+                lo = bisect_right(keys, start)
+            else:
+                lo = bisect_left(keys, (namespace, "")) if scoped else 0
+            for i in range(lo, len(keys)):
+                key = keys[i]
+                if scoped and key[0] != namespace:
+                    if key[0] > namespace:
+                        break
+                    continue
+                obj, raw = table[key]
+                if (lm is None or lm(obj)) and (fm is None or fm(obj)):
+                    if limit and len(out) >= limit:
+                        last = keys[i - 1] if i else key
+                        nxt = self._token(last)
+                        break
+                    out.append(raw)
+            rv = str(self._rv)
+        return out, rv, nxt
+
+    @staticmethod
+    def _token(key: Key) -> str:
+        return base64.urlsafe_b64encode(
+            json.dumps({"ns": key[0], "name": key[1]}).encode()
+        ).decode()
+
+    def update(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
+        info = resource_info(resource)
+        new = json.loads(dumps(obj))
+        meta = new.setdefault("metadata", {})
+        name = meta.get("name") or ""
+        with self._lock:
+            key = self._key(info, name, namespace or meta.get("namespace"))
+            old, _ = self._existing(info, key)
+            want = meta.get("resourceVersion")
+            if want and want != old["metadata"]["resourceVersion"]:
+                raise conflict(info, name)
+            result = self._store(info, key, new, old)
+        self._dispatch()
+        return result
+
+    def mutate(
+        self, resource: str, name: str, namespace: str | None, fn: Callable[[Obj], None]
+    ) -> Obj:
+        """Atomic read-modify-write: `fn` edits a copy in place; no event when nothing changed."""
+        info = resource_info(resource)
+        with self._lock:
+            key = self._key(info, name, namespace)
+            old, raw = self._existing(info, key)
+            new = json.loads(raw)
+            fn(new)
+            result = self._store(info, key, new, old)
+        self._dispatch()
+        return result
+
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        grace_seconds: int | None = None,
+    ) -> Obj:
+        info = resource_info(resource)
+        with self._lock:
+            key = self._key(info, name, namespace)
+            old, raw = self._existing(info, key)
+            if resource == "pods" and self._graceful(old, grace_seconds):
+                grace = grace_seconds
+                if grace is None:
+                    grace = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                meta = old["metadata"]
+                if (
+                    "deletionTimestamp" in meta
+                    and meta.get("deletionGracePeriodSeconds", 0) <= grace
+                ):
+                    return json.loads(raw)
+                new = json.loads(raw)
+                new["metadata"]["deletionTimestamp"] = rfc3339(self.clock() + grace)
+                new["metadata"]["deletionGracePeriodSeconds"] = grace
+                new_raw = self._bump("MODIFIED", resource, key[0], new, old)
+                self._put(resource, key, new, new_raw)
+                result = json.loads(new_raw)
+            else:
+                result = self._remove(info, key, old)
+                if resource == "namespaces":
+                    self._drop_namespace(name)
+        self._dispatch()
+        return result
+
+    @staticmethod
+    def _graceful(pod: Obj, grace_seconds: int | None) -> bool:
+        if grace_seconds is not None and grace_seconds <= 0:
+            return False
+        if (
+            grace_seconds is None
+            and (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30) <= 0
+        ):
+            return False
+        bound = bool((pod.get("spec") or {}).get("nodeName"))
+        return bound and (pod.get("status") or {}).get("phase") not in _TERMINAL
+
+    def _drop_namespace(self, ns: str) -> None:
+        for resource, table in self._data.items():
+            info = resources.lookup(resource)
+            if info is None or not info.namespaced:
+                continue
+            for key in [k for k in table if k[0] == ns]:
+                self._remove(info, key, table[key][0])
+
+    # ----------------------------------------------------------------- events and watches
+    def events_since(
+        self,
+        resource: str,
+        rv: str,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> list[tuple[str, Obj]]:
+        """Events after `rv` for this resource (410 Expired when `rv` left the history)."""
+        events, _ = self.wait_events(
+            resource, int(rv or 0), namespace, label_selector, field_selector, 0
+        )
+        return [(t, json.loads(raw)) for t, raw in events]
+
+    def _check_rv(self, after: int) -> None:
+        if self._log.expired(after):
+            raise ApiError(
+                410,
+                "Expired",
+                f"too old resource version: {after} ({self._log.oldest()})",
+            )
+
+    def open_cursor(self, after: int | None = None) -> tuple[int, int]:
+        """Register a watcher that keeps history from `after` (default: now); returns (id, rv)."""
+        with self._lock:
+            start = self._rv if after is None else after
+            self._check_rv(start)
+            self._ids += 1
+            self._log.cursors[self._ids] = start
+            return self._ids, start
+
+    def close_cursor(self, cid: int) -> None:
+        with self._lock:
+            self._log.cursors.pop(cid, None)
+
+    def wait_events(
+        self,
+        resource: str,
+        after: int,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+        timeout: float | None = 0,
+        cursor: int | None = None,
+    ) -> tuple[list[tuple[str, bytes]], int]:
+        """Matching (type, raw object) events after rv `after`, waiting up to `timeout` for one.
+
+        Returns the events and the rv to continue from. A MODIFIED object that enters or leaves
+        the selection is reported as ADDED or DELETED, as the API server's watch cache does.
+        """
+        info = resource_info(resource)
+        lm, fm = matchers(info, label_selector, field_selector)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._check_rv(after)
+                if self._rv > after:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return [], after
+                self._cond.wait(remaining)
+            batch = self._log.since(after)
+            new_after = self._rv
+            if cursor is not None:
+                self._log.cursors[cursor] = new_after
+        out = select(batch, resource, namespace if info.namespaced else None, lm, fm)
+        return out, new_after
+
+    # ----------------------------------------------------------------- snapshots
+    def save(self, path: str) -> None:
+        """Write every object and the resourceVersion to a JSON file."""
+        with self._lock:
+            data = {
+                "resourceVersion": self._rv,
+                "objects": {
+                    r: [json.loads(raw) for _, raw in t.values()] for r, t in self._data.items()
+                },
+            }
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+
+    def load(self, path: str) -> None:
+        """Replace the contents with a snapshot from `save` (history restarts; watchers get 410)."""
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        with self._lock:
+            self._data = {}
+            self._sorted = {}
+            self._by_node = {}
+            for resource, objs in data["objects"].items():
+                info = resource_info(resource)
+                for obj in objs:
+                    meta = obj["metadata"]
+                    self._put(
+                        resource,
+                        self._key(info, meta["name"], meta.get("namespace")),
+                        obj,
+                        dumps(obj),
+                    )
+            self._rv = int(data["resourceVersion"])
+            self._log.reset(self._rv + 1)
+            self._cond.notify_all()

@@ -1,0 +1,233 @@
+"""Registry of the kinds the sandbox API server knows: names, group/version, scope, verbs.
+
+The object store asks it whether a resource is namespaced and what its kind is; the HTTP server
+builds discovery documents and routes from it. Table columns live in `tables.py`, selectors in
+`selectors.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    plural: str
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # e.g. "status", "binding", "eviction"
+    verbs: tuple[str, ...] = ALL_VERBS
+    categories: tuple[str, ...] = ()
+    # Extra field-selector labels accepted besides metadata.name / metadata.namespace.
+    fields: tuple[str, ...] = field(default=())
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+
+_EVENT_FIELDS = (
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
+
+RESOURCES: tuple[ResourceInfo, ...] = (
+    ResourceInfo(
+        "namespaces",
+        "Namespace",
+        "",
+        "v1",
+        False,
+        ("ns",),
+        ("status",),
+        ("create", "delete", "get", "list", "patch", "update", "watch"),
+        fields=("status.phase",),
+    ),
+    ResourceInfo(
+        "nodes",
+        "Node",
+        "",
+        "v1",
+        False,
+        ("no",),
+        ("status",),
+        fields=("spec.unschedulable",),
+    ),
+    ResourceInfo(
+        "pods",
+        "Pod",
+        "",
+        "v1",
+        True,
+        ("po",),
+        ("status", "binding", "eviction", "log"),
+        categories=("all",),
+        fields=(
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ),
+    ),
+    ResourceInfo("events", "Event", "", "v1", True, ("ev",), fields=_EVENT_FIELDS),
+    ResourceInfo("configmaps", "ConfigMap", "", "v1", True, ("cm",)),
+    ResourceInfo("services", "Service", "", "v1", True, ("svc",), ("status",), categories=("all",)),
+    ResourceInfo("serviceaccounts", "ServiceAccount", "", "v1", True, ("sa",)),
+    ResourceInfo("secrets", "Secret", "", "v1", True, (), fields=("type",)),
+    ResourceInfo(
+        "jobs",
+        "Job",
+        "batch",
+        "v1",
+        True,
+        (),
+        ("status",),
+        categories=("all",),
+        fields=("status.successful",),
+    ),
+    ResourceInfo(
+        "daemonsets", "DaemonSet", "apps", "v1", True, ("ds",), ("status",), categories=("all",)
+    ),
+    ResourceInfo(
+        "deployments",
+        "Deployment",
+        "apps",
+        "v1",
+        True,
+        ("deploy",),
+        ("status",),
+        categories=("all",),
+    ),
+    ResourceInfo("leases", "Lease", "coordination.k8s.io", "v1", True),
+    ResourceInfo(
+        "poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",), ("status",)
+    ),
+)
+
+_BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES}
+# events.k8s.io/v1 events share storage with core events; served under their own group.
+EVENTS_K8S_IO = ResourceInfo("events", "Event", "events.k8s.io", "v1", True, ("ev",))
+
+
+def lookup(plural: str) -> ResourceInfo | None:
+    """The registered resource with this plural name, or None."""
+    return _BY_PLURAL.get(plural)
+
+
+def groups() -> dict[str, list[ResourceInfo]]:
+    """Resources by group/version ("v1", "batch/v1", ...), in registry order."""
+    out: dict[str, list[ResourceInfo]] = {}
+    for r in (*RESOURCES, EVENTS_K8S_IO):
+        out.setdefault(r.api_version, []).append(r)
+    return out
+
+
+def find(group_version: str, plural: str) -> ResourceInfo | None:
+    """The resource served at `/api[s]/<group_version>/<plural>`, or None."""
+    for r in groups().get(group_version, ()):
+        if r.plural == plural:
+            return r
+    return None
+
+
+# ----------------------------------------------------------------------------- discovery documents
+def _resource_entries(info: ResourceInfo) -> list[dict]:
+    main: dict = {
+        "name": info.plural,
+        "singularName": info.singular,
+        "namespaced": info.namespaced,
+        "kind": info.kind,
+        "verbs": list(info.verbs),
+    }
+    if info.short_names:
+        main["shortNames"] = list(info.short_names)
+    if info.categories:
+        main["categories"] = list(info.categories)
+    out = [main]
+    for sub in info.subresources:
+        entry: dict = {
+            "name": f"{info.plural}/{sub}",
+            "singularName": "",
+            "namespaced": info.namespaced,
+        }
+        if sub == "status":
+            entry.update(kind=info.kind, verbs=["get", "patch", "update"])
+        elif sub == "binding":
+            entry.update(kind="Binding", verbs=["create"])
+        elif sub == "eviction":
+            entry.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
+        elif sub == "log":
+            entry.update(kind="Pod", verbs=["get"])
+        out.append(entry)
+    return out
+
+
+def api_versions() -> dict:
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    }
+
+
+def api_group_list() -> dict:
+    """The legacy /apis document (every non-core group with its single version)."""
+    groups_out = []
+    for gv in groups():
+        if "/" not in gv:
+            continue
+        group, version = gv.split("/")
+        ver = {"groupVersion": gv, "version": version}
+        groups_out.append({"name": group, "versions": [ver], "preferredVersion": ver})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups_out}
+
+
+def api_group(name: str) -> dict | None:
+    """The APIGroup document served at /apis/<name>, or None."""
+    for group in api_group_list()["groups"]:
+        if group["name"] == name:
+            return {"kind": "APIGroup", "apiVersion": "v1", **group}
+    return None
+
+
+def api_resource_list(group_version: str) -> dict | None:
+    """The APIResourceList for one group/version, or None when it is not served."""
+    infos = groups().get(group_version)
+    if infos is None:
+        return None
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [e for info in infos for e in _resource_entries(info)],
+    }

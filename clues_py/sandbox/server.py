@@ -1,0 +1,302 @@
+"""HTTP front of the sandbox: the Kubernetes REST API over an `ObjectStore`, on 127.0.0.1.
+
+Serves discovery, routing and chunked watches well enough for the official Python client and
+kubectl; the verbs themselves are `verbs.py`, HTTP plumbing `httpio.py`. Object semantics
+(versions, events, graceful pod deletion) belong to `objects.py`, patch formats to `patch.py`,
+printing to `tables.py`, PDB arithmetic to `disruption.py`; controllers run elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from clues_py.sandbox import disruption, openapi, resources
+from clues_py.sandbox.httpio import Handler, HTTPServer, ListBody, Request, wants_table
+from clues_py.sandbox.objects import ApiError, ObjectStore
+from clues_py.sandbox.verbs import Verbs
+
+log = logging.getLogger(__name__)
+
+Route = Callable[[str, str, dict, bytes | None], tuple[int, dict]]
+Obj = dict[str, Any]
+VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-clues-sandbox",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.23.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+class ApiServer(Verbs):
+    """A threaded HTTP/1.1 Kubernetes API server over `store`; `start()` returns at once."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_interval: float = 1.0,
+    ):
+        self.store = store
+        self.bookmark_interval = bookmark_interval
+        self._routes: list[tuple[str, Route]] = []
+        self._stopping = threading.Event()
+        self._evict_lock = threading.Lock()  # budget check + delete must be atomic across requests
+        self._httpd = HTTPServer((host, port), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.api = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = store.subscribe(self._on_change)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._httpd.server_address[0]}:{self.port}"
+
+    def add_route(self, prefix: str, handler: Route) -> None:
+        """Serve every path starting with `prefix` with `handler(method, path, query, body)`."""
+        self._routes.append((prefix, handler))
+
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="sandbox-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._unsubscribe()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(5)
+
+    def _on_change(self, type_: str, resource: str, obj: Obj) -> None:
+        # Stand-in for the disruption controller: keep PDB status current as pods change.
+        ns = obj["metadata"].get("namespace", "default")
+        if resource == "pods":
+            disruption.refresh_budgets(self.store, ns, obj)
+        elif resource == "poddisruptionbudgets" and type_ == "ADDED":
+            disruption.refresh_budgets(self.store, ns)
+
+    # ------------------------------------------------------------------------- dispatch
+    def handle(self, handler: Handler, method: str) -> None:
+        split = urlsplit(handler.path)
+        path = split.path.rstrip("/") or "/"
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        body = None
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length:
+            body = handler.rfile.read(length)
+        req = Request(method, path, query, body, handler.headers)
+        try:
+            for prefix, route in self._routes:
+                if path.startswith(prefix):
+                    code, doc = route(method, path, query, body)
+                    return handler.send_json(code, doc)
+            if self._route_static(handler, req):
+                return
+            self._parse(req)
+            if req.info and method == "GET" and req.name is None and req.flag("watch"):
+                return self._watch(handler, req)
+            code, doc = self._dispatch(req)
+            if isinstance(doc, ListBody):
+                return handler.send_list(code, doc)
+            if isinstance(doc, bytes):
+                return handler.send_raw(code, doc)
+            handler.send_json(code, doc)
+        except ApiError as e:
+            handler.send_json(e.code, e.status())
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
+        except Exception as e:  # never leak a traceback to the client
+            log.exception("sandbox API: %s %s failed", method, handler.path)
+            handler.send_json(
+                500, ApiError(500, "InternalError", f"internal error: {type(e).__name__}").status()
+            )
+
+    def _route_static(self, handler: Handler, req: Request) -> bool:
+        path = req.path
+        if path in ("/healthz", "/readyz", "/livez") or path.startswith(
+            ("/healthz/", "/readyz/", "/livez/")
+        ):
+            handler.send_text(200, b"ok")
+            return True
+        doc: Obj | None = None
+        if req.method != "GET":
+            return False
+        if path == "/version":
+            doc = VERSION
+        elif path == "/api":
+            doc = resources.api_versions()
+        elif path == "/apis":
+            doc = resources.api_group_list()
+        elif path.startswith("/openapi/"):
+            doc = openapi.document(path)
+            if doc is None:
+                raise ApiError(
+                    404, "NotFound", f"the server could not find the requested resource ({path})"
+                )
+        elif path.count("/") == 2 and path.startswith("/apis/"):
+            doc = resources.api_group(path.split("/")[2])
+        elif (
+            path.count("/") == 2
+            and path.startswith("/api/")
+            or path.count("/") == 3
+            and path.startswith("/apis/")
+        ):
+            doc = resources.api_resource_list(path.split("/", 2)[2])
+        else:
+            return False
+        if doc is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        handler.send_json(200, doc)
+        return True
+
+    def _parse(self, req: Request) -> None:
+        parts = req.path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 3:
+            gv, rest = parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            gv, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if len(rest) >= 3 and rest[0] == "namespaces" and resources.find(gv, rest[2]):
+            req.namespace, rest = rest[1], rest[2:]
+        info = resources.find(gv, rest[0])
+        if info is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if info.namespaced is False and req.namespace:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        req.info = info
+        req.name = rest[1] if len(rest) > 1 else None
+        req.sub = rest[2] if len(rest) > 2 else None
+        if req.sub and req.sub not in info.subresources:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _dispatch(self, req: Request) -> tuple[int, Obj | bytes | ListBody]:
+        info, m = req.info, req.method
+        assert info is not None
+        if req.name is None:
+            if m == "GET":
+                return 200, self._list(req)
+            if m == "POST":
+                return self._create(req)
+            if m == "DELETE":
+                return 200, self._delete_collection(req)
+        elif req.sub in (None, "status"):
+            if m == "GET":
+                if wants_table(req):
+                    return 200, self._table(
+                        req, [self.store.get(info.plural, req.name, req.namespace)], ""
+                    )
+                return 200, self.store.get_raw(info.plural, req.name, req.namespace)
+            if m == "PUT":
+                return 200, self._update(req)
+            if m == "PATCH":
+                return self._patch(req)
+            if m == "DELETE" and req.sub is None:
+                return 200, self._delete(req)
+        elif req.sub == "binding" and m == "POST":
+            return 201, self._bind(req)
+        elif req.sub == "eviction" and m == "POST":
+            return 201, self._evict(req)
+        elif req.sub == "log" and m == "GET":
+            raise ApiError(404, "NotFound", f'pods "{req.name}" has no logs in the sandbox')
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"the server does not allow this method on the requested resource ({m})",
+        )
+
+    # ------------------------------------------------------------------------- verbs
+    def _watch(self, handler: Handler, req: Request) -> None:
+        info = req.info
+        assert info is not None
+        ls, fs = req.query.get("labelSelector", ""), req.query.get("fieldSelector", "")
+        rv = req.query.get("resourceVersion", "")
+        timeout = float(req.query.get("timeoutSeconds") or 0) or None
+        bookmarks = req.flag("allowWatchBookmarks")
+        self.store.list_raw(info.plural, None, ls, fs, 1)  # validates the selectors before the 200
+        handler.start_stream()
+        cursor = None
+        try:
+            initial: list[bytes] = []
+            if rv in ("", "0"):
+                raws, rv, _ = self.store.list_raw(info.plural, req.namespace, ls, fs)
+                initial = [b'{"type":"ADDED","object":' + r + b"}\n" for r in raws]
+            try:
+                cursor, after = self.store.open_cursor(int(rv))
+            except (ApiError, ValueError) as e:
+                err = (
+                    e
+                    if isinstance(e, ApiError)
+                    else ApiError(400, "BadRequest", f"invalid resourceVersion {rv!r}")
+                )
+                if err.code == 410:
+                    err = ApiError(410, "Expired", err.message)
+                handler.write_chunk(
+                    json.dumps({"type": "ERROR", "object": err.status()}).encode() + b"\n"
+                )
+                handler.end_stream()
+                return
+            for i in range(0, len(initial), 500):
+                handler.write_chunk(b"".join(initial[i : i + 500]))
+            end = None if timeout is None else time.monotonic() + timeout
+            next_bookmark = time.monotonic() + self.bookmark_interval
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                if end is not None and now >= end:
+                    break
+                wait = min(next_bookmark - now, 1.0, (end - now) if end else 1.0)
+                try:
+                    events, after = self.store.wait_events(
+                        info.plural, after, req.namespace, ls, fs, max(wait, 0), cursor
+                    )
+                except ApiError as e:
+                    handler.write_chunk(
+                        json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
+                    )
+                    break
+                if events:
+                    handler.write_chunk(
+                        b"".join(
+                            b'{"type":"' + t.encode() + b'","object":' + raw + b"}\n"
+                            for t, raw in events
+                        )
+                    )
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    mark = {
+                        "kind": info.kind,
+                        "apiVersion": info.api_version,
+                        "metadata": {"resourceVersion": str(after)},
+                    }
+                    handler.write_chunk(
+                        json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n"
+                    )
+                if time.monotonic() >= next_bookmark:
+                    next_bookmark = time.monotonic() + self.bookmark_interval
+                if not events and handler.peer_closed():
+                    return
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            handler.close_connection = True
+            return
+        finally:
+            if cursor is not None:
+                self.store.close_cursor(cursor)
+        handler.end_stream()

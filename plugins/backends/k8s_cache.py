@@ -1,0 +1,241 @@
+"""Thread-safe cache of converted Nodes, Pods and Jobs, and the `Observation` built from it.
+
+The informers (`k8s_informer`) feed raw JSON objects in; this module converts each
+object once per resourceVersion (`k8s_convert`), keeps indexes (pods by node,
+pending candidates, suspended Jobs) and a per-node `NodeObservation` that is
+rebuilt only when that node or one of its pods changed. `observe()` therefore
+costs O(nodes + unbound pods), not O(all pods), and does no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from clues_py.contracts import Observation
+from clues_py.model import HiddenDemand, NodeObservation, PodInfo
+
+from .k8s_convert import (
+    ConversionError,
+    NodeRecord,
+    Obj,
+    PodRecord,
+    job_hidden_demand,
+    node_record,
+    object_key,
+    pod_record,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _safe(convert: Callable[[Obj], T], obj: Obj) -> T | None:
+    """Convert, or log and return None: one malformed object must not stall a watch."""
+    try:
+        return convert(obj)
+    except (ConversionError, ValueError, TypeError, KeyError) as exc:
+        log.warning("ignoring %s: %s", object_key(obj) or "object without a name", exc)
+        return None
+
+
+class ClusterCache:
+    """Converted cluster state. Every mutator returns True when something visible changed."""
+
+    def __init__(self, pending_grace: float) -> None:
+        self.pending_grace = pending_grace
+        self._lock = threading.Lock()
+        self._nodes: dict[str, NodeRecord] = {}
+        self._pods: dict[str, PodRecord] = {}
+        # node name -> pod key -> PodInfo, non-terminal pods bound to that node
+        self._by_node: dict[str, dict[str, PodInfo]] = {}
+        self._candidates: dict[str, PodRecord] = {}
+        self._jobs: dict[str, HiddenDemand] = {}
+        self._job_rv: dict[str, str] = {}
+        self._node_obs: dict[str, NodeObservation] = {}
+
+    # ------------------------------------------------------------------ nodes
+
+    def apply_node(self, event: str, obj: Obj) -> bool:
+        name = object_key(obj)
+        if event == "DELETED":
+            with self._lock:
+                self._node_obs.pop(name, None)
+                return self._nodes.pop(name, None) is not None
+        old = self._nodes.get(name)
+        rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+        if old is not None and rv and old.resource_version == rv:
+            return False
+        rec = _safe(node_record, obj)
+        with self._lock:
+            self._node_obs.pop(name, None)
+            if rec is None:
+                return self._nodes.pop(name, None) is not None
+            self._nodes[name] = rec
+        return True
+
+    def replace_nodes(self, objs: Iterable[Obj]) -> bool:
+        fresh: dict[str, NodeRecord] = {}
+        for obj in objs:
+            name = object_key(obj)
+            old = self._nodes.get(name)
+            rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+            rec = old if old is not None and rv and old.resource_version == rv else None
+            rec = rec or _safe(node_record, obj)
+            if rec is not None:
+                fresh[name] = rec
+        with self._lock:
+            changed = fresh != self._nodes
+            for name, rec in fresh.items():
+                if self._nodes.get(name) is not rec:
+                    self._node_obs.pop(name, None)
+            for name in self._nodes.keys() - fresh.keys():
+                self._node_obs.pop(name, None)
+            self._nodes = fresh
+        return changed
+
+    # ------------------------------------------------------------------ pods
+
+    def _convert_pod(self, obj: Obj) -> tuple[str, PodRecord | None]:
+        key = object_key(obj)
+        old = self._pods.get(key)
+        meta = obj.get("metadata") or {}
+        rv = meta.get("resourceVersion", "")
+        if old is not None and rv and old.resource_version == rv and old.uid == meta.get("uid", ""):
+            return key, old
+        return key, _safe(pod_record, obj)
+
+    def _unindex(self, key: str, rec: PodRecord) -> None:
+        node = rec.info.node_name
+        if node:
+            bucket = self._by_node.get(node)
+            if bucket is not None and bucket.pop(key, None) is not None:
+                self._node_obs.pop(node, None)
+                if not bucket:
+                    del self._by_node[node]
+        self._candidates.pop(key, None)
+
+    def _index(self, key: str, rec: PodRecord) -> None:
+        node = rec.info.node_name
+        if node and not rec.terminal:
+            self._by_node.setdefault(node, {})[key] = rec.info
+            self._node_obs.pop(node, None)
+        if rec.pending_candidate:
+            self._candidates[key] = rec
+
+    def apply_pod(self, event: str, obj: Obj) -> bool:
+        if event == "DELETED":
+            key = object_key(obj)
+            with self._lock:
+                old = self._pods.pop(key, None)
+                if old is not None:
+                    self._unindex(key, old)
+                return old is not None
+        key, rec = self._convert_pod(obj)
+        with self._lock:
+            old = self._pods.get(key)
+            if old is rec:
+                return False
+            if old is not None:
+                self._unindex(key, old)
+            if rec is None:  # unconvertible: forget the older version too
+                return self._pods.pop(key, None) is not None
+            self._pods[key] = rec
+            self._index(key, rec)
+        return True
+
+    def replace_pods(self, objs: Iterable[Obj]) -> bool:
+        fresh = {k: r for k, r in map(self._convert_pod, objs) if r is not None}
+        with self._lock:
+            changed = fresh.keys() != self._pods.keys() or any(
+                self._pods.get(k) is not r for k, r in fresh.items()
+            )
+            self._pods = fresh
+            self._by_node = {}
+            self._candidates = {}
+            self._node_obs = {}
+            for key, rec in fresh.items():
+                self._index(key, rec)
+        return changed
+
+    # ------------------------------------------------------------------ jobs
+
+    def apply_job(self, event: str, obj: Obj) -> bool:
+        key = object_key(obj)
+        if event == "DELETED":
+            with self._lock:
+                self._job_rv.pop(key, None)
+                return self._jobs.pop(key, None) is not None
+        rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+        if rv and self._job_rv.get(key) == rv:
+            return False
+        demand = _safe(job_hidden_demand, obj)
+        with self._lock:
+            self._job_rv[key] = rv
+            had = key in self._jobs
+            if demand is None:
+                self._jobs.pop(key, None)
+                return had
+            self._jobs[key] = demand
+        return True
+
+    def replace_jobs(self, objs: Iterable[Obj]) -> bool:
+        jobs: dict[str, HiddenDemand] = {}
+        rvs: dict[str, str] = {}
+        for obj in objs:
+            key = object_key(obj)
+            rvs[key] = (obj.get("metadata") or {}).get("resourceVersion", "")
+            demand = _safe(job_hidden_demand, obj)
+            if demand is not None:
+                jobs[key] = demand
+        with self._lock:
+            changed = jobs != self._jobs
+            self._jobs, self._job_rv = jobs, rvs
+        return changed
+
+    # ------------------------------------------------------------------ reads
+
+    def pod(self, key: str) -> PodRecord | None:
+        return self._pods.get(key)
+
+    def pods_on(self, node: str) -> list[PodRecord]:
+        with self._lock:
+            keys = list(self._by_node.get(node, {}))
+            return [self._pods[k] for k in keys if k in self._pods]
+
+    def node(self, name: str) -> NodeRecord | None:
+        return self._nodes.get(name)
+
+    def counts(self) -> dict[str, Any]:
+        return {"nodes": len(self._nodes), "pods": len(self._pods), "jobs": len(self._jobs)}
+
+    def observe(self, now: float) -> Observation:
+        grace_cutoff = now - self.pending_grace
+        with self._lock:
+            nodes: dict[str, NodeObservation] = {}
+            for name, rec in self._nodes.items():
+                obs = self._node_obs.get(name)
+                if obs is None:
+                    pods = self._by_node.get(name, {})
+                    obs = NodeObservation(
+                        name=rec.name,
+                        ready=rec.ready,
+                        unschedulable=rec.unschedulable,
+                        labels=rec.labels,
+                        taints=rec.taints,
+                        allocatable=rec.allocatable,
+                        provider_id=rec.provider_id,
+                        pods=tuple(pods[k] for k in sorted(pods)),
+                    )
+                    self._node_obs[name] = obs
+                nodes[name] = obs
+            pending = [
+                r.info
+                for r in self._candidates.values()
+                if r.unschedulable or r.info.created < grace_cutoff
+            ]
+            hidden = tuple(self._jobs[k] for k in sorted(self._jobs))
+        pending.sort(key=lambda p: (p.created, p.namespace, p.name))
+        return Observation(nodes=nodes, pending=tuple(pending), hidden=hidden)

@@ -1,0 +1,333 @@
+"""Pure conversions from Kubernetes JSON objects (dicts, camelCase) to clues-py model values.
+
+Pods, Nodes and batch/v1 Jobs arrive from the watch as parsed JSON; this module
+turns them into the small immutable values the planner needs (`PodInfo`,
+`NodeRecord`, `HiddenDemand`) and nothing else. No I/O, no locks: caching the
+results per object version and serving them is `k8s_cache`'s job, fetching the
+objects is `k8s_informer`'s.
+
+Memory matters (a watch cache may hold 100k+ pods), so equal `Resources` and
+`Placement` values are interned and quantity strings are parsed once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from clues_py.model import (
+    GPU_RESOURCE_NAMES,
+    HiddenDemand,
+    Placement,
+    PodInfo,
+    QuantityError,
+    Resources,
+    SelectorRequirement,
+    Taint,
+    Toleration,
+    cpu_millis,
+    to_int,
+)
+
+Obj = Mapping[str, Any]
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+SAFE_TO_EVICT_ANNOTATIONS = (
+    "cluster-autoscaler.kubernetes.io/safe-to-evict",
+    "clues-py.io/safe-to-evict",
+)
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+_SUPPORTED_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
+
+
+class ConversionError(ValueError):
+    """An object the API server sent that cannot be understood (names the object and field)."""
+
+
+# --------------------------------------------------------------------------- interning
+
+# Most pods of a cluster share a handful of request vectors and placements; keeping one
+# instance of each saves hundreds of bytes per cached pod.
+_INTERN: dict[Any, Any] = {}
+_INTERN_MAX = 65536
+
+
+def _intern(value: Any) -> Any:
+    got = _INTERN.get(value)
+    if got is not None:
+        return got
+    if len(_INTERN) >= _INTERN_MAX:
+        _INTERN.clear()
+    _INTERN[value] = value
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _cpu(q: str | int | float) -> int:
+    return cpu_millis(q)
+
+
+@functools.lru_cache(maxsize=4096)
+def _int(q: str | int | float) -> int:
+    return to_int(q)
+
+
+def resources_of(mapping: Obj | None, *, pods: int = 0, where: str = "") -> Resources:
+    """`Resources.from_k8s` with cached quantity parsing; errors name `where`."""
+    if not mapping:
+        return Resources(pods=pods)
+    try:
+        gpus = sum(_int(mapping[n]) for n in GPU_RESOURCE_NAMES if n in mapping)
+        return Resources(
+            cpu_millis=_cpu(mapping["cpu"]) if "cpu" in mapping else 0,
+            memory_bytes=_int(mapping["memory"]) if "memory" in mapping else 0,
+            gpus=gpus,
+            pods=pods if pods else (_int(mapping["pods"]) if "pods" in mapping else 0),
+        )
+    except QuantityError as exc:
+        raise ConversionError(f"{where}: {exc}") from exc
+
+
+def _vmax(a: Resources, b: Resources) -> Resources:
+    return Resources(
+        max(a.cpu_millis, b.cpu_millis),
+        max(a.memory_bytes, b.memory_bytes),
+        max(a.gpus, b.gpus),
+        max(a.pods, b.pods),
+    )
+
+
+def container_requests(container: Obj, where: str = "") -> Resources:
+    """Requests of one container; a resource with a limit but no request defaults to the limit."""
+    res = container.get("resources") or {}
+    limits = res.get("limits") or {}
+    requests = res.get("requests") or {}
+    merged = {**limits, **requests} if limits else requests
+    return resources_of(merged, where=f"{where} container {container.get('name', '?')!r}")
+
+
+def pod_requests(spec: Obj, where: str = "") -> Resources:
+    """Effective pod request as the scheduler computes it, plus `pods=1`.
+
+    max(sum(containers) + sum(sidecars), max over init containers of (init + sidecars
+    started before it)) + overhead. Sidecars are init containers with restartPolicy Always.
+    """
+    total = Resources()
+    for c in spec.get("containers") or ():
+        total = total + container_requests(c, where)
+    sidecars = Resources()
+    init_peak = Resources()
+    for c in spec.get("initContainers") or ():
+        req = container_requests(c, where)
+        if c.get("restartPolicy") == "Always":
+            sidecars = sidecars + req
+            init_peak = _vmax(init_peak, sidecars)
+        else:
+            init_peak = _vmax(init_peak, sidecars + req)
+    total = _vmax(total + sidecars, init_peak)
+    if spec.get("overhead"):
+        total = total + resources_of(spec["overhead"], where=f"{where} overhead")
+    return _intern(Resources(total.cpu_millis, total.memory_bytes, total.gpus, 1))
+
+
+def placement_of(spec: Obj) -> Placement:
+    """nodeSelector, tolerations and required node affinity of a pod spec."""
+    selector = tuple(sorted((spec.get("nodeSelector") or {}).items()))
+    tolerations = tuple(Toleration.from_k8s(t) for t in spec.get("tolerations") or ())
+    terms: list[tuple[SelectorRequirement, ...]] = []
+    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for term in required.get("nodeSelectorTerms") or ():
+        # Gt/Lt and matchFields are rare and not modelled; leaving them out errs on the
+        # side of "could fit" rather than making a pod look unplaceable forever.
+        reqs = tuple(
+            SelectorRequirement(e["key"], e["operator"], tuple(e.get("values") or ()))
+            for e in term.get("matchExpressions") or ()
+            if e.get("operator") in _SUPPORTED_OPERATORS
+        )
+        terms.append(reqs)
+    if not selector and not tolerations and not terms:
+        return _intern(Placement())
+    return _intern(Placement(selector, tolerations, tuple(terms)))
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_time(value: str | None) -> float:
+    """RFC 3339 timestamp (`2024-01-02T03:04:05Z`) to epoch seconds; 0.0 when absent."""
+    if not value:
+        return 0.0
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise ConversionError(f"not an RFC 3339 timestamp: {value!r}") from exc
+
+
+def controller_owner(meta: Obj) -> tuple[str, str]:
+    """(kind, name) of the controller ownerReference, or ("", "")."""
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref.get("kind", ""), ref.get("name", "")
+    return "", ""
+
+
+def _is_protected(annotations: Obj) -> bool:
+    return any(str(annotations.get(k, "")).lower() == "false" for k in SAFE_TO_EVICT_ANNOTATIONS)
+
+
+def pod_info(pod: Obj) -> PodInfo:
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    annotations = meta.get("annotations") or {}
+    kind, owner = controller_owner(meta)
+    return PodInfo(
+        namespace=namespace,
+        name=name,
+        requests=pod_requests(spec, f"pod {namespace}/{name}"),
+        placement=placement_of(spec),
+        node_name=spec.get("nodeName") or "",
+        phase=status.get("phase") or "Pending",
+        owner_kind=kind,
+        owner_name=owner,
+        created=parse_time(meta.get("creationTimestamp")),
+        daemonset=kind == "DaemonSet",
+        mirror=MIRROR_ANNOTATION in annotations,
+        protected=_is_protected(annotations),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    """A cached pod: its `PodInfo` plus the few raw facts the cache and drain need."""
+
+    info: PodInfo
+    uid: str
+    resource_version: str
+    terminating: bool  # deletionTimestamp set
+    unschedulable: bool  # PodScheduled=False reason=Unschedulable
+    gated: bool = False  # spec.schedulingGates: held back on purpose, not demand yet
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+    @property
+    def terminal(self) -> bool:
+        return self.info.phase in TERMINAL_PHASES
+
+    @property
+    def pending_candidate(self) -> bool:
+        """Unbound, alive, ungated and Pending: demand once unschedulable or old enough."""
+        return (
+            not self.info.node_name
+            and not self.terminating
+            and not self.gated
+            and self.info.phase == "Pending"
+        )
+
+
+def pod_record(pod: Obj) -> PodRecord:
+    meta = pod.get("metadata") or {}
+    unschedulable = any(
+        c.get("type") == "PodScheduled"
+        and c.get("status") == "False"
+        and c.get("reason") == "Unschedulable"
+        for c in (pod.get("status") or {}).get("conditions") or ()
+    )
+    return PodRecord(
+        info=pod_info(pod),
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", ""),
+        terminating=bool(meta.get("deletionTimestamp")),
+        unschedulable=unschedulable,
+        gated=bool((pod.get("spec") or {}).get("schedulingGates")),
+    )
+
+
+def object_key(obj: Obj) -> str:
+    """`namespace/name` (or `name` for cluster-scoped objects)."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name', '')}" if ns else meta.get("name", "")
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A cached Node without its pods (the cache joins them into a `NodeObservation`)."""
+
+    name: str
+    resource_version: str
+    ready: bool
+    unschedulable: bool
+    labels: tuple[tuple[str, str], ...]
+    taints: tuple[Taint, ...]
+    allocatable: Resources
+    provider_id: str
+
+
+def node_record(node: Obj) -> NodeRecord:
+    meta = node.get("metadata") or {}
+    spec = node.get("spec") or {}
+    status = node.get("status") or {}
+    name = meta.get("name", "")
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+    return NodeRecord(
+        name=name,
+        resource_version=meta.get("resourceVersion", ""),
+        ready=ready,
+        unschedulable=bool(spec.get("unschedulable")),
+        labels=tuple(sorted((meta.get("labels") or {}).items())),
+        taints=tuple(Taint.from_k8s(t) for t in spec.get("taints") or ()),
+        allocatable=resources_of(status.get("allocatable"), where=f"node {name} allocatable"),
+        provider_id=spec.get("providerID") or "",
+    )
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _job_finished(status: Obj) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+
+
+def job_hidden_demand(job: Obj) -> HiddenDemand | None:
+    """The demand a suspended, unfinished Job would create when resumed; None otherwise."""
+    meta = job.get("metadata") or {}
+    spec = job.get("spec") or {}
+    status = job.get("status") or {}
+    if not spec.get("suspend") or _job_finished(status):
+        return None
+    parallelism = spec.get("parallelism")
+    parallelism = 1 if parallelism is None else int(parallelism)
+    completions = spec.get("completions")
+    if completions is None:
+        # Work-queue Job: any success finishes it, so up to `parallelism` pods run at once.
+        count = parallelism
+    else:
+        count = min(parallelism, int(completions) - int(status.get("succeeded") or 0))
+    if count <= 0:
+        return None
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    pod_spec = (spec.get("template") or {}).get("spec") or {}
+    return HiddenDemand(
+        kind="Job",
+        namespace=namespace,
+        name=name,
+        per_pod=pod_requests(pod_spec, f"job {namespace}/{name} template"),
+        count=count,
+        placement=placement_of(pod_spec),
+        created=parse_time(meta.get("creationTimestamp")),
+    )

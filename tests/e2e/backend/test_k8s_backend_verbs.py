@@ -1,0 +1,120 @@
+"""cordon, drain (Eviction API, DaemonSet skip, PDB and annotation blocks) and delete_node."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from k8s_e2e_helpers import pod_body, wait_until
+from kubernetes import client as k8s
+
+from clues_py.contracts import PluginError
+from clues_py.sandbox import Sandbox
+from plugins.backends.kubernetes import KubernetesBackend
+
+pytestmark = pytest.mark.e2e
+
+
+def running(core: k8s.CoreV1Api, name: str) -> bool:
+    return core.read_namespaced_pod(name, "default").status.phase == "Running"
+
+
+def test_cordon_and_uncordon(sandbox: Sandbox, backend: KubernetesBackend) -> None:
+    sandbox.add_node("n1")
+    wait_until(lambda: "n1" in backend.observe(time.time()).nodes, what="n1 cached")
+    backend.cordon("n1")
+    assert sandbox.store.get("nodes", "n1")["spec"]["unschedulable"] is True
+    wait_until(lambda: backend.observe(time.time()).nodes["n1"].unschedulable, what="cordon seen")
+    backend.cordon("n1", cordoned=False)
+    wait_until(lambda: not backend.observe(time.time()).nodes["n1"].unschedulable, what="uncordon")
+    with pytest.raises(PluginError, match="cordon nope"):
+        backend.cordon("nope")
+
+
+def test_drain_evicts_skips_daemonsets_and_reports_pdb(
+    sandbox: Sandbox, backend: KubernetesBackend, api: k8s.ApiClient
+) -> None:
+    sandbox.add_node("n1")
+    core = k8s.CoreV1Api(api)
+    apps = k8s.AppsV1Api(api)
+    policy = k8s.PolicyV1Api(api)
+    apps.create_namespaced_daemon_set(
+        "default",
+        {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "a", "image": "x"}]},
+                },
+            },
+        },
+    )
+    core.create_namespaced_pod("default", pod_body("web", node="n1"))
+    core.create_namespaced_pod("default", pod_body("db", node="n1", labels={"app": "db"}))
+    policy.create_namespaced_pod_disruption_budget(
+        "default",
+        {
+            "metadata": {"name": "db-pdb"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+        },
+    )
+    wait_until(lambda: running(core, "web") and running(core, "db"), what="pods running")
+
+    def ds_pods() -> list[str]:
+        pods = core.list_namespaced_pod("default", label_selector="app=agent").items
+        return [p.metadata.name for p in pods if p.spec.node_name == "n1"]
+
+    wait_until(ds_pods, what="daemonset pod on n1")
+
+    result = backend.drain("n1")
+    assert not result.done
+    assert set(result.blocked) == {"default/db"}
+    assert "db-pdb" in result.blocked["default/db"]
+    assert result.blocked["default/db"].startswith("PodDisruptionBudget")
+    assert sandbox.store.get("nodes", "n1")["spec"]["unschedulable"] is True  # drain cordons
+
+    # Idempotent: the daemon calls again until the evicted pod is gone.
+    def web_gone() -> bool:
+        r = backend.drain("n1")
+        return "default/db" in r.blocked and not any(
+            p["metadata"]["name"] == "web" for p in sandbox.store.list("pods", "default")[0]
+        )
+
+    wait_until(web_gone, what="web evicted")
+    assert ds_pods(), "the DaemonSet pod must not be evicted"
+
+    policy.delete_namespaced_pod_disruption_budget("db-pdb", "default")
+    final = wait_until(lambda: (r := backend.drain("n1")).done and r, what="drain done")
+    assert final.blocked == {}
+    assert ds_pods()
+
+
+def test_drain_blocks_protected_pods(
+    sandbox: Sandbox, backend: KubernetesBackend, api: k8s.ApiClient
+) -> None:
+    sandbox.add_node("n1")
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_pod(
+        "default",
+        pod_body("keep", node="n1", annotations={"clues-py.io/safe-to-evict": "false"}),
+    )
+    wait_until(lambda: running(core, "keep"), what="keep running")
+    result = backend.drain("n1")
+    assert not result.done
+    assert "protected" in result.blocked["default/keep"]
+    assert running(core, "keep")
+
+
+def test_drain_of_empty_node_is_done(sandbox: Sandbox, backend: KubernetesBackend) -> None:
+    sandbox.add_node("n1")
+    assert backend.drain("n1").done
+
+
+def test_delete_node(sandbox: Sandbox, backend: KubernetesBackend) -> None:
+    sandbox.add_node("n1")
+    wait_until(lambda: "n1" in backend.observe(time.time()).nodes, what="n1 cached")
+    backend.delete_node("n1")
+    wait_until(lambda: "n1" not in backend.observe(time.time()).nodes, what="n1 removed")
+    backend.delete_node("n1")  # already gone: not an error

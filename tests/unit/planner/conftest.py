@@ -1,0 +1,1 @@
+"""Planner tests: pure snapshots from `tests.factories`, real policies, nothing faked."""

@@ -1,0 +1,83 @@
+"""Idle power-off: timing, what counts as idle, and what protects a node."""
+
+from __future__ import annotations
+
+from clues_py.model import NodeState
+from tests.factories import make_node, make_pod, make_snapshot, make_template
+from tests.unit.planner.helpers import offs, run
+
+S = NodeState
+WN = make_template("wn", "4", "8Gi")
+
+
+def idle(name: str = "wn-1", since: float = 0.0, **kw) -> object:
+    return make_node(name, "wn", S.IDLE, since=since, **kw)
+
+
+def test_powered_off_after_idle_time_with_reason() -> None:
+    p = run(make_snapshot([idle(since=688)], [WN], now=1000), idle_time=300)
+    assert offs(p) == ["wn-1"]
+    assert p.actions[0].reason == "idle for 312 s >= idle_time 300 s"
+    assert p.actions[0].policy == "idle_off"
+
+
+def test_not_yet_idle_long_enough() -> None:
+    p = run(make_snapshot([idle(since=880)], [WN], now=1000), idle_time=300)
+    assert offs(p) == [] and p.kept["wn-1"] == "idle 120 s < idle_time 300 s"
+
+
+def test_last_used_counts_over_since() -> None:
+    p = run(make_snapshot([idle(since=0, last_used=900)], [WN], now=1000), idle_time=300)
+    assert offs(p) == [] and p.kept["wn-1"] == "idle 100 s < idle_time 300 s"
+
+
+def test_daemonset_and_mirror_pods_do_not_count() -> None:
+    pods = [make_pod("ds", daemonset=True), make_pod("static", mirror=True)]
+    p = run(make_snapshot([idle(pods=pods)], [WN], now=1000), idle_time=300)
+    assert offs(p) == ["wn-1"]
+
+
+def test_node_with_workload_pod_is_never_powered_off() -> None:
+    # Even if the FSM still says IDLE (stale), a workload pod keeps it on.
+    p = run(make_snapshot([idle(pods=[make_pod("job")])], [WN], now=10_000), idle_time=0)
+    assert offs(p) == [] and p.kept["wn-1"].startswith("runs 1 workload pod(s)")
+    used = make_node("wn-2", "wn", S.USED, pods=[make_pod("j")])
+    assert offs(run(make_snapshot([used], [WN], now=10_000), idle_time=0)) == []
+
+
+def test_scale_down_delay() -> None:
+    snap = make_snapshot([idle()], [WN], now=1000, last_scale_up=950)
+    p = run(snap, idle_time=300, scale_down_delay=120)
+    assert offs(p) == []
+    assert p.kept["wn-1"] == "scale-down delay: last scale-up 50 s ago < scale_down_delay 120 s"
+    assert offs(run(snap, idle_time=300, scale_down_delay=30)) == ["wn-1"]
+
+
+def test_protected_label() -> None:
+    node = idle(labels={"clues-py.io/scale-down-disabled": "true"})
+    p = run(make_snapshot([node], [WN], now=1000), idle_time=300)
+    assert offs(p) == []
+    assert p.kept["wn-1"] == "protected by label clues-py.io/scale-down-disabled=true"
+
+
+def test_disabled_node_is_left_alone() -> None:
+    p = run(make_snapshot([idle(enabled=False)], [WN], now=1000), idle_time=0)
+    assert p.actions == () and p.kept["wn-1"] == "disabled"
+
+
+def test_idle_node_needed_by_pending_demand_stays_on() -> None:
+    nodes = [idle("wn-1"), idle("wn-2")]
+    p = run(make_snapshot(nodes, [WN], pending=[make_pod("p", "2", "2Gi")], now=1000))
+    assert offs(p) == ["wn-2"]
+    assert p.kept["wn-1"].startswith("1 pending pod (default/p) counted on its free room")
+    assert p.unplaceable["default/p"].startswith("fits on existing node wn-1")
+
+
+def test_only_idle_state_is_powered_off() -> None:
+    nodes = [
+        make_node("a", "wn", S.DRAINING, since=0),
+        make_node("b", "wn", S.UNKNOWN, since=0),
+        make_node("c", "wn", S.POWERING_ON, since=0),
+        make_node("d", "wn", S.ON_ERROR, since=0),
+    ]
+    assert run(make_snapshot(nodes, [WN], now=10_000), idle_time=0).actions == ()
