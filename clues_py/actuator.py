@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from clues_py.bus import ActionFinished, Bus
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ManagedNode, NodeTemplate
@@ -35,7 +36,9 @@ class Actuator:
         report: FactSink,
         now: Callable[[], float],
         workers: int = 8,
+        bus: Bus | None = None,
     ) -> None:
+        self._bus = bus or Bus()
         self._backend = backend
         self._power = power
         self._templates = templates
@@ -79,9 +82,30 @@ class Actuator:
     def _pm(self, node: ManagedNode) -> PowerManager:
         return self._power[self._templates[node.template].power]
 
-    def _finish(self, action_id: int | None, status: str, error: str = "") -> None:
+    def _finish(
+        self,
+        action_id: int | None,
+        node: ManagedNode,
+        kind: str,
+        status: str,
+        error: str = "",
+        started: float | None = None,
+    ) -> None:
+        now = self._now()
         if action_id is not None:
-            self._store.finish_action(action_id, status, error, at=self._now())
+            self._store.finish_action(action_id, status, error, at=now)
+        self._bus.publish(
+            ActionFinished(
+                at=now,
+                action_id=action_id,
+                kind=kind,
+                node=node.name,
+                template=node.template,
+                ok=status == "ok",
+                error=error,
+                seconds=max(0.0, now - started) if started is not None else 0.0,
+            )
+        )
 
     # ------------------------------------------------------------------ operations
 
@@ -90,16 +114,17 @@ class Actuator:
         template = self._templates[node.template]
 
         def op() -> None:
+            t0 = self._now()
             try:
                 provider_id = self._pm(node).power_on(node, template)
             except Exception as exc:
                 msg = _error_text(exc)
                 log.warning("power on %s failed: %s", node.name, msg)
-                self._finish(action_id, "failed", msg)
+                self._finish(action_id, node, "power_on", "failed", msg, t0)
                 self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=msg))
                 return
             log.info("power on %s: requested (provider id %s)", node.name, provider_id)
-            self._finish(action_id, "ok")
+            self._finish(action_id, node, "power_on", "ok", started=t0)
             self._report(node.name, Fact(FactKind.PROVIDER_ON, detail=provider_id))
 
         return self._submit(node.name, "power on", op)
@@ -117,7 +142,7 @@ class Actuator:
                 log.warning("drain %s failed: %s", node.name, msg)
                 self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=msg))
                 self._uncordon(node.name)
-                self._finish(action_id, "failed", msg)
+                self._finish(action_id, node, "power_off", "failed", msg)
                 return
             if not result.done:
                 if result.blocked:
@@ -137,16 +162,17 @@ class Actuator:
         return self._submit(node.name, "power off", lambda: self._power_off_now(node, action_id))
 
     def _power_off_now(self, node: ManagedNode, action_id: int | None) -> None:
+        t0 = self._now()
         try:
             self._pm(node).power_off(node)
         except Exception as exc:
             msg = _error_text(exc)
             log.warning("power off %s failed: %s", node.name, msg)
-            self._finish(action_id, "failed", msg)
+            self._finish(action_id, node, "power_off", "failed", msg, t0)
             self._report(node.name, Fact(FactKind.POWER_OFF_FAILED, detail=msg))
             return
         log.info("power off %s: requested", node.name)
-        self._finish(action_id, "ok")
+        self._finish(action_id, node, "power_off", "ok", started=t0)
 
     def check_off(self, node: ManagedNode) -> bool:
         """Ask the provider whether a node we are powering off is off; then forget its Node."""

@@ -11,18 +11,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from clues_py import __version__
 from clues_py.actuator import Actuator
+from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import Clock, WallClock
 from clues_py.config import Config
 from clues_py.contracts import Backend, PluginContext, PowerManager
-from clues_py.lifecycle import Fact, FactKind, Timeouts, Transition, advance, retry_due
+from clues_py.lifecycle import (
+    Fact,
+    FactKind,
+    Timeouts,
+    Transition,
+    advance,
+    backoff,
+    retry_due,
+)
 from clues_py.model import (
     ON_STATES,
+    Action,
     ActionKind,
     ClusterSnapshot,
     Demand,
@@ -96,8 +106,10 @@ class Daemon:
         power: Mapping[str, PowerManager] | None = None,
         store: Store | None = None,
         extras: Mapping[str, Any] | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.cfg = cfg
+        self.bus = bus or Bus()
         self.clock = clock or WallClock()
         self.templates = {t.name: t for t in cfg.templates}
         extras = dict(extras or {})
@@ -133,8 +145,18 @@ class Daemon:
             report=self._report,
             now=self.clock.now,
             workers=cfg.daemon.workers,
+            bus=self.bus,
         )
+        # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
+        self._first_seen: dict[str, float] = {}
+        # template -> (consecutive failed power-ons, back-off until)
+        self._template_failures: dict[str, tuple[int, float]] = {}
+        self.bus.subscribe(self._track_template_health)
         self.passes = 0
+        # Leader election (HA) replaces this; a non-leader observes and plans but never acts.
+        self.is_leader: Callable[[], bool] = lambda: True
+        # (interval seconds, task(now), next due) run from the loop, e.g. reconciliation.
+        self._periodic: list[list[Any]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -179,6 +201,7 @@ class Daemon:
                 if tr.old != tr.new:
                     log.info("%s: %s -> %s (%s)", name, tr.old, tr.new, tr.reason)
                 self._after_transition(node, tr, now)
+                self.bus.publish(TransitionEvent(now, new, tr.old, tr.new, tr.reason))
             return tr
 
     def _after_transition(self, before: ManagedNode, tr: Transition, now: float) -> None:
@@ -191,6 +214,28 @@ class Daemon:
         if tr.new == NodeState.OFF:
             side.drain_started = False
             side.action_id = None
+
+    def _track_template_health(self, event: object) -> None:
+        """Provider errors and boot timeouts put a template in back-off so the planner falls
+        back to the next template; a node of it becoming Ready clears it."""
+        failed_template = ""
+        if isinstance(event, ActionFinished) and event.kind == "power_on" and not event.ok:
+            failed_template = event.template
+        elif isinstance(event, TransitionEvent):
+            if event.new == NodeState.ON_ERROR and event.old != NodeState.ON_ERROR:
+                failed_template = event.node.template
+            elif event.old == NodeState.POWERING_ON and event.new in ON_STATES:
+                self._template_failures.pop(event.node.template, None)
+        if failed_template:
+            count = self._template_failures.get(failed_template, (0, 0.0))[0] + 1
+            until = event.at + backoff(count, self.timeouts)  # type: ignore[union-attr]
+            self._template_failures[failed_template] = (count, until)
+            log.warning(
+                "template %s: %d consecutive failed power-on(s); back-off until +%.0f s",
+                failed_template,
+                count,
+                until - event.at,  # type: ignore[union-attr]
+            )
 
     def _report(self, name: str, fact: Fact) -> None:
         """Facts from actuator workers; wake the loop so the next step follows at once."""
@@ -211,7 +256,9 @@ class Daemon:
             for name in list(self._nodes):
                 self._apply(name, Fact(FactKind.OBSERVED, observation=obs.nodes.get(name)), now)
                 self._apply(name, Fact(FactKind.TICK), now)
-            self._drive_in_progress(now)
+            leader = self.is_leader()
+            if leader:
+                self._drive_in_progress(now)
             managed = set(self._nodes)
             snapshot = ClusterSnapshot(
                 now=now,
@@ -224,9 +271,19 @@ class Daemon:
                     if n not in managed and o.ready and not o.unschedulable
                 ),
                 last_scale_up=self._last_scale_up,
+                template_backoff={t: u for t, (_, u) in self._template_failures.items()},
             )
+        seen = self._first_seen
+        keys = {p.key for p in obs.pending} | {h.key for h in obs.hidden}
+        for key in keys:
+            seen.setdefault(key, now)
+        for key in set(seen) - keys:
+            del seen[key]
+        t0 = time.perf_counter()
         result = plan(snapshot, self.policies)
-        self._execute(result, now)
+        self.bus.publish(PlanEvent(now, snapshot, result, time.perf_counter() - t0, dict(seen)))
+        if leader:
+            self._execute(result, now)
         with self._lock:
             self._last = LastPlan(
                 at=now,
@@ -278,6 +335,7 @@ class Daemon:
                 )
                 self._side[action.node].action_id = action_id
                 log.info("%s %s: %s", action.kind.value, action.node, action.reason)
+                self.bus.publish(ActionStarted(now, action_id, action))
                 if action.kind == ActionKind.POWER_ON:
                     tr = self._apply(action.node, Fact(FactKind.POWER_ON_SENT, action.reason), now)
                     if tr is None or tr.new != NodeState.POWERING_ON:
@@ -296,6 +354,21 @@ class Daemon:
 
     # ------------------------------------------------------------------ loop
 
+    def add_periodic(self, interval: float, task: Callable[[float], None]) -> None:
+        """Run `task(now)` from the loop every `interval` seconds (first run at start-up)."""
+        self._periodic.append([interval, task, float("-inf")])
+
+    def _run_periodic(self) -> None:
+        now = self.clock.now()
+        for entry in self._periodic:
+            interval, task, due = entry
+            if now >= due:
+                entry[2] = now + interval
+                try:
+                    task(now)
+                except Exception:
+                    log.exception("periodic task %r failed", task)
+
     def start(self) -> None:
         self.backend.start(self.wake)
 
@@ -310,6 +383,7 @@ class Daemon:
                 time.sleep(DEBOUNCE_SECONDS)
             self._wake.clear()
             try:
+                self._run_periodic()
                 self.run_once()
             except Exception:
                 log.exception("planning pass failed; retrying on the next event or tick")
@@ -404,6 +478,19 @@ class Daemon:
                     now, "power_on", node, current.template, "operator request", "operator"
                 )
                 self._apply(node, Fact(FactKind.POWER_ON_SENT, "operator request"), now)
+                self.bus.publish(
+                    ActionStarted(
+                        now,
+                        action_id,
+                        Action(
+                            ActionKind.POWER_ON,
+                            node,
+                            current.template,
+                            "operator request",
+                            "operator",
+                        ),
+                    )
+                )
                 self._last_scale_up = now
                 self.actuator.power_on(self._nodes[node], action_id)
             elif op == "poweroff":
@@ -415,6 +502,19 @@ class Daemon:
                     now, "power_off", node, current.template, "operator request", "operator"
                 )
                 self._apply(node, Fact(FactKind.DRAIN_STARTED, "operator request"), now)
+                self.bus.publish(
+                    ActionStarted(
+                        now,
+                        action_id,
+                        Action(
+                            ActionKind.POWER_OFF,
+                            node,
+                            current.template,
+                            "operator request",
+                            "operator",
+                        ),
+                    )
+                )
                 self._side[node].action_id = action_id
                 self._side[node].drain_started = True
                 self.actuator.drain_step(self._nodes[node], action_id, first=True)

@@ -121,7 +121,9 @@ class Resources:
             cpu_millis=cpu_millis(mapping["cpu"]) if "cpu" in mapping else 0,
             memory_bytes=to_int(mapping["memory"]) if "memory" in mapping else 0,
             gpus=gpus,
-            pods=pods if pods is not None else (to_int(mapping["pods"]) if "pods" in mapping else 0),
+            pods=pods
+            if pods is not None
+            else (to_int(mapping["pods"]) if "pods" in mapping else 0),
         )
 
     def to_k8s(self) -> dict[str, str]:
@@ -449,6 +451,9 @@ class ClusterSnapshot:
     unmanaged: tuple[NodeObservation, ...] = ()
     # Time of the last power-on action (for scale-down delay after scale-up).
     last_scale_up: float = float("-inf")
+    # template -> time until which it is in back-off after provider errors (quota,
+    # capacity, auth): the planner falls back to other templates meanwhile.
+    template_backoff: Mapping[str, float] = field(default_factory=dict)
 
     def node(self, name: str) -> ManagedNode | None:
         for n in self.nodes:

@@ -309,6 +309,8 @@ class _Packer:
         return None
 
     def _available(self, t: NodeTemplate) -> bool:
+        if self.snap.template_backoff.get(t.name, float("-inf")) > self.snap.now:
+            return False
         if self.pool_pos[t.name] >= len(self.pool[t.name]):
             return False
         return t.max_count is None or self.not_off[t.name] < t.max_count
@@ -326,7 +328,12 @@ class _Packer:
             return f"fits no template: needs {r}, largest template {big.name} has {big.resources}"
         parts = []
         for t in fitting:
-            if t.max_count is not None and self.not_off[t.name] >= t.max_count:
+            until = self.snap.template_backoff.get(t.name, float("-inf"))
+            if until > self.snap.now:
+                parts.append(
+                    f"{t.name}: in back-off after provider errors for {until - self.snap.now:.0f} s more"
+                )
+            elif t.max_count is not None and self.not_off[t.name] >= t.max_count:
                 parts.append(f"{t.name}: max_count {t.max_count} reached")
             else:
                 parts.append(f"{t.name}: no OFF enabled node left (others on, failing or taken)")

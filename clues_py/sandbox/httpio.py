@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import select
+import socket
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -74,6 +76,21 @@ def wants_table(req: Request) -> bool:
 
 
 class HTTPServer(ThreadingHTTPServer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+        self.conn_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        """Drop keep-alive connections so clients notice a stopped server, as with a real one."""
+        with self.conn_lock:
+            conns = list(self.open_connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (watch stopped, kubectl exiting) are routine, not errors.
         log.debug("sandbox API: connection from %s ended abruptly", client_address, exc_info=True)
@@ -82,6 +99,19 @@ class HTTPServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "clues-sandbox"
+    # Headers and body go out in separate writes; with Nagle on, the body waits ~40 ms
+    # for the client's delayed ACK on every response.
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.conn_lock:  # type: ignore[attr-defined]
+            self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        with self.server.conn_lock:  # type: ignore[attr-defined]
+            self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("sandbox API %s - %s", self.address_string(), format % args)

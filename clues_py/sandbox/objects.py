@@ -37,6 +37,8 @@ from clues_py.sandbox.meta import (
     rfc3339,
 )
 
+__all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
+
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
@@ -196,7 +198,7 @@ class ObjectStore:
             return str(self._rv)
 
     def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
-        info = resourceresource_info(resource)
+        info = resource_info(resource)
         obj = prepare_new(info, obj, namespace)
         meta = obj["metadata"]
         name = meta["name"]

@@ -83,6 +83,7 @@ class ApiServer(Verbs):
         self._unsubscribe()
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         if self._thread:
             self._thread.join(5)
 

@@ -16,6 +16,7 @@ import yaml
 
 from clues_py.sandbox import disruption, resources, tables
 from clues_py.sandbox.httpio import ListBody, Request, wants_table
+from clues_py.sandbox.meta import conflict
 from clues_py.sandbox.objects import ApiError, ObjectStore, rfc3339
 from clues_py.sandbox.patch import APPLY_PATCH, STRATEGIC_PATCH, PatchError, apply_patch
 
@@ -136,11 +137,7 @@ class Verbs:
                 raise ApiError(e.code, reason, str(e)) from None
             want = (patched.get("metadata") or {}).get("resourceVersion")
             if want and want != rv:
-                raise ApiError(
-                    409,
-                    "Conflict",
-                    f'Operation cannot be fulfilled on {info.plural} "{req.name}": the object has been modified; please apply your changes to the latest version and try again',
-                )
+                raise conflict(info, req.name or "")
             patched.setdefault("metadata", {})["resourceVersion"] = rv
             new = self._merge_into(req, json.loads(json.dumps(obj)), patched)
             obj.clear()

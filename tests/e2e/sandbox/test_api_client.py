@@ -36,6 +36,11 @@ def test_node_crud_patch_and_stale_replace(sandbox: Sandbox) -> None:
     fresh.metadata.labels = {"pool": "b"}
     assert core.replace_node("crud-1", fresh).metadata.labels == {"pool": "b"}
 
+    with pytest.raises(ApiException) as err:  # a patch carrying a stale resourceVersion
+        core.patch_node(
+            "crud-1", {"metadata": {"resourceVersion": created.metadata.resource_version}}
+        )
+    assert err.value.status == 409
     core.delete_node("crud-1")
     with pytest.raises(ApiException) as err:
         core.read_node("crud-1")
