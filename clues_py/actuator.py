@@ -37,8 +37,11 @@ class Actuator:
         now: Callable[[], float],
         workers: int = 8,
         bus: Bus | None = None,
+        inline: bool = False,
     ) -> None:
         self._bus = bus or Bus()
+        # Inline: run every operation in the caller's thread (the simulator's determinism).
+        self._inline = inline
         self._backend = backend
         self._power = power
         self._templates = templates
@@ -76,8 +79,11 @@ class Actuator:
                 except Exception:  # a bug in us or a plugin must not kill the worker
                     log.exception("%s %s: unexpected error", what, node)
 
-            self._busy[node] = self._pool.submit(run)
-            return True
+            if not self._inline:
+                self._busy[node] = self._pool.submit(run)
+                return True
+        run()  # outside the lock: the operation reports facts that may submit more work
+        return True
 
     def _pm(self, node: ManagedNode) -> PowerManager:
         return self._power[self._templates[node.template].power]
@@ -205,6 +211,29 @@ class Actuator:
                 log.warning("clean-up of failed boot %s failed: %s", node.name, _error_text(exc))
 
         return self._submit(node.name, "clean-up", op)
+
+    def terminate(self, power: str, node: str, provider_id: str, reason: str) -> bool:
+        """Reconciliation: end one owned instance by id (duplicate, orphan); reports no fact.
+
+        Keyed apart from the node's own operations, so ending a duplicate never waits for,
+        or blocks, the node it duplicates.
+        """
+        pm = self._power.get(power)
+        fn = getattr(pm, "terminate", None)
+        if fn is None:
+            log.warning("cannot terminate %s (%s): power manager %r has no terminate()",
+                        provider_id, node, power)  # fmt: skip
+            return False
+
+        def op() -> None:
+            try:
+                fn(provider_id)
+                log.info("terminated %s (node %s): %s", provider_id, node, reason)
+            except Exception as exc:
+                log.warning("terminate %s (node %s) failed: %s", provider_id, node,
+                            _error_text(exc))  # fmt: skip
+
+        return self._submit(f"instance:{provider_id}", "terminate", op)
 
     def uncordon(self, node: str) -> bool:
         return self._submit(node, "uncordon", lambda: self._uncordon(node))

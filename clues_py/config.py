@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,13 +79,29 @@ class PluginSpec:
 @dataclass(frozen=True)
 class DaemonConfig:
     state_db: str = "/var/lib/clues/clues.db"
-    listen: str = "127.0.0.1:8484"  # HOST:PORT or unix:/path
+    # unix:/path (0660 socket; the default) or HOST:PORT, which requires token_file.
+    listen: str = "unix:/run/clues/clues.sock"
     tick: float = 5.0
     workers: int = 8
     log_level: str = "INFO"
     log_file: str | None = None
-    # Required for a TCP listener on anything but loopback; a 0600 file holding the bearer token.
+    # Required for a TCP listener; a file of mode 0600 holding the bearer token.
     token_file: str | None = None
+    # HOST:PORT of the Prometheus /metrics listener (port 0: any free port); None disables it.
+    metrics_listen: str | None = "127.0.0.1:9484"
+
+
+@dataclass(frozen=True)
+class LeaderElectionConfig:
+    """HA: a coordination.k8s.io/v1 Lease; only its holder acts (client-go semantics)."""
+
+    enabled: bool = False
+    lease_name: str = "clues-py"
+    namespace: str = "kube-system"
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str | None = None  # null: HOSTNAME-PID
 
 
 def _default_backend() -> PluginSpec:
@@ -106,7 +123,10 @@ class Config:
     max_retries: int = 3
     retry_backoff: float = 30.0
     retry_backoff_max: float = 900.0
+    # Compare store, providers and cluster this often (and at start-up); 0 disables.
+    reconcile_interval: float = 120.0
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
     backend: PluginSpec = field(default_factory=_default_backend)
     power: Mapping[str, PluginSpec] = field(default_factory=dict)
     templates: tuple[NodeTemplate, ...] = ()
@@ -141,8 +161,17 @@ _TOP: dict[str, tuple[str, Any, float | None, bool]] = {
     "max_retries": ("int", 3, 0, False),
     "retry_backoff": ("float", 30.0, 0, False),
     "retry_backoff_max": ("float", 900.0, 0, False),
+    "reconcile_interval": ("float", 120.0, 0, False),
 }
-_SECTIONS = ("daemon", "backend", "power", "templates", "policies", "expanders")
+_SECTIONS = (
+    "daemon",
+    "leader_election",
+    "backend",
+    "power",
+    "templates",
+    "policies",
+    "expanders",
+)
 _DAEMON: dict[str, tuple[str, Any, float | None, bool]] = {
     "state_db": ("str", DaemonConfig.state_db, None, False),
     "listen": ("str", DaemonConfig.listen, None, False),
@@ -151,6 +180,16 @@ _DAEMON: dict[str, tuple[str, Any, float | None, bool]] = {
     "log_level": ("str", DaemonConfig.log_level, None, False),
     "log_file": ("str", None, None, True),
     "token_file": ("str", None, None, True),
+    "metrics_listen": ("str", DaemonConfig.metrics_listen, None, True),
+}
+_LEADER: dict[str, tuple[str, Any, float | None, bool]] = {
+    "enabled": ("bool", False, None, False),
+    "lease_name": ("str", LeaderElectionConfig.lease_name, None, False),
+    "namespace": ("str", LeaderElectionConfig.namespace, None, False),
+    "lease_duration": ("float", LeaderElectionConfig.lease_duration, 1, False),
+    "renew_deadline": ("float", LeaderElectionConfig.renew_deadline, 0.5, False),
+    "retry_period": ("float", LeaderElectionConfig.retry_period, 0.1, False),
+    "identity": ("str", None, None, True),
 }
 _TEMPLATE: dict[str, tuple[str, Any, float | None, bool]] = {
     "name": ("str", None, None, False),
@@ -330,7 +369,32 @@ class _Checker:
         if problem := _listen_problem(v["listen"]):
             self.err(("daemon", "listen"), problem,
                      "use HOST:PORT such as 127.0.0.1:8484, or unix:/run/clues/clues.sock")  # fmt: skip
+        metrics = v["metrics_listen"]
+        if isinstance(metrics, str) and (metrics.startswith("unix:") or _listen_problem(metrics)):
+            self.err(("daemon", "metrics_listen"), f"not a TCP listen address: {metrics!r}",
+                     "Prometheus scrapes HOST:PORT such as 127.0.0.1:9484; null disables /metrics")  # fmt: skip
+        elif not str(v["listen"]).startswith("unix:") and v["token_file"] is None:
+            self.err(("daemon", "listen"), f"TCP listener {v['listen']} needs daemon.token_file",
+                     "set token_file to a 0600 file holding a random token, "
+                     "or listen on unix:/run/clues/clues.sock")  # fmt: skip
+        if isinstance(v["token_file"], str) and (problem := _token_file_problem(v["token_file"])):
+            self.err(("daemon", "token_file"), problem, "chmod 600 it; it is a secret")
         return DaemonConfig(**v)
+
+    def leader_election(self, raw: Any) -> LeaderElectionConfig:
+        m = self.mapping(raw, ("leader_election",), tuple(_LEADER))
+        v = self.scalars(m, ("leader_election",), _LEADER)
+        if v["renew_deadline"] >= v["lease_duration"]:
+            self.err(("leader_election", "renew_deadline"),
+                     f"must be < lease_duration ({v['lease_duration']:g})")  # fmt: skip
+        if v["retry_period"] >= v["renew_deadline"]:
+            self.err(("leader_election", "retry_period"),
+                     f"must be < renew_deadline ({v['renew_deadline']:g})")  # fmt: skip
+        for key in ("lease_name", "namespace"):
+            if isinstance(v[key], str) and not _CLUSTER_RE.match(v[key]):
+                self.err(("leader_election", key), f"not a valid Kubernetes name: {v[key]!r}",
+                         "lowercase letters, digits and '-'")  # fmt: skip
+        return LeaderElectionConfig(**v)
 
     def quantity(self, raw: Mapping[str, Any], path: Path_, hint: str) -> int:
         if path[-1] not in raw:
@@ -417,6 +481,18 @@ class _Checker:
         return tuple(out)
 
 
+def _token_file_problem(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot read token file {path}: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"token file {path} is not a regular file"
+    if st.st_mode & 0o077:
+        return f"token file {path} has mode {stat.S_IMODE(st.st_mode):04o}; it must be 0600"
+    return ""
+
+
 def _listen_problem(listen: str) -> str:
     if listen.startswith("unix:"):
         return (
@@ -478,11 +554,13 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
         templates.append(t)
 
     daemon = c.daemon(top.get("daemon"))
+    leader_election = c.leader_election(top.get("leader_election"))
     if c.issues:
         raise ConfigError(c.issues)
     return Config(
         **v,
         daemon=daemon,
+        leader_election=leader_election,
         backend=backend,
         power=power,
         templates=tuple(templates),

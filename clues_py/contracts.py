@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from clues_py.model import HiddenDemand, ManagedNode, NodeObservation, NodeTemplate, PodInfo
+from clues_py.model import (
+    DisruptionBudget,
+    HiddenDemand,
+    ManagedNode,
+    NodeObservation,
+    NodeTemplate,
+    PodInfo,
+)
 
 
 class PluginError(Exception):
@@ -45,6 +52,7 @@ class Observation:
     nodes: Mapping[str, NodeObservation]
     pending: tuple[PodInfo, ...]  # unschedulable pods (after the grace period)
     hidden: tuple[HiddenDemand, ...] = ()
+    pdbs: tuple[DisruptionBudget, ...] = ()  # PodDisruptionBudgets, when the backend knows them
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,10 @@ class PowerManager(Protocol):
 
     def list_owned(self) -> list[OwnedInstance]:
         """Optional (raise NotImplementedByPlugin). Everything this manager created, for reconciliation."""
+
+    # Optional, not declared here so that existing managers stay structurally valid:
+    # `terminate(provider_id: str) -> None` ends one owned instance by id (reconciliation
+    # of duplicates and orphans); a manager without it only gets whole-node power_off.
 
     def close(self) -> None:
         """Required. Release connections."""

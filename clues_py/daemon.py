@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from clues_py import __version__
@@ -20,7 +20,7 @@ from clues_py.actuator import Actuator
 from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import Clock, WallClock
 from clues_py.config import Config
-from clues_py.contracts import Backend, PluginContext, PowerManager
+from clues_py.contracts import Backend, Observation, PluginContext, PowerManager
 from clues_py.lifecycle import (
     Fact,
     FactKind,
@@ -38,18 +38,42 @@ from clues_py.model import (
     Demand,
     ManagedNode,
     NodeState,
+    NodeTemplate,
     Plan,
+    Resources,
 )
 from clues_py.planner import PlannerSettings, default_policies, plan
 from clues_py.plugins import instantiate
+from clues_py.reconciler import Reconciler
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
 
 # Coalesce bursts of watch events (one pod batch = hundreds of events) into one pass.
 DEBOUNCE_SECONDS = 0.05
+# Reasons the scale-up policy gives for pods it needs no new node for.
+_WAITING_PREFIXES = ("fits on existing node", "waits for booting node", "pending for", "queued for")
 # Ask a provider whether a node is off at most this often per node.
 DESCRIBE_INTERVAL = 2.0
+# Config keys a reload (SIGHUP) cannot apply: they shape plugins, the store or listeners.
+RESTART_KEYS = (
+    "cluster_name",
+    "pending_grace",
+    "backend",
+    "power",
+    "templates",
+    "policies",
+    "expanders",
+    "leader_election",
+)
+RESTART_DAEMON_KEYS = (
+    "state_db",
+    "listen",
+    "workers",
+    "log_file",
+    "token_file",
+    "metrics_listen",
+)
 
 
 def planner_settings(cfg: Config) -> PlannerSettings:
@@ -128,7 +152,7 @@ class Daemon:
                 )
         self.store = store or Store(cfg.daemon.state_db)
         self.timeouts = timeouts(cfg)
-        self.policies = default_policies(planner_settings(cfg))
+        self.policies = self._make_policies(cfg)
         self._lock = threading.RLock()
         self._nodes: dict[str, ManagedNode] = {}
         self._side: dict[str, _Side] = {}
@@ -149,6 +173,8 @@ class Daemon:
         )
         # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
         self._first_seen: dict[str, float] = {}
+        # template -> requests of the DaemonSet pods seen on its nodes
+        self._ds_overhead: dict[str, Resources] = {}
         # template -> (consecutive failed power-ons, back-off until)
         self._template_failures: dict[str, tuple[int, float]] = {}
         self.bus.subscribe(self._track_template_health)
@@ -157,6 +183,9 @@ class Daemon:
         self.is_leader: Callable[[], bool] = lambda: True
         # (interval seconds, task(now), next due) run from the loop, e.g. reconciliation.
         self._periodic: list[list[Any]] = []
+        # Store vs providers' list_owned() vs cluster, at start-up and every reconcile_interval.
+        self.reconciler = Reconciler(self)
+        self.add_periodic(cfg.daemon.tick, self.reconciler.maybe_run)
 
     # ------------------------------------------------------------------ state
 
@@ -263,7 +292,7 @@ class Daemon:
             snapshot = ClusterSnapshot(
                 now=now,
                 nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
-                templates=self.templates,
+                templates=self._templates_net_of_daemonsets(obs),
                 demand=Demand(pods=obs.pending, hidden=obs.hidden),
                 unmanaged=tuple(
                     o
@@ -295,6 +324,35 @@ class Daemon:
             )
         self.passes += 1
         return result
+
+    def _templates_net_of_daemonsets(self, obs: Observation) -> Mapping[str, NodeTemplate]:
+        """Templates with the room DaemonSet pods take on every node of them subtracted.
+
+        A new node is not empty: node-exporter, CNI and log agents land on it first. Like
+        Cluster Autoscaler's template node info, we learn that overhead from the nodes of
+        each template we have seen Ready (largest seen wins) and pack new nodes net of it.
+        """
+        for name, node in self._nodes.items():
+            o = obs.nodes.get(name)
+            if o is None or not o.ready:
+                continue
+            ds = Resources()
+            for p in o.pods:
+                if p.daemonset and p.phase in ("Pending", "Running"):
+                    ds = ds + p.requests
+            old = self._ds_overhead.get(node.template, Resources())
+            self._ds_overhead[node.template] = Resources(
+                max(old.cpu_millis, ds.cpu_millis),
+                max(old.memory_bytes, ds.memory_bytes),
+                max(old.gpus, ds.gpus),
+                max(old.pods, ds.pods),
+            )
+        return {
+            n: replace(t, resources=(t.resources - self._ds_overhead[n]).clamp0())
+            if n in self._ds_overhead
+            else t
+            for n, t in self.templates.items()
+        }
 
     def _drive_in_progress(self, now: float) -> None:
         """Keep multi-step operations moving: drains, power-off checks, error clean-up."""
@@ -352,6 +410,51 @@ class Daemon:
                     self._side[action.node].drain_started = True
                     self.actuator.drain_step(self._nodes[action.node], action_id, first=True)
 
+    # ------------------------------------------------------------------ reload
+
+    def _make_policies(self, cfg: Config) -> Any:
+        return default_policies(planner_settings(cfg))
+
+    def reload(self, cfg: Config) -> list[str]:
+        """Apply what can change at runtime (planner settings, timeouts, tick) from `cfg`.
+
+        Returns the config keys that differ but only take effect after a restart; those
+        keep their running values, so `self.cfg` always describes what is in force.
+        """
+        from dataclasses import fields, replace
+
+        old = self.cfg
+        restart = [k for k in RESTART_KEYS if getattr(cfg, k) != getattr(old, k)] + [
+            f"daemon.{k}"
+            for k in RESTART_DAEMON_KEYS
+            if getattr(cfg.daemon, k) != getattr(old.daemon, k)
+        ]
+        kept = {k: getattr(old, k) for k in RESTART_KEYS}
+        daemon = replace(cfg.daemon, **{k: getattr(old.daemon, k) for k in RESTART_DAEMON_KEYS})
+        new = replace(cfg, **kept, daemon=daemon)
+        policies = self._make_policies(new)
+        with self._lock:
+            self.cfg = new
+            self.timeouts = timeouts(new)
+            self.policies = policies
+        changed = [
+            f.name
+            for f in fields(Config)
+            if f.name not in ("daemon", "source") and getattr(new, f.name) != getattr(old, f.name)
+        ]
+        changed += [
+            f"daemon.{f.name}"
+            for f in fields(type(old.daemon))
+            if getattr(new.daemon, f.name) != getattr(old.daemon, f.name)
+        ]
+        log.info(
+            "configuration reloaded from %s; changed: %s",
+            cfg.source,
+            ", ".join(changed) or "nothing",
+        )
+        self.wake()
+        return restart
+
     # ------------------------------------------------------------------ loop
 
     def add_periodic(self, interval: float, task: Callable[[float], None]) -> None:
@@ -374,9 +477,9 @@ class Daemon:
 
     def serve_forever(self) -> None:
         """Run passes until `stop()`; a watch event wakes the loop, a tick bounds the wait."""
-        tick = self.cfg.daemon.tick
         while not self._stop.is_set():
-            woke = self._wake.wait(timeout=tick)
+            # Read every time: a config reload (SIGHUP) may change it.
+            woke = self._wake.wait(timeout=self.cfg.daemon.tick)
             if self._stop.is_set():
                 break
             if woke:
@@ -435,7 +538,7 @@ class Daemon:
             "version": __version__,
             "cluster": self.cfg.cluster_name,
             "now": self.clock.now(),
-            "leader": True,
+            "leader": self.is_leader(),
             "synced": self.backend.synced(),
             "nodes": nodes,
             "pending": {
@@ -444,7 +547,18 @@ class Daemon:
                 "memory": last.pending_memory,
                 "hidden": last.hidden,
             },
-            "unplaceable": dict(last.plan.unplaceable),
+            # Pods the plan covers without a new node (free room, booting nodes, grace) are
+            # "waiting"; only the rest could not be placed at all.
+            "unplaceable": {
+                k: v
+                for k, v in last.plan.unplaceable.items()
+                if not v.startswith(_WAITING_PREFIXES)
+            },
+            "waiting": {
+                k: v for k, v in last.plan.unplaceable.items() if v.startswith(_WAITING_PREFIXES)
+            },
+            "unmanaged_nodes": self.reconciler.report()["unmanaged_nodes"],
+            "reconcile": self.reconciler.report(),
             "last_plan": {
                 "at": last.at,
                 "actions": [

@@ -72,7 +72,8 @@ def demo_config(
         "retry_backoff": 30.0 / speed,
         "daemon": {
             "state_db": state_db,
-            "listen": "127.0.0.1:0",
+            # A private socket next to the state: TCP would need a token file.
+            "listen": f"unix:{Path(state_db).parent / 'cluesd.sock'}",
             "tick": max(0.1, 5.0 / speed),
             "workers": 8,
             "log_level": "WARNING",

@@ -302,6 +302,10 @@ class PodInfo:
     mirror: bool = False
     # Annotation `clues-py.io/safe-to-evict: "false"` and similar protections.
     protected: bool = False
+    # Pod labels (PodDisruptionBudget selectors match on them).
+    labels: tuple[tuple[str, str], ...] = ()
+    # Uses node-local storage (emptyDir, hostPath): lost when the node is drained.
+    local_storage: bool = False
 
     @property
     def key(self) -> str:
@@ -334,6 +338,30 @@ class HiddenDemand:
 class Demand:
     pods: tuple[PodInfo, ...] = ()
     hidden: tuple[HiddenDemand, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DisruptionBudget:
+    """A PodDisruptionBudget: how many of the pods its selector matches may be evicted now."""
+
+    namespace: str
+    name: str
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+    disruptions_allowed: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def selects(self, pod: PodInfo) -> bool:
+        """True when the budget covers `pod` (same namespace, selector matches its labels)."""
+        if pod.namespace != self.namespace:
+            return False
+        labels = dict(pod.labels)
+        if any(labels.get(k) != v for k, v in self.match_labels):
+            return False
+        return all(r.matches(labels) for r in self.match_expressions)
 
 
 # --------------------------------------------------------------------------- nodes
@@ -454,6 +482,8 @@ class ClusterSnapshot:
     # template -> time until which it is in back-off after provider errors (quota,
     # capacity, auth): the planner falls back to other templates meanwhile.
     template_backoff: Mapping[str, float] = field(default_factory=dict)
+    # PodDisruptionBudgets (consolidation checks them before choosing a node to drain).
+    pdbs: tuple[DisruptionBudget, ...] = ()
 
     def node(self, name: str) -> ManagedNode | None:
         for n in self.nodes:
@@ -484,3 +514,5 @@ class Plan:
     unplaceable: Mapping[str, str] = field(default_factory=dict)
     # node name -> why it was kept on (idle but not yet powered off, protected, min_nodes...)
     kept: Mapping[str, str] = field(default_factory=dict)
+    # demand key or node name -> policy that decided its `unplaceable`/`kept` reason
+    decided_by: Mapping[str, str] = field(default_factory=dict)

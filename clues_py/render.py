@@ -169,6 +169,9 @@ def summary_line(status: Mapping[str, Any]) -> str:
     if hidden:
         text += f" + {hidden} queued"
     parts.append(text)
+    waiting = len(status.get("waiting") or {})
+    if waiting:
+        parts.append(f"waiting for capacity: {waiting}")
     parts.append(f"unplaceable: {len(status.get('unplaceable') or {})}")
     return " · ".join(parts)
 
@@ -180,8 +183,13 @@ def detail_lines(status: Mapping[str, Any]) -> list[str]:
         lines.append("note: this cluesd is a standby (not the leader); it takes no actions")
     if status.get("synced") is False:
         lines.append("note: not synced with the cluster yet; no actions until it is")
+    # One line per distinct reason: a burst of identical pods must not flood the screen.
+    by_reason: dict[str, list[str]] = {}
     for name, why in sorted((status.get("unplaceable") or {}).items()):
-        lines.append(f"unplaceable {name}: {why}")
+        by_reason.setdefault(why, []).append(name)
+    for why, names in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        who = names[0] if len(names) == 1 else f"{len(names)} pods ({names[0]}, ...)"
+        lines.append(f"unplaceable {who}: {why}")
     plan = status.get("last_plan") or {}
     now = status.get("now")
     for action in plan.get("actions") or []:

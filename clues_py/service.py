@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from clues_py import __version__
 from clues_py.config import Config, ConfigError, load_config
@@ -55,33 +56,122 @@ class Service:
     def __init__(self, cfg: Config, **daemon_kwargs: object) -> None:
         from clues_py.api.server import ApiServer
         from clues_py.daemon import Daemon
+        from clues_py.metrics import DaemonMetrics, MetricsServer
 
         self.cfg = cfg
         self.daemon = Daemon(cfg, **daemon_kwargs)  # type: ignore[arg-type]
         self.api = ApiServer(self.daemon, cfg.daemon.listen, token_file=cfg.daemon.token_file)
+        self.metrics = DaemonMetrics(self.daemon, self.daemon.clock.now)
+        listen = cfg.daemon.metrics_listen
+        self.metrics_server = MetricsServer(self.metrics, listen) if listen else None
         self._thread: threading.Thread | None = None
+        self.elector, self.recorder = _kubernetes_extras(self.daemon, cfg)
 
     @property
     def address(self) -> str:
         return str(self.api.address)
 
+    @property
+    def metrics_address(self) -> str | None:
+        return self.metrics_server.address if self.metrics_server else None
+
     def start(self) -> Service:
+        if self.metrics_server is not None:
+            try:
+                self.metrics_server.start()
+            except OSError as exc:
+                # Planning and powering matter more than /metrics; the `up` alert reports it.
+                log.error(
+                    "cannot serve /metrics on %s: %s; running without metrics "
+                    "(set daemon.metrics_listen to a free HOST:PORT, or null)",
+                    self.metrics_server.address,
+                    exc.strerror or exc,
+                )
+                self.metrics_server = None
         self.api.start()
+        if self.elector is not None:
+            self.elector.start()
+        if self.recorder is not None:
+            self.recorder.start()
         self.daemon.start()
         self._thread = threading.Thread(
             target=self.daemon.serve_forever, name="clues-loop", daemon=True
         )
         self._thread.start()
-        log.info("cluesd %s started; API on %s", __version__, self.address)
+        log.info(
+            "cluesd %s started; API on %s; metrics on %s",
+            __version__,
+            self.address,
+            self.metrics_address or "(disabled)",
+        )
         return self
+
+    def reload(self, path: str) -> bool:
+        """SIGHUP: re-read `path` and apply what can change at runtime; keep the old on error."""
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            log.error("reload: invalid configuration, keeping the running one:\n%s", exc)
+            return False
+        restart = self.daemon.reload(cfg)
+        if cfg.daemon.log_level != self.cfg.daemon.log_level:
+            setup_logging(cfg.daemon.log_level, self.cfg.daemon.log_file)
+        self.cfg = self.daemon.cfg
+        if restart:
+            log.warning("reload: changes to %s take effect after a restart", ", ".join(restart))
+        return True
 
     def stop(self) -> None:
         self.daemon.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.api.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+        self.metrics.close()
         self.daemon.close()
+        if self.recorder is not None:
+            self.recorder.stop()
+        if self.elector is not None:
+            # After in-flight actions finished: the standby takes over at once.
+            self.elector.stop(release=True)
         log.info("cluesd stopped")
+
+
+def _kubernetes_extras(daemon: Any, cfg: Config) -> tuple[Any, Any]:
+    """Leader elector (if enabled) and event recorder, for the kubernetes backend only."""
+    from plugins.backends.kubernetes import KubernetesBackend
+
+    if not isinstance(daemon.backend, KubernetesBackend):
+        if cfg.leader_election.enabled:
+            raise ValueError("leader_election needs the kubernetes backend (it uses a Lease)")
+        return None, None
+    from plugins.backends import k8s_events, k8s_lease
+
+    le = cfg.leader_election
+    elector = None
+    if le.enabled:
+        settings = k8s_lease.LeaseSettings(
+            le.lease_name,
+            le.namespace,
+            le.lease_duration,
+            le.renew_deadline,
+            le.retry_period,
+            le.identity or "",
+        )
+        elector = k8s_lease.LeaseElector(
+            k8s_lease.api_client_for(daemon.backend),
+            settings,
+            on_change=lambda _leader: daemon.wake(),
+        )
+        daemon.is_leader = elector.is_leader
+    recorder = k8s_events.EventRecorder(
+        k8s_lease.api_client_for(daemon.backend),
+        namespace=daemon.backend.config.namespace,
+        is_leader=daemon.is_leader,
+    )
+    daemon.bus.subscribe(recorder.on_event)
+    return elector, recorder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,22 +206,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     setup_logging(args.log_level or cfg.daemon.log_level, cfg.daemon.log_file)
 
+    # Handlers only set flags: taking a lock (Event.set, logging) inside a handler can
+    # deadlock against the interrupted main thread.
+    flags = {"stop": 0, "reload": False}
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        flags["stop"] = signum
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        flags["reload"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGHUP, on_hup)
     try:
         service = Service(cfg).start()
     except Exception as exc:
         log.error("cannot start: %s", exc)
         return 1
 
-    stopped = threading.Event()
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s; finishing in-flight actions", signal.Signals(signum).name)
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    while not stopped.wait(1.0):
-        pass
+    while not flags["stop"]:
+        time.sleep(0.1)
+        if flags["reload"]:
+            flags["reload"] = False
+            log.info("received SIGHUP; reloading %s", args.config)
+            service.reload(args.config)
+    log.info("received %s; finishing in-flight actions", signal.Signals(flags["stop"]).name)
     service.stop()
     return 0
 

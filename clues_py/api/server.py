@@ -194,6 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:1] != ["v1"] or len(parts) < 2:
             raise _HttpError(404, f"no route {path}; see docs/cli.md for the API")
         resource, rest = parts[1], parts[2:]
+        if resource == "openapi.json" and not rest:
+            allow("GET")
+            from clues_py.api.openapi import openapi_document
+
+            return 200, openapi_document(clues_py.__version__)
         if resource == "status" and not rest:
             allow("GET")
             return 200, control.status()

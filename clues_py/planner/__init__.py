@@ -31,8 +31,16 @@ class PlannerSettings:
 def plan(snapshot: ClusterSnapshot, policies: Sequence[Policy]) -> Plan:
     """Run `policies` in order over `snapshot` and return the resulting plan."""
     builder = PlanBuilder(snapshot)
+    by = builder.decided_by
     for policy in policies:
+        before_u, before_k = dict(builder.unplaceable), dict(builder.kept)
         policy.apply(snapshot, builder)
+        # Attribute every reason this policy wrote or changed to it (for `clues explain`).
+        for current, before in ((builder.unplaceable, before_u), (builder.kept, before_k)):
+            if len(current) != len(before) or current != before:
+                for k, v in current.items():
+                    if before.get(k) is not v:
+                        by[k] = policy.name
     return builder.build()
 
 

@@ -37,6 +37,10 @@ class PlanBuilder:
         self.kept: dict[str, str] = {}
         # node -> why it must stay on during this plan (power-offs of it are refused)
         self.reserved: dict[str, str] = {}
+        # node -> demand counted on it (its free room or its boot): not spare capacity
+        self.claimed: dict[str, str] = {}
+        # demand key or node -> name of the policy that last wrote its reason (explain)
+        self.decided_by: dict[str, str] = {}
         self._actions: dict[str, Action] = {}  # node -> action, in insertion order
         self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
         for name in sorted(self._disabled):
@@ -99,4 +103,9 @@ class PlanBuilder:
             self.veto(existing, reason)
 
     def build(self) -> Plan:
-        return Plan(tuple(self._actions.values()), dict(self.unplaceable), dict(self.kept))
+        return Plan(
+            tuple(self._actions.values()),
+            dict(self.unplaceable),
+            dict(self.kept),
+            dict(self.decided_by),
+        )

@@ -11,9 +11,10 @@ fractions of the biggest template), ties by their first key. Each group goes:
 2. onto nodes already POWERING_ON (their template's resources);
 3. onto nodes opened earlier in this same packing (first fit);
 4. onto a newly opened OFF node. Template choice among those whose labels/taints
-   admit the group and whose resources hold one pod: highest `priority`, then
-   lowest `cost_per_hour`, then least waste (unused cpu/memory share of the node
-   filled with this group), then name. Within a template, OFF enabled nodes whose
+   admit the group and whose resources hold one pod is the expander chain's
+   (`chain.py`; default: highest `priority`, then lowest `cost_per_hour`, then least
+   waste, then name). GPU templates are options only for GPU work unless
+   `gpu_nodes_for_cpu_work`. Within a template, OFF enabled nodes whose
    `retry_at` has passed, fewest failed attempts first, then by name; `max_count`
    counts the template's nodes that are not OFF.
 
@@ -38,6 +39,7 @@ from clues_py.model import (
     Resources,
     Taint,
 )
+from clues_py.planner.chain import ExpanderChain, Option, default_chain
 from clues_py.planner.firstfit import MaxTree
 
 __all__ = ["Group", "NewNode", "PackResult", "group_demand", "pack"]
@@ -67,6 +69,7 @@ class _Bin:
     tsig: int  # index of ((), taints): all that matters to pods without label constraints
     kind: str = "existing"  # existing | booting | new
     keys: list[str] = field(default_factory=list)
+    why: str = ""  # new nodes: how the template was chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class NewNode:
     template: str
     keys: tuple[str, ...]  # demand units packed onto it, in packing order
     requested: Resources
+    why: str = ""  # how the template was chosen (expander chain)
 
 
 @dataclass(slots=True)
@@ -133,8 +137,17 @@ def _template_bin(name: str, t: NodeTemplate, sig: int, tsig: int, kind: str) ->
 
 
 class _Packer:
-    def __init__(self, snap: ClusterSnapshot, taken: frozenset[str]) -> None:
+    def __init__(
+        self,
+        snap: ClusterSnapshot,
+        taken: frozenset[str],
+        chain: ExpanderChain,
+        gpu_for_cpu: bool,
+    ) -> None:
         self.snap = snap
+        self.chain = chain
+        self.gpu_for_cpu = gpu_for_cpu
+        self.last_choice = ""
         self.sigs = _Signatures()
         self.templates: Mapping[str, NodeTemplate] = snap.templates
         self.tsig = {
@@ -219,7 +232,7 @@ class _Packer:
         for b in self.bins:
             if b.kind == "new":
                 res.new_nodes.append(
-                    NewNode(b.name, b.template, tuple(b.keys), _requested(b, self))
+                    NewNode(b.name, b.template, tuple(b.keys), _requested(b, self), b.why)
                 )
             elif b.keys:
                 (res.existing if b.kind == "existing" else res.booting)[b.name] = b.keys
@@ -275,6 +288,7 @@ class _Packer:
             self.pool_pos[t.name] += 1
             self.not_off[t.name] += 1
             bins.append(_template_bin(name, t, *self.tsig[t.name], "new"))
+            bins[-1].why = self.last_choice
             i = len(bins) - 1
             pos = self._place(i, g, pos, min(_fit(bins[i], rc, rm, rg, rp), total - pos))
 
@@ -283,11 +297,13 @@ class _Packer:
         rc, rm, rg, rp = r.cpu_millis, r.memory_bytes, r.gpus, max(r.pods, 1)
         admitting: list[NodeTemplate] = []
         rejected: list[str] = []
-        ranked: list[tuple[int, float, float, str]] = []
+        options: list[Option] = []
         for name in sorted(self.templates):
             t = self.templates[name]
             labels, taints = self.sigs.table[self.tsig[name][0]]
             why = g.placement.why_not(labels, taints)
+            if why is None and not rg and t.resources.gpus and not self.gpu_for_cpu:
+                why = "GPU nodes are kept for GPU work (gpu_nodes_for_cpu_work: false)"
             if why is not None:
                 rejected.append(f"{name}: {why}")
                 continue
@@ -296,13 +312,16 @@ class _Packer:
             if per_node <= 0 or not self._available(t):
                 continue
             n = min(per_node, remaining)
-            tr = t.resources
-            used = (n * rc / tr.cpu_millis if tr.cpu_millis else 0.0) + (
-                n * rm / tr.memory_bytes if tr.memory_bytes else 0.0
+            options.append(Option(t, n, Resources(n * rc, n * rm, n * rg, n * rp)))
+        chosen, decided = self.chain.choose(options)
+        if chosen is not None:
+            self.last_choice = (
+                f"template {chosen.template.name} chosen by expander {decided} "
+                f"among {', '.join(o.template.name for o in options)}"
+                if decided
+                else ""
             )
-            ranked.append((-t.priority, t.cost_per_hour, 1.0 - used / 2, name))
-        if ranked:
-            return self.templates[min(ranked)[3]]
+            return chosen.template
         reason = self._why_unplaceable(g, admitting, rejected)
         for k in g.keys[len(g.keys) - remaining :]:
             res.unplaceable[k] = reason
@@ -347,6 +366,29 @@ def _requested(b: _Bin, p: _Packer) -> Resources:
     )
 
 
-def pack(snap: ClusterSnapshot, groups: list[Group], *, taken: Iterable[str] = ()) -> PackResult:
-    """Pack `groups` onto the snapshot's nodes; `taken` nodes are not opened (have actions)."""
-    return _Packer(snap, frozenset(taken)).pack(groups)
+def pack(
+    snap: ClusterSnapshot,
+    groups: list[Group],
+    *,
+    taken: Iterable[str] = (),
+    chain: ExpanderChain | None = None,
+    gpu_nodes_for_cpu_work: bool = False,
+) -> PackResult:
+    """Pack `groups` onto the snapshot's nodes; `taken` nodes are not opened (have actions).
+
+    `chain` picks the template of each new node (default: priority, cheapest,
+    least_waste); GPU templates are opened only for GPU work unless
+    `gpu_nodes_for_cpu_work`.
+    """
+    return _Packer(snap, frozenset(taken), chain or _default_chain(), gpu_nodes_for_cpu_work).pack(
+        groups
+    )
+
+
+_DEFAULT_CHAIN: list[ExpanderChain] = []
+
+
+def _default_chain() -> ExpanderChain:
+    if not _DEFAULT_CHAIN:
+        _DEFAULT_CHAIN.append(default_chain())
+    return _DEFAULT_CHAIN[0]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from clues_py.contracts import PluginContext
 from clues_py.model import Action, ActionKind, ClusterSnapshot
 from clues_py.planner.builder import PlanBuilder
+from clues_py.planner.chain import ExpanderChain
 from clues_py.planner.packing import group_demand, pack
 
 
@@ -33,9 +34,13 @@ class ScaleUp:
     @dataclass(frozen=True)
     class Config:
         pending_grace: float = 0.0  # seconds a pod must have been pending before it counts
+        # Open GPU templates for work that needs no GPU (otherwise only for GPU work).
+        gpu_nodes_for_cpu_work: bool = False
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or ScaleUp.Config()
+        # Template choice; the pipeline loader sets the configured `expanders:` chain.
+        self.chain: ExpanderChain | None = None
         if self.config.pending_grace < 0:
             raise ValueError(
                 f"scale_up: pending_grace must be >= 0, got {self.config.pending_grace}"
@@ -62,14 +67,22 @@ class ScaleUp:
         if not pods and not hidden:
             return
         taken = [a.node for a in builder.actions]
-        result = pack(snap, group_demand(pods, hidden), taken=taken)
+        result = pack(
+            snap,
+            group_demand(pods, hidden),
+            taken=taken,
+            chain=self.chain,
+            gpu_nodes_for_cpu_work=self.config.gpu_nodes_for_cpu_work,
+        )
         for node, keys in result.existing.items():
+            builder.claimed[node] = f"{describe_keys(keys)} counted on its free room"
             builder.reserve(node, f"{describe_keys(keys)} counted on its free room")
             for k in keys:
                 builder.unplaceable[k] = (
                     f"fits on existing node {node}; the scheduler will place it"
                 )
         for node, keys in result.booting.items():
+            builder.claimed[node] = f"{describe_keys(keys)} wait for it to boot"
             builder.reserve(node, f"{describe_keys(keys)} wait for it to boot")
             for k in keys:
                 builder.unplaceable[k] = f"waits for booting node {node}"
@@ -80,6 +93,8 @@ class ScaleUp:
                 if len(nn.keys) != 1
                 else f"{describe_keys(nn.keys)} needs {nn.requested}; no free or booting capacity"
             )
+            if nn.why:
+                reason += f" ({nn.why})"
             action = Action(
                 ActionKind.POWER_ON,
                 nn.node,

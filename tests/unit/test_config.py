@@ -52,7 +52,7 @@ def with_template(**overrides: str) -> str:
 def test_defaults_from_empty_file():
     cfg = parse_config("")
     assert cfg == Config(source="<string>")
-    assert (cfg.idle_time, cfg.max_booting, cfg.daemon.listen) == (300.0, 10, "127.0.0.1:8484")
+    assert (cfg.idle_time, cfg.max_booting, cfg.daemon.listen) == (300.0, 10, "unix:/run/clues/clues.sock")
     assert cfg.backend.kind == "kubernetes"
 
 
@@ -142,7 +142,8 @@ def test_daemon_listen_and_log_level():
     ]
     d = parse_config("daemon:\n  listen: unix:/run/c.sock\n  log_level: debug\n").daemon
     assert (d.listen, d.log_level) == ("unix:/run/c.sock", "DEBUG")
-    assert parse_config("daemon: {listen: '[::1]:0'}").daemon.listen == "[::1]:0"
+    # TCP needs a bearer token (issue 7): without daemon.token_file it is a config error.
+    assert "needs daemon.token_file" in errors("daemon: {listen: '[::1]:0'}")[0]
 
 
 def test_template_power_must_exist():

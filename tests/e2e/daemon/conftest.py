@@ -7,6 +7,7 @@ the Kubernetes API server, scheduler and kubelet.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +52,13 @@ def pod_manifest(
     }
 
 
+def _socket_path(tmp: Path) -> Path:
+    path = tmp / "cluesd.sock"
+    if len(str(path)) <= 100:
+        return path
+    return Path(tempfile.mkdtemp(prefix="clues-")) / "cluesd.sock"
+
+
 def base_config(sandbox: Sandbox, tmp: Path, **overrides: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "cluster_name": "e2e",
@@ -60,7 +68,12 @@ def base_config(sandbox: Sandbox, tmp: Path, **overrides: Any) -> dict[str, Any]
         "drain_timeout": 5,
         "shutdown_timeout": 10,
         "retry_backoff": 0.5,
-        "daemon": {"state_db": str(tmp / "clues.db"), "listen": "127.0.0.1:0", "tick": 0.2},
+        # A Unix socket: TCP would need a token file (issue 7); the path must fit sockaddr_un.
+        "daemon": {
+            "state_db": str(tmp / "clues.db"),
+            "listen": f"unix:{_socket_path(tmp)}",
+            "tick": 0.2,
+        },
         "backend": {
             "kind": "kubernetes",
             "kubeconfig": sandbox.write_kubeconfig(str(tmp / "kubeconfig")),

@@ -106,6 +106,9 @@ def test_daemonset_pods_do_not_keep_a_node_on(sandbox: Sandbox, tmp_path: Path) 
                 for p in sandbox.store.list("pods", "kube-system")[0]
             )
         )
+        # ...but its requests are learned as per-node overhead for packing new nodes.
+        overhead = wait_for(lambda: service.daemon._ds_overhead.get("wn"))
+        assert (overhead.cpu_millis, overhead.pods) == (10, 1)
         wait_for(lambda: set(_states(service).values()) == {"off"}, timeout=30)
     finally:
         service.stop()

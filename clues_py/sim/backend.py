@@ -1,0 +1,216 @@
+"""In-process seams between the daemon and a virtual sandbox: a Backend and a power manager.
+
+`SandboxBackend` implements `clues_py.contracts.Backend` by reading the sandbox's
+`ObjectStore` directly: every store event goes through the same `ClusterCache`
+(and so the same `k8s_convert` code) the Kubernetes backend uses, so demand,
+pending and idleness mean exactly what they mean against a real API server.
+Writes (cordon, PDB-checked eviction, node deletion) are the store calls the
+sandbox's own HTTP verbs make. `DirectSimPower` is the `sim` power manager
+without HTTP: it calls `sandbox.machines` with the template's boot/shutdown times
+and a seeded boot-failure draw. No threads, no sockets: the simulator drives time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clues_py.contracts import (
+    DrainResult,
+    NotImplementedByPlugin,
+    Observation,
+    OwnedInstance,
+    PluginError,
+    PowerState,
+)
+from clues_py.model import ManagedNode, NodeTemplate, format_cpu
+from clues_py.sandbox import ApiError, Sandbox
+from clues_py.sandbox import disruption
+from plugins.backends.k8s_cache import ClusterCache
+from plugins.backends.k8s_convert import pod_record
+
+_STATES = {
+    "on": PowerState.ON,
+    "booting": PowerState.BOOTING,
+    "stopping": PowerState.STOPPING,
+    "off": PowerState.OFF,
+}
+_WATCHED = {"nodes", "pods", "jobs"}
+
+
+class SandboxBackend:
+    """`Backend` over a sandbox's object store; `dirty` says whether anything visible changed."""
+
+    @dataclass(frozen=True)
+    class Config:
+        pending_grace: float = 5.0
+
+    def __init__(self, sandbox: Sandbox, pending_grace: float = 5.0) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
+        self.cache = ClusterCache(pending_grace)
+        self.dirty = False
+        self._on_change: Callable[[], None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._synced = False
+
+    # ------------------------------------------------------------------ watching
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        self.cache.replace_nodes(self.store.list("nodes")[0])
+        self.cache.replace_pods(self.store.list("pods")[0])
+        self.cache.replace_jobs(self.store.list("jobs")[0])
+        self._synced = True
+        self.dirty = True
+
+    def _on_event(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
+        if resource not in _WATCHED:
+            return
+        apply = {
+            "nodes": self.cache.apply_node,
+            "pods": self.cache.apply_pod,
+            "jobs": self.cache.apply_job,
+        }[resource]
+        if apply(kind, obj):
+            self.dirty = True
+            if self._on_change is not None:
+                self._on_change()
+
+    def synced(self) -> bool:
+        return self._synced
+
+    def observe(self, now: float) -> Observation:
+        return self.cache.observe(now)
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ------------------------------------------------------------------ writes
+
+    def cordon(self, node: str, cordoned: bool = True) -> None:
+        def put(n: dict[str, Any]) -> None:
+            n.setdefault("spec", {})["unschedulable"] = cordoned
+
+        try:
+            self.store.mutate("nodes", node, None, put)
+        except ApiError as exc:
+            verb = "cordon" if cordoned else "uncordon"
+            raise PluginError(f"{verb} {node}: {exc.message}") from exc
+
+    def delete_node(self, node: str) -> None:
+        try:
+            self.store.delete("nodes", node)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise PluginError(f"delete node {node}: {exc.message}") from exc
+
+    def drain(self, node: str) -> DrainResult:
+        """Same rules as the Kubernetes backend: skip DaemonSet/mirror/terminal pods, honour PDBs."""
+        rec = self.cache.node(node)
+        if rec is None or not rec.unschedulable:
+            try:
+                self.cordon(node, True)
+            except PluginError as exc:
+                if "not found" not in str(exc).lower():
+                    raise
+        blocked: dict[str, str] = {}
+        remaining = 0
+        pods = self.store.list("pods", field_selector=f"spec.nodeName={node}")[0]
+        for obj in pods:
+            pod = pod_record(obj)
+            info = pod.info
+            if info.daemonset or info.mirror or pod.terminal:
+                continue
+            remaining += 1
+            if pod.terminating:
+                continue
+            if info.protected:
+                blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
+                continue
+            try:
+                disruption.check_eviction(self.store, obj)
+                self.store.delete("pods", info.name, info.namespace)
+            except ApiError as exc:
+                if exc.code == 404:
+                    remaining -= 1
+                elif exc.code == 429:
+                    blocked[info.key] = f"PodDisruptionBudget: {exc.message}"
+                else:
+                    blocked[info.key] = f"eviction failed ({exc.code}): {exc.message}"
+        return DrainResult(done=remaining == 0, blocked=blocked)
+
+
+class DirectSimPower:
+    """The `sim` power manager calling `sandbox.machines` in-process (same semantics, no HTTP)."""
+
+    @dataclass(frozen=True)
+    class Config:
+        failure_rate: float = 0.0
+        seed: int | None = None
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        templates: Mapping[str, NodeTemplate],
+        *,
+        cluster_name: str = "sim",
+        failure_rates: Mapping[str, float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.sandbox = sandbox
+        self.templates = templates
+        self.cluster_name = cluster_name
+        self.failure_rates = dict(failure_rates or {})
+        for name, rate in self.failure_rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise PluginError(f"template {name}: boot_failure_rate {rate} is not in [0, 1]")
+        self._rng = random.Random(seed)
+
+    def power_on(self, node: ManagedNode, template: NodeTemplate) -> str:
+        r = template.resources
+        rate = self.failure_rates.get(template.name, 0.0)
+        # Draw for every boot, even at rate 0, so adding a failure rate to one group does not
+        # shift the random sequence seen by the others.
+        fail = self._rng.random() < rate
+        try:
+            self.sandbox.machines.power_on(
+                node.name,
+                cpu=format_cpu(r.cpu_millis),
+                memory=str(r.memory_bytes),
+                gpus=r.gpus,
+                pods=r.pods or 110,
+                labels={
+                    **template.label_map,
+                    "clues-py.io/template": template.name,
+                    "clues-py.io/cluster": self.cluster_name,
+                },
+                taints=[
+                    {"key": t.key, "value": t.value, "effect": t.effect} for t in template.taints
+                ],
+                boot_seconds=template.boot_seconds,
+                fail=fail,
+            )
+        except Exception as exc:  # MachineError: a 409 while the machine is still stopping
+            raise PluginError(f"sim power on {node.name}: {exc}") from exc
+        return f"sim://{node.name}"
+
+    def power_off(self, node: ManagedNode) -> None:
+        t = self.templates.get(node.template)
+        if self.sandbox.machines.state(node.name) in ("unknown", "off"):
+            return
+        self.sandbox.machines.power_off(node.name, t.shutdown_seconds if t else 0.0)
+
+    def describe(self, node: ManagedNode) -> PowerState:
+        return _STATES.get(self.sandbox.machines.state(node.name), PowerState.OFF)
+
+    def list_owned(self) -> list[OwnedInstance]:
+        raise NotImplementedByPlugin("DirectSimPower does not list instances")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,200 @@
+"""A real Infrastructure Manager (IM) REST server on 127.0.0.1, and a "join agent".
+
+Nothing of IM is faked: `im_launcher.py` runs the installed IM package (pip `IM`) in a
+subprocess with its Dummy cloud connector, whose VMs are instantly "running" and do
+nothing; contextualization is disabled by the infrastructure's RADL (`contextualize ()`),
+as IM documents. The join agent stands in for what a real VM would do: when IM reports a
+VM running or configured, its kubelet registers the Node in the sandbox; when IM no
+longer has the VM, the machine is gone with its Node.
+
+Without IM installed the tests skip, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clues_py.sandbox import Sandbox
+
+AUTH = "id = dummy; type = Dummy;\ntype = InfrastructureManager; username = clues; password = pw\n"
+BASE_RADL = "contextualize ()\n"
+RECIPE = """network public (outbound = 'yes')
+system {node_name} (
+    cpu.count >= 4 and
+    memory.size >= 8g and
+    net_interface.0.connection = 'public' and
+    disk.0.image.url = 'mock0://linux.for.ev.er/image1' and
+    disk.0.os.name = 'linux' and
+    clues.cluster = '{cluster}' and
+    clues.template = '{template}'
+)
+"""
+
+
+def require_im() -> None:
+    if importlib.util.find_spec("IM") is not None:
+        return
+    msg = "the IM package is not installed (pip install 'clues-py[im]' or pip install IM)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg + "; CI must run the IM tests")
+    pytest.skip(msg)
+
+
+@dataclass
+class IMServer:
+    url: str
+    workdir: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.workdir / "im.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def im_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IMServer]:
+    require_im()
+    workdir = tmp_path_factory.mktemp("im")
+    launcher = Path(__file__).with_name("im_launcher.py")
+    out = (workdir / "stdout").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, str(launcher), str(workdir)], stdout=out, stderr=subprocess.STDOUT
+    )
+    port_file = workdir / "port"
+    deadline = time.monotonic() + 60
+    try:
+        while not port_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"IM server did not start (exit {proc.returncode}):\n"
+                    + (workdir / "stdout").read_text()[-3000:]
+                )
+            time.sleep(0.05)
+        yield IMServer(f"http://127.0.0.1:{port_file.read_text()}", workdir, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+@pytest.fixture
+def auth_file(tmp_path: Path) -> Path:
+    path = tmp_path / "im_auth.dat"
+    path.write_text(AUTH)
+    return path
+
+
+class IMClient:
+    """Direct REST calls for test assertions, independent of the plugin under test."""
+
+    def __init__(self, url: str, auth: str = AUTH) -> None:
+        self.url = url
+        self.auth = "\\n".join(ln for ln in auth.splitlines() if ln.strip())
+
+    def call(self, method: str, path: str, body: str | None = None) -> Any:
+        req = urllib.request.Request(
+            self.url + path,
+            data=body.encode() if body is not None else None,
+            method=method,
+            headers={
+                "Authorization": self.auth,
+                "Accept": "application/json",
+                "Content-Type": "text/plain",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        return json.loads(raw) if raw else {}
+
+    def vms(self, infid: str) -> dict[str, tuple[str, str]]:
+        """vm id -> (system name, state) of every VM in the infrastructure."""
+        data = self.call("GET", f"/infrastructures/{infid}") or {}
+        out = {}
+        for item in data.get("uri-list", []):
+            vmid = item["uri"].rsplit("/", 1)[-1]
+            info = self.call("GET", f"/infrastructures/{infid}/vms/{vmid}")
+            if info is None:
+                continue
+            system = next(r for r in info["radl"] if r["class"] == "system")
+            out[vmid] = (system["id"], system.get("state", ""))
+        return out
+
+
+class JoinAgent:
+    """Plays the VMs' kubelets: IM VM up -> sandbox Node; IM VM gone -> machine off."""
+
+    def __init__(
+        self,
+        client: IMClient,
+        sandbox: Sandbox,
+        infid: Callable[[], str],
+        cpu: str = "4",
+        memory: str = "8Gi",
+    ) -> None:
+        self.client, self.sandbox, self.infid = client, sandbox, infid
+        self.cpu, self.memory = cpu, memory
+        self.seen: set[str] = set()  # every VM id that ever joined
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="im-join-agent", daemon=True)
+
+    def start(self) -> JoinAgent:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self.step()
+            except Exception as exc:  # keep watching; the test asserts on `errors`
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def step(self) -> None:
+        infid = self.infid()
+        if not infid:
+            return
+        vms = self.client.vms(infid)
+        up = {name for vmid, (name, state) in vms.items() if state in ("running", "configured")}
+        for vmid, (name, state) in vms.items():
+            if state in ("running", "configured"):
+                self.seen.add(vmid)
+        machines = {m["name"]: m["state"] for m in self.sandbox.machines.list()}
+        for name in sorted(up):
+            if machines.get(name, "off") == "off":
+                self.sandbox.machines.power_on(
+                    name, cpu=self.cpu, memory=self.memory, boot_seconds=0.0
+                )
+        for name, state in machines.items():
+            if state in ("on", "booting") and name not in up and name != "master":
+                self.sandbox.machines.power_off(name, shutdown_seconds=0.0)
+
+
+# The sandbox fixture of the daemon suite, shared rather than copied.
+from tests.e2e.daemon.conftest import sandbox  # noqa: E402, F401
