@@ -59,6 +59,7 @@ def main() -> int:
                     "state_db": str(Path(tmp) / "clues.db"),
                     "listen": f"unix:{tmp}/clues.sock",
                     "tick": 30,
+                    "metrics_listen": None,
                 },
                 "backend": {"kind": "kubernetes", "kubeconfig": kubeconfig},
                 "power": {"sim": {"kind": "sim", "url": sb.url}},

@@ -52,6 +52,9 @@ class Actuator:
         self._busy: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Operator pre-hooks (clues_py.hooks.Hooks.pre): (event, node, reason) -> veto message
+        # or None. Run on the worker thread right before the provider call.
+        self.pre_hook: Callable[[str, ManagedNode, str], str | None] | None = None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -121,6 +124,11 @@ class Actuator:
 
         def op() -> None:
             t0 = self._now()
+            veto = self._pre("pre_power_on", node)
+            if veto:
+                self._finish(action_id, node, "power_on", "failed", veto, t0)
+                self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=veto))
+                return
             try:
                 provider_id = self._pm(node).power_on(node, template)
             except Exception as exc:
@@ -157,6 +165,13 @@ class Actuator:
                         node.name,
                         "; ".join(f"{k}: {v}" for k, v in sorted(result.blocked.items())),
                     )
+                return
+            veto = self._pre("pre_power_off", node)
+            if veto:
+                # The operator said no: back in service, as after a failed drain.
+                self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=veto))
+                self._uncordon(node.name)
+                self._finish(action_id, node, "power_off", "failed", veto)
                 return
             self._report(node.name, Fact(FactKind.POWER_OFF_SENT, detail="drained"))
             self._power_off_now(node, action_id)
@@ -234,6 +249,15 @@ class Actuator:
                             _error_text(exc))  # fmt: skip
 
         return self._submit(f"instance:{provider_id}", "terminate", op)
+
+    def _pre(self, event: str, node: ManagedNode) -> str | None:
+        if self.pre_hook is None:
+            return None
+        try:
+            return self.pre_hook(event, node, "")
+        except Exception as exc:  # a broken hook runner must not wedge the node
+            log.exception("%s hook for %s: unexpected error", event, node.name)
+            return f"{event} hook error: {_error_text(exc)}"
 
     def uncordon(self, node: str) -> bool:
         return self._submit(node, "uncordon", lambda: self._uncordon(node))

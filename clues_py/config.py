@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import stat
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -104,6 +105,29 @@ class LeaderElectionConfig:
     identity: str | None = None  # null: HOSTNAME-PID
 
 
+# Operator hooks (clues_py.hooks): when each one runs is documented in docs/hooks.md.
+HOOK_EVENTS = (
+    "pre_power_on",
+    "post_power_on",
+    "pre_power_off",
+    "post_power_off",
+    "on_error",
+    "on_idle",
+    "on_used",
+)
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    """One `hooks.<event>` entry: a command run with CLUES_* environment variables."""
+
+    command: str | tuple[str, ...]
+    timeout: float = 60.0
+    # pre_* hooks only: a failing hook cancels the power-on/off it precedes.
+    cancel_on_failure: bool = True
+    shell: bool = False  # run a string command through /bin/sh -c
+
+
 def _default_backend() -> PluginSpec:
     return PluginSpec("kubernetes", {}, "<default>:0", "backend", "backend")
 
@@ -133,6 +157,7 @@ class Config:
     # Empty: the built-in default pipeline / expander order.
     policies: tuple[PluginSpec, ...] = ()
     expanders: tuple[PluginSpec, ...] = ()
+    hooks: Mapping[str, HookConfig] = field(default_factory=dict)
     source: str = "<default>"
 
     @property
@@ -171,7 +196,13 @@ _SECTIONS = (
     "templates",
     "policies",
     "expanders",
+    "hooks",
 )
+_HOOK: dict[str, tuple[str, Any, float | None, bool]] = {
+    "timeout": ("float", HookConfig.timeout, 0.01, False),
+    "cancel_on_failure": ("bool", HookConfig.cancel_on_failure, None, False),
+    "shell": ("bool", HookConfig.shell, None, False),
+}
 _DAEMON: dict[str, tuple[str, Any, float | None, bool]] = {
     "state_db": ("str", DaemonConfig.state_db, None, False),
     "listen": ("str", DaemonConfig.listen, None, False),
@@ -369,14 +400,14 @@ class _Checker:
         if problem := _listen_problem(v["listen"]):
             self.err(("daemon", "listen"), problem,
                      "use HOST:PORT such as 127.0.0.1:8484, or unix:/run/clues/clues.sock")  # fmt: skip
-        metrics = v["metrics_listen"]
-        if isinstance(metrics, str) and (metrics.startswith("unix:") or _listen_problem(metrics)):
-            self.err(("daemon", "metrics_listen"), f"not a TCP listen address: {metrics!r}",
-                     "Prometheus scrapes HOST:PORT such as 127.0.0.1:9484; null disables /metrics")  # fmt: skip
         elif not str(v["listen"]).startswith("unix:") and v["token_file"] is None:
             self.err(("daemon", "listen"), f"TCP listener {v['listen']} needs daemon.token_file",
                      "set token_file to a 0600 file holding a random token, "
                      "or listen on unix:/run/clues/clues.sock")  # fmt: skip
+        metrics = v["metrics_listen"]
+        if isinstance(metrics, str) and (metrics.startswith("unix:") or _listen_problem(metrics)):
+            self.err(("daemon", "metrics_listen"), f"not a TCP listen address: {metrics!r}",
+                     "Prometheus scrapes HOST:PORT such as 127.0.0.1:9484; null disables /metrics")  # fmt: skip
         if isinstance(v["token_file"], str) and (problem := _token_file_problem(v["token_file"])):
             self.err(("daemon", "token_file"), problem, "chmod 600 it; it is a secret")
         return DaemonConfig(**v)
@@ -395,6 +426,34 @@ class _Checker:
                 self.err(("leader_election", key), f"not a valid Kubernetes name: {v[key]!r}",
                          "lowercase letters, digits and '-'")  # fmt: skip
         return LeaderElectionConfig(**v)
+
+    def hooks(self, raw: Any) -> dict[str, HookConfig]:
+        out: dict[str, HookConfig] = {}
+        for event, spec in self.mapping(raw, ("hooks",), HOOK_EVENTS).items():
+            if event not in HOOK_EVENTS:
+                continue
+            p: Path_ = ("hooks", event)
+            if isinstance(spec, str | list):  # shorthand: `on_idle: /usr/local/bin/notify`
+                spec = {"command": spec}
+            m = self.mapping(spec, p, ("command", *_HOOK))
+            cmd = m.get("command")
+            command: str | tuple[str, ...]
+            if isinstance(cmd, str) and cmd.strip():
+                command = cmd
+                if not m.get("shell") and (problem := _split_problem(cmd)):
+                    self.err((*p, "command"), problem, "balance the quotes, or set shell: true")
+            elif isinstance(cmd, list) and cmd and all(isinstance(a, str) for a in cmd):
+                command = tuple(cmd)
+            else:
+                self.err((*p, "command"), f"expected a command, got {cmd!r}",
+                         "a string or a list of arguments, e.g. [/usr/local/bin/notify, --all]",
+                         at_key="command" in m)  # fmt: skip
+                continue
+            if "cancel_on_failure" in m and not event.startswith("pre_"):
+                self.err((*p, "cancel_on_failure"), "only pre_power_on and pre_power_off "
+                         "hooks can cancel an operation", "remove it", at_key=True)  # fmt: skip
+            out[event] = HookConfig(command, **self.scalars(m, p, _HOOK))
+        return out
 
     def quantity(self, raw: Mapping[str, Any], path: Path_, hint: str) -> int:
         if path[-1] not in raw:
@@ -493,6 +552,14 @@ def _token_file_problem(path: str) -> str:
     return ""
 
 
+def _split_problem(command: str) -> str:
+    try:
+        shlex.split(command)
+    except ValueError as exc:
+        return f"cannot split {command!r} into arguments: {exc}"
+    return ""
+
+
 def _listen_problem(listen: str) -> str:
     if listen.startswith("unix:"):
         return (
@@ -555,6 +622,7 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
 
     daemon = c.daemon(top.get("daemon"))
     leader_election = c.leader_election(top.get("leader_election"))
+    hooks = c.hooks(top.get("hooks"))
     if c.issues:
         raise ConfigError(c.issues)
     return Config(
@@ -566,6 +634,7 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
         templates=tuple(templates),
         policies=chains["policies"],
         expanders=chains["expanders"],
+        hooks=hooks,
         source=source,
     )
 

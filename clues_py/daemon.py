@@ -13,13 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from clues_py import __version__
 from clues_py.actuator import Actuator
 from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import Clock, WallClock
-from clues_py.config import Config
+from clues_py.config import Config, ConfigError, ConfigIssue, PluginSpec
 from clues_py.contracts import Backend, Observation, PluginContext, PowerManager
 from clues_py.lifecycle import (
     Fact,
@@ -42,8 +42,16 @@ from clues_py.model import (
     Plan,
     Resources,
 )
-from clues_py.planner import PlannerSettings, default_policies, plan
-from clues_py.plugins import instantiate
+from clues_py.planner import (
+    ChainError,
+    PlannerSettings,
+    Policy,
+    check_pipeline,
+    default_policies,
+    plan,
+)
+from clues_py.planner.chain import Expander, ExpanderChain
+from clues_py.plugins import EXPANDERS, POLICIES, instantiate
 from clues_py.reconciler import Reconciler
 from clues_py.store import Store
 
@@ -53,27 +61,30 @@ log = logging.getLogger("clues.daemon")
 DEBOUNCE_SECONDS = 0.05
 # Reasons the scale-up policy gives for pods it needs no new node for.
 _WAITING_PREFIXES = ("fits on existing node", "waits for booting node", "pending for", "queued for")
+# Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
+MAX_DECISIONS_PER_PASS = 500
+# Unplaceable reasons worth a warning: the work fits no template at all.
+_NO_TEMPLATE_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
 # Ask a provider whether a node is off at most this often per node.
 DESCRIBE_INTERVAL = 2.0
-# Config keys a reload (SIGHUP) cannot apply: they shape plugins, the store or listeners.
-RESTART_KEYS = (
-    "cluster_name",
-    "pending_grace",
-    "backend",
-    "power",
-    "templates",
+# Config keys a reload (SIGHUP) applies at runtime; any other difference (templates, power,
+# backend, listeners, store, leader election...) is reported as needing a restart.
+RUNTIME_KEYS = (
+    "idle_time",
+    "min_nodes",
+    "max_nodes",
+    "max_booting",
+    "scale_down_delay",
+    "boot_timeout",
+    "drain_timeout",
+    "shutdown_timeout",
+    "max_retries",
+    "retry_backoff",
+    "retry_backoff_max",
     "policies",
     "expanders",
-    "leader_election",
 )
-RESTART_DAEMON_KEYS = (
-    "state_db",
-    "listen",
-    "workers",
-    "log_file",
-    "token_file",
-    "metrics_listen",
-)
+RUNTIME_DAEMON_KEYS = ("tick", "log_level")
 
 
 def planner_settings(cfg: Config) -> PlannerSettings:
@@ -87,6 +98,57 @@ def planner_settings(cfg: Config) -> PlannerSettings:
         # scheduler has said Unschedulable; a second grace here would only add delay.
         pending_grace=0.0,
     )
+
+
+# Policy options that default to the top-level config key of the same name.
+_TOP_DEFAULTS = {
+    "idle_off": ("idle_time", "scale_down_delay"),
+    "min_nodes": ("min_nodes",),
+    "limits": ("max_booting", "max_nodes"),
+}
+
+
+def build_pipeline(cfg: Config) -> list[Policy]:
+    """Policies from `policies:` (the default pipeline when empty) and the `expanders:` chain.
+
+    Options a policy entry omits take the top-level value (`idle_time`, `min_nodes`...);
+    nonsensical orders and chains raise ConfigError naming the entry's file and line.
+    """
+
+    def fail(spec: PluginSpec, section: str, exc: Exception) -> ConfigError:
+        return ConfigError([ConfigIssue(spec.file, spec.line, spec.path or section, str(exc))])
+
+    ctx = PluginContext(cfg.cluster_name, "planner", cfg.template_map, {})
+    policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg))
+    for spec in cfg.policies:
+        defaults = {k: getattr(cfg, k) for k in _TOP_DEFAULTS.get(spec.kind, ())}
+        spec = replace(spec, options={**defaults, **spec.options})
+        try:
+            policies.append(cast(Policy, instantiate(POLICIES, spec, ctx)))
+        except ConfigError:
+            raise
+        except ValueError as exc:  # cross-field checks in the plugin's constructor
+            raise fail(spec, "policies", exc) from exc
+    try:
+        check_pipeline([p.name for p in policies])
+    except ChainError as exc:
+        raise fail(cfg.policies[exc.index], "policies", exc) from exc
+    expanders: list[Expander] = []
+    for spec in cfg.expanders:
+        try:
+            expanders.append(cast(Expander, instantiate(EXPANDERS, spec, ctx)))
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise fail(spec, "expanders", exc) from exc
+    try:
+        chain = ExpanderChain(expanders) if expanders else None
+    except ChainError as exc:
+        raise fail(cfg.expanders[exc.index], "expanders", exc) from exc
+    for p in policies:
+        if hasattr(p, "chain"):
+            setattr(p, "chain", chain)  # noqa: B010 (not part of the Policy protocol)
+    return policies
 
 
 def timeouts(cfg: Config) -> Timeouts:
@@ -178,6 +240,9 @@ class Daemon:
         # template -> (consecutive failed power-ons, back-off until)
         self._template_failures: dict[str, tuple[int, float]] = {}
         self.bus.subscribe(self._track_template_health)
+        # key ("ns/name", "job:ns/name", "node:NAME") -> last recorded decision (explain)
+        self._decided: dict[str, str] = {}
+        self.bus.subscribe(self._record_decisions)
         self.passes = 0
         # Leader election (HA) replaces this; a non-leader observes and plans but never acts.
         self.is_leader: Callable[[], bool] = lambda: True
@@ -301,6 +366,7 @@ class Daemon:
                 ),
                 last_scale_up=self._last_scale_up,
                 template_backoff={t: u for t, (_, u) in self._template_failures.items()},
+                pdbs=obs.pdbs,
             )
         seen = self._first_seen
         keys = {p.key for p in obs.pending} | {h.key for h in obs.hidden}
@@ -413,10 +479,11 @@ class Daemon:
     # ------------------------------------------------------------------ reload
 
     def _make_policies(self, cfg: Config) -> Any:
-        return default_policies(planner_settings(cfg))
+        return build_pipeline(cfg)
 
     def reload(self, cfg: Config) -> list[str]:
-        """Apply what can change at runtime (planner settings, timeouts, tick) from `cfg`.
+        """Apply what can change at runtime (RUNTIME_KEYS: planner settings and pipeline,
+        timeouts, tick, log level) from `cfg`; raises ConfigError if the pipeline is invalid.
 
         Returns the config keys that differ but only take effect after a restart; those
         keep their running values, so `self.cfg` always describes what is in force.
@@ -424,14 +491,23 @@ class Daemon:
         from dataclasses import fields, replace
 
         old = self.cfg
-        restart = [k for k in RESTART_KEYS if getattr(cfg, k) != getattr(old, k)] + [
-            f"daemon.{k}"
-            for k in RESTART_DAEMON_KEYS
-            if getattr(cfg.daemon, k) != getattr(old.daemon, k)
+        new = replace(
+            old,
+            **{k: getattr(cfg, k) for k in RUNTIME_KEYS},
+            daemon=replace(old.daemon, **{k: getattr(cfg.daemon, k) for k in RUNTIME_DAEMON_KEYS}),
+            source=cfg.source,
+        )
+        restart = [
+            f.name
+            for f in fields(Config)
+            if f.name not in (*RUNTIME_KEYS, "daemon", "source")
+            and getattr(cfg, f.name) != getattr(old, f.name)
+        ] + [
+            f"daemon.{f.name}"
+            for f in fields(type(old.daemon))
+            if f.name not in RUNTIME_DAEMON_KEYS
+            and getattr(cfg.daemon, f.name) != getattr(old.daemon, f.name)
         ]
-        kept = {k: getattr(old, k) for k in RESTART_KEYS}
-        daemon = replace(cfg.daemon, **{k: getattr(old.daemon, k) for k in RESTART_DAEMON_KEYS})
-        new = replace(cfg, **kept, daemon=daemon)
         policies = self._make_policies(new)
         with self._lock:
             self.cfg = new
@@ -643,3 +719,88 @@ class Daemon:
 
     def transitions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.store.transitions(node=node, limit=limit)
+
+    # ------------------------------------------------------------------ explain
+
+    def _plan_decisions(self, result: Plan) -> dict[str, str]:
+        """key -> "policy: reason" for every demand unit and node the plan says something of."""
+        by = result.decided_by
+        out = {k: f"{by.get(k, 'planner')}: {r}" for k, r in result.unplaceable.items()}
+        out.update(
+            {f"node:{n}": f"{by.get(n, 'planner')}: kept: {r}" for n, r in result.kept.items()}
+        )
+        for a in result.actions:
+            out[f"node:{a.node}"] = f"{a.policy}: {a.kind.value}: {a.reason}"
+            for k in a.pods:
+                out[k] = f"{a.policy}: {a.kind.value} {a.node} ({a.template}) for it"
+        return out
+
+    def _record_decisions(self, event: object) -> None:
+        """Store decisions that changed since the last pass (bounded per pass; the rest follow)."""
+        if not isinstance(event, PlanEvent):
+            return
+        current = self._plan_decisions(event.plan)
+        budget = MAX_DECISIONS_PER_PASS
+        for key, reason in current.items():
+            if self._decided.get(key) == reason:
+                continue
+            if budget <= 0:
+                break
+            budget -= 1
+            self._decided[key] = reason
+            self.store.add_decision(event.at, key, reason)
+            if any(m in reason for m in _NO_TEMPLATE_MARKERS):
+                log.warning("unplaceable %s: %s", key, reason)
+        for key in set(self._decided) - set(current):
+            del self._decided[key]
+
+    def explain(self, kind: str, name: str) -> dict[str, Any]:
+        """Why a pod ("ns/name", or a hidden-demand key) or a node was or was not acted upon.
+
+        Raises KeyError for a node the daemon does not manage.
+        """
+        with self._lock:
+            last = self._last
+            pending = dict(self._first_seen)
+        result = last.plan
+        by = result.decided_by
+        out: dict[str, Any] = {"kind": kind, "at": last.at}
+        if kind == "node":
+            with self._lock:
+                node = self._nodes.get(name)
+                if node is None:
+                    raise KeyError(name)
+                out["node"] = self.node_dict(node)
+            out["key"] = f"node:{name}"
+            action = next((a for a in result.actions if a.node == name), None)
+            if name in result.kept:
+                out["decision"] = {"policy": by.get(name, "planner"), "reason": result.kept[name]}
+            out["history"] = self.store.decisions(key=f"node:{name}", limit=20)
+            out["transitions"] = self.store.transitions(node=name, limit=10)
+        else:
+            keys = [name] if ":" in name else [name, f"job:{name}", f"workload:{name}"]
+            key = next((k for k in keys if k in pending or k in result.unplaceable), keys[0])
+            out["key"] = key
+            out["pending"] = key in pending
+            if key in pending:
+                out["pending_since"] = pending[key]
+            action = next((a for a in result.actions if key in a.pods), None)
+            if key in result.unplaceable:
+                out["decision"] = {
+                    "policy": by.get(key, "planner"),
+                    "reason": result.unplaceable[key],
+                }
+            out["history"] = self.store.decisions(key=key, limit=20)
+        out.setdefault("decision", None)
+        out["action"] = (
+            {
+                "kind": action.kind.value,
+                "node": action.node,
+                "template": action.template,
+                "policy": action.policy,
+                "reason": action.reason,
+            }
+            if action is not None
+            else None
+        )
+        return out

@@ -77,6 +77,7 @@ def demo_config(
             "tick": max(0.1, 5.0 / speed),
             "workers": 8,
             "log_level": "WARNING",
+            "metrics_listen": None,
         },
         "backend": {"kind": "kubernetes", "kubeconfig": kubeconfig, "pending_grace": 2.0 / speed},
         "power": {"sim": {"kind": "sim", "url": sandbox_url}},

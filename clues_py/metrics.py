@@ -312,6 +312,11 @@ class _StatusCollector(Collector):
             "Pending pods or hidden demands that no template can host.",
             value=len(status["unplaceable"]),
         )
+        yield GaugeMetricFamily(
+            "clues_waiting_demands",
+            "Pending pods / hidden demands already covered (free room, booting nodes, grace).",
+            value=len(status.get("waiting", {})),
+        )
         powered = CounterMetricFamily(
             "clues_node_powered_seconds",
             "Node-seconds spent powered (any state but off and on_error), by template.",

@@ -11,7 +11,6 @@ option tables and the YAML rendering are clues_py.migrate's job.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from clues_py.config import NodeNameError, expand_node_names
-from clues_py.migrate_sources import Entry, SourceError, read_hosts, read_vnodes, resolve_beside
+from clues_py.migrate_power import PowerBuilder, hosts_options, im_options
+from clues_py.migrate_sources import Entry, SourceError, read_vnodes
 
 if TYPE_CHECKING:
     from clues_py.migrate import _Migration
@@ -106,40 +106,6 @@ def compress_names(names: Sequence[str]) -> str | list[str]:
     return out[0] if len(out) == 1 else out
 
 
-def _config_fields(kind: str) -> set[str] | None:
-    """Option names of the installed clues-py power plugin, or None if it is not there."""
-    try:
-        from clues_py.plugins import POWER, load_class
-
-        return {f.name for f in dataclasses.fields(load_class(POWER, kind).Config)}
-    except Exception:  # not installed yet, or broken: fall back to the documented names
-        return None
-
-
-class _PowerBuilder:
-    def __init__(self, m: _Migration, kind: str, section: str, prefix: str) -> None:
-        self.m, self.kind, self.section, self.prefix = m, kind, section, prefix
-        self.fields = _config_fields(kind)
-        self.options: dict[str, Any] = {"kind": kind}
-
-    def entry(self, key: str) -> Entry | None:
-        return self.m.entry(self.prefix + key, (self.section,))
-
-    def put(self, candidates: Sequence[str], value: Any, e: Entry | None) -> bool:
-        for name in candidates:
-            if self.fields is None or name in self.fields:
-                self.options[name] = value
-                return True
-        self.m.note(e, f"the clues-py {self.kind} power manager has no option for this "
-                    f"(looked for {', '.join(candidates)})", True)  # fmt: skip
-        return False
-
-
-def _command(text: str) -> str:
-    # Original placeholders (after ConfigParser's %% -> %): %a address, %h host name.
-    return text.replace("%a", "{address}").replace("%h", "{node}")
-
-
 def build_nodes(m: _Migration, main: Path, vnodes_path: Path | None) -> Nodes:
     general = ("general",)
     lrms = m.entry("LRMS_CLASS", general)
@@ -174,13 +140,12 @@ def build_nodes(m: _Migration, main: Path, vnodes_path: Path | None) -> Nodes:
     instance = ""
     if module in POWER_MANAGERS:
         kind, section, prefix, default_hosts = POWER_MANAGERS[module]
-        pb = _PowerBuilder(m, kind, section, prefix)
+        pb = PowerBuilder(m, kind, section, prefix)
         instance = kind
         if kind == "im":
-            _im_options(pb)
+            im_options(pb)
         else:
-            hosts = _hosts_options(pb, main, default_hosts, sources, m)
-            for name in hosts:
+            for name in hosts_options(pb, main, default_hosts, sources):
                 names.setdefault(name, {"cpu": d_cpu, "memory": d_mem, "gpus": 0,
                                         "pods": d_pods, "labels": {}})  # fmt: skip
         timeout = m.entry("TIMEOUT_COMMANDS", general)
@@ -193,6 +158,8 @@ def build_nodes(m: _Migration, main: Path, vnodes_path: Path | None) -> Nodes:
 
     disabled = m.entry("DISABLED_HOSTS", general)
     for name in disabled.value.split() if disabled else []:
+        for mapping in ("nodes", "macs"):
+            power.get(instance, {}).get(mapping, {}).pop(name, None)
         if names.pop(name, None) is not None:
             m.note(disabled, f"{name} left out of the templates (the original ignored it); "
                    "add it back and use `clues disable` if it should be known but untouched")  # fmt: skip
@@ -271,74 +238,48 @@ def _valid_name(n: str) -> bool:
         return False
 
 
-def _im_options(pb: _PowerBuilder) -> None:
-    url = pb.entry("REST_API")
-    if url is not None and url.value:
-        pb.put(("url", "rest_api"), url.value, url)
-    auth = pb.entry("AUTH_DATA_FILE")
-    pb.put(("auth_file", "auth_data_file"), auth.value if auth else "/usr/local/ec3/auth.dat", auth)
-    inf = pb.entry("INF_ID")
-    if inf is not None and inf.value:
-        pb.put(("infrastructure_id", "inf_id", "infrastructure"), inf.value, inf)
-    ca = pb.entry("REST_SSL_CA_CERTS")
-    if ca is not None and ca.value.strip("'\""):
-        pb.put(("ca_certs", "ca_file", "verify"), ca.value.strip("'\""), ca)
-    ssl = pb.entry("REST_SSL")
-    if ssl is not None:
-        pb.m.note(ssl, "TLS follows the scheme of the url (https://...)")
-    for key, why in (
-        ("TOSCA", "clues-py's im power manager takes its recipes from the infrastructure"),
-        ("DROP_FAILING_VMS", "a VM that never becomes Ready fails after boot_timeout"),
-        ("FORGET_MISSING_VMS", "VMs are reconciled with the infrastructure's list"),
-        ("DB_CONNECTION_STRING", "the power manager keeps no database of its own"),
-    ):
-        e = pb.entry(key)
-        if e is not None:
-            pb.m.note(e, why, True)
-
-
-def _hosts_options(pb: _PowerBuilder, main: Path, default: str, sources: list[str], m: _Migration) -> dict[str, str]:  # fmt: skip
-    hosts_e = pb.entry("HOSTS_FILE")
-    path = resolve_beside(main, hosts_e.value if hosts_e and hosts_e.value else default)
-    hosts: dict[str, str] = {}
-    if path.is_file() or pb.kind != "command":
-        if not path.is_file():
-            where = f" (set at {hosts_e.where})" if hosts_e else ""
-            raise SourceError(str(path), 0, f"host file of the {pb.kind} power manager not "
-                              f"found{where}; the original would exit too")  # fmt: skip
-        sources.append(str(path))
-        hosts = {h.name: h.address for h in read_hosts(path)}
-    mapping = {"ipmi": ("hosts", "addresses", "bmc"), "wol": ("macs", "hosts", "addresses"),
-               "command": ("addresses", "hosts")}[pb.kind]  # fmt: skip
-    if hosts:
-        pb.put(mapping, dict(sorted(hosts.items())), hosts_e)
-    on, off = pb.entry("CMDLINE_POWON"), pb.entry("CMDLINE_POWOFF")
-    for e, candidates in ((on, ("on_command", "power_on", "on")), (off, ("off_command", "power_off", "off"))):  # fmt: skip
-        if e is None or not e.value:
-            continue
-        if pb.kind == "command":
-            pb.put(candidates, _command(e.value), e)
-        else:
-            pb.m.note(e, f"the clues-py {pb.kind} power manager runs its own "
-                      f"{'ipmitool' if pb.kind == 'ipmi' else 'magic packet / shutdown'}; "
-                      "if this command did more, use kind: command instead", True)  # fmt: skip
-    return hosts
+# Original hook -> clues-py event (docs/hooks.md); None: no such event in clues-py.
+HOOK_MAP = {
+    "PRE_POWERON": "pre_power_on",
+    "POST_POWERON": "post_power_on",
+    "PRE_POWEROFF": "pre_power_off",
+    "POST_POWEROFF": "post_power_off",
+    "OFFERR": "on_error",
+    "ONERR": "on_error",
+    "IDLE": "on_idle",
+    "USED": "on_used",
+}
 
 
 def hooks_section(
     given: list[Entry], folder: Entry | None, timeout: Entry | None, cfg_module: ModuleType
 ) -> tuple[dict[str, Any] | None, list[tuple[Entry | None, str, bool]]]:
-    """The `hooks:` section for the original's hook commands, if this clues-py has one."""
-    if "hooks" not in getattr(cfg_module, "_SECTIONS", ()):
+    """The `hooks:` section for the original's hook commands, and what could not be kept."""
+    events = getattr(cfg_module, "HOOK_EVENTS", ())
+    if not events:
         why = "this clues-py has no hooks: section; run the script from an event subscriber"
         return None, [(e, why, True) for e in given]
     base = Path(folder.value) if folder and folder.value else None
     section: dict[str, Any] = {}
     problems: list[tuple[Entry | None, str, bool]] = []
     for e in given:
+        event = HOOK_MAP.get(e.key)
+        if event not in events:
+            problems.append(
+                (e, "no such event in clues-py (see docs/hooks.md for the events)", True)
+            )
+            continue
+        if event in section:
+            problems.append((e, f"{event} is already taken by another original hook", True))
+            continue
+        # The original ran relative commands from WORKING_FOLDER; keep them runnable.
         cmd = e.value if base is None or Path(e.value).is_absolute() else str(base / e.value)
-        section[e.key.lower()] = cmd
-        problems.append((e, "arguments are now environment variables (see docs)", False))
-    if timeout is not None and timeout.value:
-        section["timeout"] = float(timeout.value)
+        spec: dict[str, Any] = {"command": cmd}
+        if timeout is not None and timeout.value:
+            spec["timeout"] = max(0.01, float(timeout.value))
+        if event.startswith("pre_"):
+            spec["cancel_on_failure"] = False  # the original ignored pre-hook failures
+        section[event] = spec
+        problems.append((e, f"now hooks.{event}: it gets CLUES_NODE, CLUES_EVENT... in its "
+                         "environment instead of positional arguments", False))  # fmt: skip
     return section, problems

@@ -20,6 +20,7 @@ from typing import Any
 
 from clues_py import __version__
 from clues_py.config import Config, ConfigError, load_config
+from clues_py.redact import SCRUBBER, config_secrets
 
 log = logging.getLogger("clues.service")
 
@@ -40,6 +41,8 @@ def setup_logging(level: str = "INFO", log_file: str | None = None) -> None:
         logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(_UTCFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # Secret values from the config never reach a log line (filled in by Service).
+    handler.addFilter(SCRUBBER)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -59,6 +62,7 @@ class Service:
         from clues_py.metrics import DaemonMetrics, MetricsServer
 
         self.cfg = cfg
+        SCRUBBER.add(config_secrets(cfg))  # before any plugin can log
         self.daemon = Daemon(cfg, **daemon_kwargs)  # type: ignore[arg-type]
         self.api = ApiServer(self.daemon, cfg.daemon.listen, token_file=cfg.daemon.token_file)
         self.metrics = DaemonMetrics(self.daemon, self.daemon.clock.now)
@@ -66,6 +70,13 @@ class Service:
         self.metrics_server = MetricsServer(self.metrics, listen) if listen else None
         self._thread: threading.Thread | None = None
         self.elector, self.recorder = _kubernetes_extras(self.daemon, cfg)
+        from clues_py.hooks import Hooks
+
+        self.hooks = Hooks(
+            cfg.hooks, cluster=cfg.cluster_name, store=self.daemon.store, now=self.daemon.clock.now
+        )
+        self.hooks.attach(self.daemon.bus)
+        self.daemon.actuator.pre_hook = self.hooks.pre
 
     @property
     def address(self) -> str:
@@ -110,10 +121,10 @@ class Service:
         """SIGHUP: re-read `path` and apply what can change at runtime; keep the old on error."""
         try:
             cfg = load_config(path)
+            restart = self.daemon.reload(cfg)  # builds the policy pipeline: may raise too
         except ConfigError as exc:
             log.error("reload: invalid configuration, keeping the running one:\n%s", exc)
             return False
-        restart = self.daemon.reload(cfg)
         if cfg.daemon.log_level != self.cfg.daemon.log_level:
             setup_logging(cfg.daemon.log_level, self.cfg.daemon.log_file)
         self.cfg = self.daemon.cfg
@@ -129,6 +140,7 @@ class Service:
         if self.metrics_server is not None:
             self.metrics_server.stop()
         self.metrics.close()
+        self.hooks.close()
         self.daemon.close()
         if self.recorder is not None:
             self.recorder.stop()

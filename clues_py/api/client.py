@@ -58,17 +58,40 @@ class ApiClient:
     def node(self, name: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/nodes/{quote(name, safe='')}")  # type: ignore[no-any-return]
 
+    def explain(self, kind: str, name: str) -> dict[str, Any]:
+        """`kind` "pod" (name "ns/name" or "job:ns/name") or "node"."""
+        if kind == "pod":
+            ns, _, pod = name.partition("/")
+            path = f"/v1/explain/pod/{quote(ns, safe=':')}/{quote(pod, safe='')}"
+        else:
+            path = f"/v1/explain/node/{quote(name, safe='')}"
+        return self._request("GET", path)  # type: ignore[no-any-return]
+
     def node_op(self, op: str, node: str) -> dict[str, Any]:
         path = f"/v1/nodes/{quote(node, safe='')}/{quote(op, safe='')}"
         return self._request("POST", path, body={})  # type: ignore[no-any-return]
 
-    def actions(self, node: str | None = None, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-        return self._request("GET", "/v1/actions" + _query(node, limit))  # type: ignore[no-any-return]
+    def actions(
+        self,
+        node: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        since: float | None = None,
+        kinds: tuple[str, ...] = (),
+    ) -> list[dict[str, Any]]:
+        """Newest first; `kinds` filters by action kind, `since` is epoch seconds."""
+        path = "/v1/actions" + _query(node, limit, since, kinds)
+        return self._request("GET", path)  # type: ignore[no-any-return]
 
     def transitions(
-        self, node: str | None = None, limit: int = DEFAULT_LIMIT
+        self,
+        node: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        since: float | None = None,
+        kinds: tuple[str, ...] = (),
     ) -> list[dict[str, Any]]:
-        return self._request("GET", "/v1/transitions" + _query(node, limit))  # type: ignore[no-any-return]
+        """Newest first; `kinds` filters by the state entered, `since` is epoch seconds."""
+        path = "/v1/transitions" + _query(node, limit, since, kinds)
+        return self._request("GET", path)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ transport
     def _connection(self) -> http.client.HTTPConnection:
@@ -121,8 +144,14 @@ class ApiClient:
         return DaemonUnreachable(f"cannot reach cluesd at {self.address} ({why}). {_START_HINT}")
 
 
-def _query(node: str | None, limit: int) -> str:
-    params: dict[str, str | int] = {"limit": limit}
+def _query(
+    node: str | None, limit: int, since: float | None = None, kinds: tuple[str, ...] = ()
+) -> str:
+    params: dict[str, str | int | float] = {"limit": limit}
     if node:
         params["node"] = node
+    if since is not None:
+        params["since"] = since
+    if kinds:
+        params["kind"] = ",".join(kinds)
     return "?" + urlencode(params)

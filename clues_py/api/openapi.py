@@ -131,6 +131,20 @@ _HISTORY_PARAMS = [
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     },
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "schema": _NUM,
+        "description": "only rows at or after this time (epoch seconds)",
+    },
+    {
+        "name": "kind",
+        "in": "query",
+        "required": False,
+        "schema": _STR,
+        "description": "comma list: action kinds (actions) or new states (transitions)",
+    },
 ]
 
 
@@ -218,7 +232,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             for op in item.values():
                 op["responses"].setdefault("404", _error("unknown node or route"))
                 if "parameters" in op and route in ("/v1/actions", "/v1/transitions"):
-                    op["responses"]["400"] = _error("bad limit")
+                    op["responses"]["400"] = _error("bad limit or since")
     return {
         "openapi": "3.0.3",
         "info": {

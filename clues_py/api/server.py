@@ -31,6 +31,7 @@ from clues_py.api import (
     DaemonControl,
     parse_address,
 )
+from clues_py.redact import SCRUBBER
 
 log = logging.getLogger("clues_py.api")
 
@@ -110,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(code, {"error": text, "code": code}, {"Connection": "close"})
 
     def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = (json.dumps(body, default=str) + "\n").encode()
+        # Defence in depth: no known secret value leaves the daemon, whatever carried it here.
+        data = (SCRUBBER.scrub(json.dumps(body, default=str)) + "\n").encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -223,12 +225,31 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HttpError(404, f"unknown node {name!r}") from None
             except ValueError as exc:
                 raise _HttpError(409, str(exc) or f"{op} not allowed on {name} now") from None
+        if resource == "explain":
+            allow("GET")
+            return 200, _explain(control, rest)
         if resource in ("actions", "transitions") and not rest:
             allow("GET")
             node, limit = _history_query(query)
-            fetch = control.actions if resource == "actions" else control.transitions
-            return 200, fetch(node, limit)
+            return 200, _history(control, resource, node, limit, *_history_filters(query))
         raise _HttpError(404, f"no route {path}; see docs/cli.md for the API")
+
+
+def _explain(control: DaemonControl, rest: list[str]) -> Any:
+    """GET /v1/explain/pod/{namespace}/{name} and /v1/explain/node/{name}."""
+    if rest[:1] == ["pod"] and len(rest) == 3:
+        kind, name = "pod", f"{rest[1]}/{rest[2]}"
+    elif rest[:1] == ["node"] and len(rest) == 2:
+        kind, name = "node", rest[1]
+    else:
+        raise _HttpError(404, "use /v1/explain/pod/{namespace}/{name} or /v1/explain/node/{name}")
+    explain = getattr(control, "explain", None)  # optional in DaemonControl
+    if explain is None:
+        raise _HttpError(404, "this daemon does not keep explanations")
+    try:
+        return explain(kind, name)
+    except KeyError:
+        raise _HttpError(404, f"unknown node {name!r}") from None
 
 
 def _history_query(query: dict[str, list[str]]) -> tuple[str | None, int]:
@@ -243,6 +264,48 @@ def _history_query(query: dict[str, list[str]]) -> tuple[str | None, int]:
     if not 1 <= limit <= MAX_LIMIT:
         raise _HttpError(400, f"limit={limit} is out of range 1-{MAX_LIMIT}")
     return node, limit
+
+
+def _history_filters(query: dict[str, list[str]]) -> tuple[float | None, frozenset[str]]:
+    """`since` (epoch seconds) and `kind` (comma list, repeatable) of a history query."""
+    since_text = (query.get("since") or [""])[-1]
+    since = None
+    if since_text:
+        try:
+            since = float(since_text)
+        except ValueError:
+            raise _HttpError(400, f"since={since_text!r} is not epoch seconds") from None
+    kinds = frozenset(k for v in query.get("kind", []) for k in v.split(",") if k)
+    return since, kinds
+
+
+def _history(
+    control: DaemonControl,
+    resource: str,
+    node: str | None,
+    limit: int,
+    since: float | None,
+    kinds: frozenset[str],
+) -> list[dict[str, Any]]:
+    """Actions (by `kind`) or transitions (by new state), newest first, filtered.
+
+    With filters the daemon's store is asked directly when it has one (SQL `since`);
+    otherwise the newest MAX_LIMIT rows are filtered here, which is enough for history
+    that the daemon prunes.
+    """
+    fetch = control.actions if resource == "actions" else control.transitions
+    if since is None and not kinds:
+        return fetch(node, limit)
+    want = MAX_LIMIT if kinds else limit
+    store_fetch = getattr(getattr(control, "store", None), resource, None)
+    if callable(store_fetch):
+        rows = store_fetch(node=node, since=since, limit=want)
+    else:
+        rows = [r for r in fetch(node, want) if since is None or float(r.get("at", 0)) >= since]
+    if kinds:
+        field = "kind" if resource == "actions" else "new"
+        rows = [r for r in rows if str(r.get(field)) in kinds]
+    return list(rows[:limit])
 
 
 def read_token_file(path: str) -> str:

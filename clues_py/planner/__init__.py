@@ -14,8 +14,20 @@ from dataclasses import dataclass
 
 from clues_py.model import ClusterSnapshot, Plan
 from clues_py.planner.builder import PlanBuilder, Policy
+from clues_py.planner.chain import ChainError
 
-__all__ = ["PlanBuilder", "PlannerSettings", "Policy", "default_policies", "plan"]
+__all__ = [
+    "ChainError",
+    "PlanBuilder",
+    "PlannerSettings",
+    "Policy",
+    "check_pipeline",
+    "default_policies",
+    "plan",
+]
+
+# Policies that need to know what scale-up claimed, so must follow it.
+_AFTER_SCALE_UP = ("keep_free", "consolidation")
 
 
 @dataclass(frozen=True)
@@ -31,17 +43,35 @@ class PlannerSettings:
 def plan(snapshot: ClusterSnapshot, policies: Sequence[Policy]) -> Plan:
     """Run `policies` in order over `snapshot` and return the resulting plan."""
     builder = PlanBuilder(snapshot)
-    by = builder.decided_by
     for policy in policies:
-        before_u, before_k = dict(builder.unplaceable), dict(builder.kept)
+        builder.current = policy.name  # reasons it writes are attributed to it
         policy.apply(snapshot, builder)
-        # Attribute every reason this policy wrote or changed to it (for `clues explain`).
-        for current, before in ((builder.unplaceable, before_u), (builder.kept, before_k)):
-            if len(current) != len(before) or current != before:
-                for k, v in current.items():
-                    if before.get(k) is not v:
-                        by[k] = policy.name
     return builder.build()
+
+
+def check_pipeline(names: Sequence[str]) -> None:
+    """Reject policy orders that make no sense; raises ChainError naming the entry."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ChainError(
+                f"policy {name!r} is listed twice (also at policies[{seen[name]}]); "
+                "merge their options into one entry",
+                i,
+            )
+        seen[name] = i
+    if "limits" in seen and seen["limits"] != len(names) - 1:
+        raise ChainError(
+            "'limits' must be the last policy: power-ons added after it would escape the limits",
+            seen["limits"],
+        )
+    for name in _AFTER_SCALE_UP:
+        if name in seen and "scale_up" in seen and seen[name] < seen["scale_up"]:
+            raise ChainError(
+                f"{name!r} must come after 'scale_up' (it needs to know which capacity "
+                "pending demand claims)",
+                seen[name],
+            )
 
 
 def default_policies(settings: PlannerSettings) -> list[Policy]:

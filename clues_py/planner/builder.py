@@ -28,19 +28,41 @@ class Policy(Protocol):
         """Required. Add, veto or annotate; must be pure (no I/O, no clock)."""
 
 
+class _Attributed(dict[str, str]):
+    """A reason map that records which policy wrote each entry (for `clues explain`)."""
+
+    def __init__(self, builder: PlanBuilder) -> None:
+        super().__init__()
+        self._builder = builder
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        b = self._builder
+        # A node kept for a reservation is the reserving policy's decision.
+        b.decided_by[key] = (
+            b.reserved_by.get(key, b.current) if b.reserved.get(key) == value else b.current
+        )
+
+    def update(self, *args: object, **kwargs: str) -> None:  # type: ignore[override]
+        for k, v in dict(*args, **kwargs).items():  # type: ignore[call-overload]
+            self[k] = v
+
+
 class PlanBuilder:
     """Mutable accumulator for one `plan()` call; `build()` freezes it into a `Plan`."""
 
     def __init__(self, snap: ClusterSnapshot) -> None:
         self.snapshot = snap
-        self.unplaceable: dict[str, str] = {}
-        self.kept: dict[str, str] = {}
-        # node -> why it must stay on during this plan (power-offs of it are refused)
-        self.reserved: dict[str, str] = {}
-        # node -> demand counted on it (its free room or its boot): not spare capacity
-        self.claimed: dict[str, str] = {}
         # demand key or node -> name of the policy that last wrote its reason (explain)
         self.decided_by: dict[str, str] = {}
+        self.current = "planner"  # policy being applied (set by `plan()`)
+        # node -> why it must stay on during this plan (power-offs of it are refused)
+        self.reserved: dict[str, str] = {}
+        self.reserved_by: dict[str, str] = {}  # node -> policy that reserved it
+        self.unplaceable: dict[str, str] = _Attributed(self)
+        self.kept: dict[str, str] = _Attributed(self)
+        # node -> demand counted on it (its free room or its boot): not spare capacity
+        self.claimed: dict[str, str] = {}
         self._actions: dict[str, Action] = {}  # node -> action, in insertion order
         self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
         for name in sorted(self._disabled):
@@ -97,7 +119,9 @@ class PlanBuilder:
 
     def reserve(self, node: str, reason: str) -> None:
         """Forbid powering `node` off in this plan; vetoes a power-off already added."""
-        self.reserved.setdefault(node, reason)
+        if node not in self.reserved:
+            self.reserved[node] = reason
+            self.reserved_by[node] = self.current
         existing = self._actions.get(node)
         if existing is not None and existing.kind is ActionKind.POWER_OFF:
             self.veto(existing, reason)

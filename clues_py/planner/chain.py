@@ -32,7 +32,14 @@ DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste")
 
 
 class ChainError(ValueError):
-    """An expander or policy chain that makes no sense (duplicate, unreachable entry...)."""
+    """An expander or policy chain that makes no sense (duplicate, unreachable entry...).
+
+    `index` is the position of the offending entry in its list (for file:line errors).
+    """
+
+    def __init__(self, message: str, index: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +83,14 @@ def check_chain(names: Sequence[str]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
-            raise ChainError(f"expanders[{i}]: {name!r} is listed twice; remove one")
+            raise ChainError(f"expander {name!r} is listed twice; remove one", i)
         seen.add(name)
         if name == "random" and i != len(names) - 1:
             raise ChainError(
-                f"expanders[{i}]: 'random' always leaves one option, so "
+                "'random' always leaves one option, so "
                 f"{', '.join(repr(n) for n in names[i + 1 :])} after it would never run; "
-                "put 'random' last"
+                "put 'random' last",
+                i,
             )
 
 

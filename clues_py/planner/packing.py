@@ -298,12 +298,14 @@ class _Packer:
         admitting: list[NodeTemplate] = []
         rejected: list[str] = []
         options: list[Option] = []
+        gpu_only: list[NodeTemplate] = []
         for name in sorted(self.templates):
             t = self.templates[name]
             labels, taints = self.sigs.table[self.tsig[name][0]]
             why = g.placement.why_not(labels, taints)
             if why is None and not rg and t.resources.gpus and not self.gpu_for_cpu:
                 why = "GPU nodes are kept for GPU work (gpu_nodes_for_cpu_work: false)"
+                gpu_only.append(t)
             if why is not None:
                 rejected.append(f"{name}: {why}")
                 continue
@@ -323,6 +325,13 @@ class _Packer:
             )
             return chosen.template
         reason = self._why_unplaceable(g, admitting, rejected)
+        probe = Resources(rc, rm, rg, 0)
+        held = [t.name for t in gpu_only if probe.fits(t.resources)]
+        if held and not any(probe.fits(t.resources) for t in admitting):
+            reason = (
+                f"fits only GPU template(s) {', '.join(held)}, kept for GPU work "
+                f"(gpu_nodes_for_cpu_work: false); {reason}"
+            )
         for k in g.keys[len(g.keys) - remaining :]:
             res.unplaceable[k] = reason
         return None

@@ -132,6 +132,15 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(
         "poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",), ("status",)
     ),
+    # Kueue workloads: stored only (no admission controller), so tests can queue them.
+    ResourceInfo("workloads", "Workload", "kueue.x-k8s.io", "v1beta1", True, (), ("status",)),
+    # RBAC objects are stored, not enforced: enough for `kubectl apply` of etc/kubernetes/.
+    ResourceInfo("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
+    ResourceInfo(
+        "clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", False
+    ),
+    ResourceInfo("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
+    ResourceInfo("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
 )
 
 _BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES}

@@ -26,10 +26,8 @@ from clues_py.contracts import (
     PowerState,
 )
 from clues_py.model import ManagedNode, NodeTemplate, format_cpu
-from clues_py.sandbox import ApiError, Sandbox
-from clues_py.sandbox import disruption
+from clues_py.sandbox import ApiError, Sandbox, disruption
 from plugins.backends.k8s_cache import ClusterCache
-from plugins.backends.k8s_convert import pod_record
 
 _STATES = {
     "on": PowerState.ON,
@@ -55,6 +53,9 @@ class SandboxBackend:
         self._on_change: Callable[[], None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._synced = False
+        # Extra observers of the same decoded store events (the simulator's job book-keeping):
+        # one subscription decodes each event once instead of once per subscriber.
+        self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ watching
 
@@ -70,6 +71,8 @@ class SandboxBackend:
     def _on_event(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
         if resource not in _WATCHED:
             return
+        for fn in self.listeners:
+            fn(kind, resource, obj)
         apply = {
             "nodes": self.cache.apply_node,
             "pods": self.cache.apply_pod,
@@ -121,9 +124,9 @@ class SandboxBackend:
                     raise
         blocked: dict[str, str] = {}
         remaining = 0
-        pods = self.store.list("pods", field_selector=f"spec.nodeName={node}")[0]
-        for obj in pods:
-            pod = pod_record(obj)
+        # The cache's index of non-terminal pods bound to the node: listing the store would
+        # walk every finished pod of the run.
+        for pod in self.cache.pods_on(node):
             info = pod.info
             if info.daemonset or info.mirror or pod.terminal:
                 continue
@@ -134,6 +137,7 @@ class SandboxBackend:
                 blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
                 continue
             try:
+                obj = self.store.get("pods", info.name, info.namespace)
                 disruption.check_eviction(self.store, obj)
                 self.store.delete("pods", info.name, info.namespace)
             except ApiError as exc:

@@ -15,7 +15,6 @@ like the original CLUES). Metrics come from the store's transitions through
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +24,12 @@ from clues_py.bus import PlanEvent, TransitionEvent
 from clues_py.clock import VirtualClock
 from clues_py.config import Config, config_from_dict, merge_overrides
 from clues_py.daemon import Daemon
-from clues_py.lifecycle import retry_due  # noqa: F401  (documents the deadline it mirrors)
-from clues_py.model import NodeState, cpu_millis
+from clues_py.model import NodeState, cpu_millis, to_int
 from clues_py.outcome import JobTiming, summarize
 from clues_py.sandbox import VIRTUAL_EPOCH, Sandbox
 from clues_py.sim.backend import DirectSimPower, SandboxBackend
 from clues_py.sim.scenario import JobSpec, Scenario
+from clues_py.sim.workload import base_config, job_manifest, job_name
 from clues_py.store import Store
 
 # Deadlines are hit a hair late so `now - since >= limit` holds despite float rounding.
@@ -38,7 +37,8 @@ _EPS = 1e-6
 # Passes at one instant before we assume the daemon and sandbox ping-pong forever.
 _MAX_PASSES_PER_INSTANT = 200
 DESCRIBE_INTERVAL = 2.0  # the daemon's throttle on provider polls while powering off
-_DNS = re.compile(r"[^a-z0-9-]+")
+# Deadlines further than this (e.g. the always-on baseline's idle_time) never come.
+FOREVER = 1e10
 
 
 @dataclass
@@ -52,80 +52,6 @@ class SimResult:
     passes: int = 0
     steps: int = 0
     end: float = 0.0
-
-
-def job_name(job_id: str) -> str:
-    """A valid Kubernetes Job name for a scenario job id (ids stay unique: validated upstream)."""
-    name = _DNS.sub("-", job_id.lower()).strip("-") or "job"
-    if not name[0].isalpha():
-        name = "job-" + name
-    return name[:52]
-
-
-def job_manifest(job: JobSpec) -> dict[str, Any]:
-    res: dict[str, str] = {"cpu": job.cpu, "memory": job.memory}
-    if job.gpus:
-        res["nvidia.com/gpu"] = str(job.gpus)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(job.id),
-            "namespace": job.namespace,
-            "labels": dict(job.labels),
-        },
-        "spec": {
-            "parallelism": job.pods,
-            "completions": job.pods,
-            "suspend": job.suspended,
-            # Pods killed by a node shutdown are replaced, not counted against the job.
-            "backoffLimit": 1000,
-            "template": {
-                "metadata": {
-                    "labels": dict(job.labels),
-                    "annotations": {"sandbox.clues-py.io/duration": f"{job.duration:.6f}s"},
-                },
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [
-                        {"name": "main", "image": "sim", "resources": {"requests": res}}
-                    ],
-                },
-            },
-        },
-    }
-
-
-def base_config(scenario: Scenario) -> dict[str, Any]:
-    """The clues-py config of a scenario before its `config` overrides."""
-    templates = []
-    for g in scenario.node_groups:
-        templates.append(
-            {
-                "name": g.name,
-                "power": "sim",
-                "nodes": f"{g.name}-[1-{g.count}]",
-                "cpu": g.cpu,
-                "memory": g.memory,
-                "gpus": g.gpus,
-                "labels": dict(g.labels),
-                "taints": [dict(t) for t in g.taints],
-                "watts_idle": g.watts_idle,
-                "watts_busy": g.watts_busy,
-                "cost_per_hour": g.cost_per_hour,
-                "boot_seconds": g.boot_seconds,
-                "shutdown_seconds": g.shutdown_seconds,
-            }
-        )
-    total = sum(g.count for g in scenario.node_groups)
-    return {
-        "cluster_name": "sim",
-        "max_booting": max(10, total),
-        "pending_grace": 0.0,
-        "daemon": {"state_db": ":memory:", "log_level": "WARNING"},
-        "power": {"sim": {"kind": "sim", "url": "http://sim.invalid"}},
-        "templates": templates,
-    }
 
 
 @dataclass
@@ -166,8 +92,7 @@ class Simulation:
         data = merge_overrides(data, overrides or {})
         self.cfg: Config = config_from_dict(data, source=f"<scenario {scenario.name}>")
         self.initially_on = {
-            g.name: (g.count if initially_on_all else g.initially_on)
-            for g in scenario.node_groups
+            g.name: (g.count if initially_on_all else g.initially_on) for g in scenario.node_groups
         }
         self.clock = VirtualClock(self.t0)
         self.sandbox = Sandbox(
@@ -211,7 +136,8 @@ class Simulation:
         self._states: dict[str, str] = {n: "off" for t in self.cfg.templates for n in t.node_names}
         self.result = SimResult(metrics={}, label=label)
         d.bus.subscribe(self._on_bus)
-        self.sandbox.store.subscribe(self._on_store)
+        self.backend.listeners.append(self._on_store)
+        self._waiting: dict[str, _JobTrack] = {}  # suspended, submitted, not yet admitted
 
     # ------------------------------------------------------------------ observation hooks
 
@@ -230,9 +156,7 @@ class Simulation:
             cores = sum(p.requests.cpu_millis for p in demand.pods) / 1000.0
             cores += sum(h.per_pod.cpu_millis * h.count for h in demand.hidden) / 1000.0
             hidden = sum(h.count for h in demand.hidden)
-            self.result.demand_series.append(
-                (event.at - self.t0, len(demand.pods), cores, hidden)
-            )
+            self.result.demand_series.append((event.at - self.t0, len(demand.pods), cores, hidden))
 
     def _on_store(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -246,9 +170,9 @@ class Simulation:
         elif resource == "jobs" and kind != "DELETED":
             job = self.jobs.get(meta.get("name", ""))
             conds = (obj.get("status") or {}).get("conditions") or []
-            if job is not None and job.finished is None:
-                if any(c.get("type") == "Complete" and c.get("status") == "True" for c in conds):
-                    job.finished = self._rel()
+            complete = any(c.get("type") == "Complete" and c.get("status") == "True" for c in conds)
+            if job is not None and job.finished is None and complete:
+                job.finished = self._rel()
 
     # ------------------------------------------------------------------ time
 
@@ -276,7 +200,7 @@ class Simulation:
                 out.append(n.retry_at)
         for _, until in d._template_failures.values():
             out.append(until)
-        return [t + _EPS for t in out if math.isfinite(t)]
+        return [t + _EPS for t in out if t - self.t0 < FOREVER]
 
     def _grid(self, t: float) -> float:
         """Poll mode: the first polling instant at or after `t`."""
@@ -294,15 +218,17 @@ class Simulation:
             track = self.jobs[job_name(job.id)]
             track.submitted = now
             track.released = not job.suspended
+            if job.suspended:
+                self._waiting[job_name(job.id)] = track
             submitted = True
         return submitted
 
     def _release_suspended(self) -> bool:
         """The queue of suspended jobs: admit (unsuspend), in submit order, every job whose
         pods all fit now in the free capacity of Ready, schedulable nodes (first fit)."""
-        waiting = [t for t in self.jobs.values() if t.submitted is not None and not t.released]
-        if not waiting:
+        if not self._waiting:
             return False
+        waiting = list(self._waiting.values())
         obs = self.backend.observe(self.clock.now())
         free = [
             [o.allocatable.cpu_millis - o.requested.cpu_millis,
@@ -314,7 +240,7 @@ class Simulation:
         released = False
         for track in sorted(waiting, key=lambda t: (t.submitted or 0.0, t.spec.id)):
             j = track.spec
-            need = (cpu_millis(j.cpu), _bytes(j.memory), j.gpus)
+            need = (cpu_millis(j.cpu), to_int(j.memory), j.gpus)
             trial = [list(f) for f in free]
             fits = True
             for _ in range(j.pods):
@@ -329,6 +255,7 @@ class Simulation:
             free = trial
             track.released = True
             released = True
+            del self._waiting[job_name(j.id)]
 
             def resume(obj: dict[str, Any]) -> None:
                 obj["spec"]["suspend"] = False
@@ -421,9 +348,6 @@ class Simulation:
         sb.stop()
         return self.result
 
-    def _finished(self) -> bool:
-        return all(t.finished is not None for t in self.jobs.values())
-
     def _metrics(self, end: float) -> dict[str, Any]:
         store = self.daemon.store
         rows = store.transitions(limit=10_000_000)
@@ -453,9 +377,3 @@ class Simulation:
             start=0.0,
             end=end - self.t0,
         )
-
-
-def _bytes(q: str) -> int:
-    from clues_py.model import to_int
-
-    return to_int(q)

@@ -1,4 +1,4 @@
-"""Thread-safe cache of converted Nodes, Pods and Jobs, and the `Observation` built from it.
+"""Thread-safe cache of converted Nodes, Pods, Jobs, Kueue Workloads and PDBs -> `Observation`.
 
 The informers (`k8s_informer`) feed raw JSON objects in; this module converts each
 object once per resourceVersion (`k8s_convert`), keeps indexes (pods by node,
@@ -15,17 +15,20 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from clues_py.contracts import Observation
-from clues_py.model import HiddenDemand, NodeObservation, PodInfo
+from clues_py.model import DisruptionBudget, HiddenDemand, NodeObservation, PodInfo
 
 from .k8s_convert import (
     ConversionError,
     NodeRecord,
     Obj,
     PodRecord,
+    disruption_budget,
     job_hidden_demand,
     node_record,
     object_key,
     pod_record,
+    workload_hidden_demand,
+    workload_job,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,10 @@ def _safe(convert: Callable[[Obj], T], obj: Obj) -> T | None:
     except (ConversionError, ValueError, TypeError, KeyError) as exc:
         log.warning("ignoring %s: %s", object_key(obj) or "object without a name", exc)
         return None
+
+
+def _workload(obj: Obj) -> tuple[tuple[HiddenDemand, ...], str]:
+    return workload_hidden_demand(obj), workload_job(obj)
 
 
 class ClusterCache:
@@ -55,6 +62,9 @@ class ClusterCache:
         self._jobs: dict[str, HiddenDemand] = {}
         self._job_rv: dict[str, str] = {}
         self._node_obs: dict[str, NodeObservation] = {}
+        # Kueue workloads: key -> (queued demand, "ns/job" it was created for)
+        self._workloads: dict[str, tuple[tuple[HiddenDemand, ...], str]] = {}
+        self._pdbs: dict[str, DisruptionBudget] = {}
 
     # ------------------------------------------------------------------ nodes
 
@@ -195,6 +205,43 @@ class ClusterCache:
             self._jobs, self._job_rv = jobs, rvs
         return changed
 
+    # ------------------------------------------------------------------ workloads, PDBs
+
+    def apply_workload(self, event: str, obj: Obj) -> bool:
+        key = object_key(obj)
+        with self._lock:
+            before = self._workloads.get(key)
+        after = None if event == "DELETED" else _safe(_workload, obj)
+        with self._lock:
+            if after is None or not after[0]:
+                self._workloads.pop(key, None)
+            else:
+                self._workloads[key] = after
+        return (before or ((), ""))[0] != (after or ((), ""))[0]
+
+    def replace_workloads(self, objs: Iterable[Obj]) -> bool:
+        new = {object_key(o): w for o in objs if (w := _safe(_workload, o)) is not None and w[0]}
+        with self._lock:
+            changed = new != self._workloads
+            self._workloads = new
+        return changed
+
+    def apply_pdb(self, event: str, obj: Obj) -> bool:
+        key = object_key(obj)
+        budget = None if event == "DELETED" else _safe(disruption_budget, obj)
+        with self._lock:
+            before = self._pdbs.pop(key, None)
+            if budget is not None:
+                self._pdbs[key] = budget
+        return before != budget
+
+    def replace_pdbs(self, objs: Iterable[Obj]) -> bool:
+        new = {object_key(o): b for o in objs if (b := _safe(disruption_budget, o)) is not None}
+        with self._lock:
+            changed = new != self._pdbs
+            self._pdbs = new
+        return changed
+
     # ------------------------------------------------------------------ reads
 
     def pod(self, key: str) -> PodRecord | None:
@@ -236,6 +283,12 @@ class ClusterCache:
                 for r in self._candidates.values()
                 if r.unschedulable or r.info.created < grace_cutoff
             ]
-            hidden = tuple(self._jobs[k] for k in sorted(self._jobs))
+            # A suspended Job queued in Kueue also has a Workload: count it once, as the
+            # Workload (it says what Kueue will admit).
+            queued_jobs = {job for _, job in self._workloads.values() if job}
+            hidden = tuple(
+                self._jobs[k] for k in sorted(self._jobs) if k not in queued_jobs
+            ) + tuple(d for k in sorted(self._workloads) for d in self._workloads[k][0])
+            pdbs = tuple(self._pdbs[k] for k in sorted(self._pdbs))
         pending.sort(key=lambda p: (p.created, p.namespace, p.name))
-        return Observation(nodes=nodes, pending=tuple(pending), hidden=hidden)
+        return Observation(nodes=nodes, pending=tuple(pending), hidden=hidden, pdbs=pdbs)

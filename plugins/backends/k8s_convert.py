@@ -20,6 +20,7 @@ from typing import Any
 
 from clues_py.model import (
     GPU_RESOURCE_NAMES,
+    DisruptionBudget,
     HiddenDemand,
     Placement,
     PodInfo,
@@ -197,7 +198,17 @@ def pod_info(pod: Obj) -> PodInfo:
         daemonset=kind == "DaemonSet",
         mirror=MIRROR_ANNOTATION in annotations,
         protected=_is_protected(annotations),
+        labels=_labels(meta.get("labels")),
+        local_storage=any(
+            "emptyDir" in v or "hostPath" in v for v in spec.get("volumes") or () if v
+        ),
     )
+
+
+def _labels(labels: Obj | None) -> tuple[tuple[str, str], ...]:
+    if not labels:
+        return ()
+    return _intern(tuple(sorted((str(k), str(v)) for k, v in labels.items())))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,4 +341,80 @@ def job_hidden_demand(job: Obj) -> HiddenDemand | None:
         count=count,
         placement=placement_of(pod_spec),
         created=parse_time(meta.get("creationTimestamp")),
+    )
+
+
+# --------------------------------------------------------------------------- kueue workloads
+
+
+def workload_hidden_demand(wl: Obj) -> tuple[HiddenDemand, ...]:
+    """Demand of a Kueue Workload (kueue.x-k8s.io/v1beta1) that is queued, not yet admitted.
+
+    One entry per podSet (`count` pods of `template`); admitted, finished or inactive
+    workloads have none (their pods, once created, are ordinary demand).
+    """
+    meta = wl.get("metadata") or {}
+    spec = wl.get("spec") or {}
+    status = wl.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or ()}
+    if status.get("admission") or conditions.get("Admitted") == "True":
+        return ()
+    if conditions.get("Finished") == "True" or spec.get("active") is False:
+        return ()
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    created = parse_time(meta.get("creationTimestamp"))
+    sets = spec.get("podSets") or ()
+    out = []
+    for ps in sets:
+        count = int(ps.get("count") or 0)
+        if count <= 0:
+            continue
+        pod_spec = (ps.get("template") or {}).get("spec") or {}
+        where = f"workload {namespace}/{name} podSet {ps.get('name', '')}"
+        suffix = f"/{ps.get('name')}" if len(sets) > 1 and ps.get("name") else ""
+        out.append(
+            HiddenDemand(
+                kind="Workload",
+                namespace=namespace,
+                name=name + suffix,
+                per_pod=pod_requests(pod_spec, where),
+                count=count,
+                placement=placement_of(pod_spec),
+                created=created,
+            )
+        )
+    return tuple(out)
+
+
+def workload_job(wl: Obj) -> str:
+    """`ns/name` of the batch Job a Workload was created for, or "" (deduplicates demand)."""
+    meta = wl.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("kind") == "Job" and str(ref.get("apiVersion", "")).startswith("batch/"):
+            return f"{meta.get('namespace', '')}/{ref.get('name', '')}"
+    return ""
+
+
+# --------------------------------------------------------------------------- pod disruption budgets
+
+
+def disruption_budget(pdb: Obj) -> DisruptionBudget:
+    """A policy/v1 PodDisruptionBudget: a null selector matches no pod, `{}` every pod of
+    the namespace (policy/v1 semantics)."""
+    meta = pdb.get("metadata") or {}
+    selector = (pdb.get("spec") or {}).get("selector")
+    status = pdb.get("status") or {}
+    match_labels = tuple(sorted((selector or {}).get("matchLabels", {}).items()))
+    exprs = tuple(
+        SelectorRequirement(e.get("key", ""), e.get("operator", ""), tuple(e.get("values") or ()))
+        for e in (selector or {}).get("matchExpressions") or ()
+    )
+    if selector is None:
+        exprs = (SelectorRequirement("", "In", ()),)  # a requirement no pod meets
+    return DisruptionBudget(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        match_labels=match_labels,
+        match_expressions=exprs,
+        disruptions_allowed=int(status.get("disruptionsAllowed") or 0),
     )

@@ -194,9 +194,11 @@ class EventRecorder:
             name, ns, count = self._seen[key]
             patch = {"count": count + 1, "lastTimestamp": now}
             try:
-                self.core.patch_namespaced_event(
-                    name, ns, patch, _preload_content=False, _request_timeout=_TIMEOUT
-                ).release_conn()
+                _done(
+                    self.core.patch_namespaced_event(
+                        name, ns, patch, _preload_content=False, _request_timeout=_TIMEOUT
+                    )
+                )
                 self._seen[key] = (name, ns, count + 1)
                 return
             except ApiException as exc:
@@ -224,9 +226,11 @@ class EventRecorder:
             "lastTimestamp": now,
             "count": 1,
         }
-        self.core.create_namespaced_event(
-            ns, body, _preload_content=False, _request_timeout=_TIMEOUT
-        ).release_conn()
+        _done(
+            self.core.create_namespaced_event(
+                ns, body, _preload_content=False, _request_timeout=_TIMEOUT
+            )
+        )
         if len(self._seen) > 4096:  # bounded: forget the oldest half
             for k in list(self._seen)[:2048]:
                 del self._seen[k]
@@ -245,13 +249,15 @@ class EventRecorder:
         }
         kw: dict[str, Any] = {"_preload_content": False, "_request_timeout": _TIMEOUT}
         try:
-            self.core.replace_namespaced_config_map(
-                STATUS_CONFIGMAP, self.namespace, body, **kw
-            ).release_conn()
+            _done(
+                self.core.replace_namespaced_config_map(
+                    STATUS_CONFIGMAP, self.namespace, body, **kw
+                )
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            self.core.create_namespaced_config_map(self.namespace, body, **kw).release_conn()
+            _done(self.core.create_namespaced_config_map(self.namespace, body, **kw))
 
 
 def status_data(event: Any) -> dict[str, str]:
@@ -275,6 +281,12 @@ def status_data(event: Any) -> dict[str, str]:
         *(f"Action: {a}" for a in summary["last_plan_actions"]),
     ]
     return {"status": "\n".join(lines) + "\n", "summary.json": json.dumps(summary)}
+
+
+def _done(resp: Any) -> None:
+    """Read the rest of a raw response so its connection can be reused, then return it."""
+    resp.drain_conn()
+    resp.release_conn()
 
 
 def _why(exc: Exception) -> str:

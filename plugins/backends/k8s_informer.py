@@ -66,6 +66,10 @@ def _iter_lines(resp: Any) -> Iterator[bytes]:
         yield buf
 
 
+# How often an optional resource that answered 404 is listed again.
+ABSENT_REPROBE = 60.0
+
+
 class Informer:
     """Keeps one resource kind mirrored into a cache through `replace` and `apply`."""
 
@@ -82,8 +86,13 @@ class Informer:
         backoff_base: float = 0.2,
         wait: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
+        optional: bool = False,
     ) -> None:
         self.name = name
+        # Optional resources (an API group that may not be installed, e.g. Kueue): a 404
+        # counts as "synced and empty" and is probed again every ABSENT_REPROBE seconds.
+        self.optional = optional
+        self.absent = False
         self._call = call
         self._replace = replace
         self._apply = apply
@@ -160,6 +169,23 @@ class Informer:
                 log.info("%s: resourceVersion %s expired, relisting", self.name, rv)
                 rv = ""
                 continue
+            except ApiException as exc:
+                if self._stop.is_set():
+                    break
+                if self.optional and exc.status == 404:
+                    if not self.absent:
+                        log.info("%s: API not served (404); disabled until it appears", self.name)
+                    self.absent = True
+                    if self._replace([]):
+                        self._notify()
+                    self._synced.set()
+                    rv = ""
+                    self._wait(ABSENT_REPROBE)
+                    continue
+                failures += 1
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: list/watch failed (%s), retry #%d", self.name, exc, failures)
             except Exception as exc:
                 if self._stop.is_set():
                     break
@@ -210,6 +236,7 @@ class Informer:
         changed = self._replace(items)
         self.lists += 1
         self.resource_version = rv
+        self.absent = False
         self._synced.set()
         if changed:
             self._notify()

@@ -187,7 +187,7 @@ class LeaseElector:
                     _preload_content=False,
                     _request_timeout=_TIMEOUT,
                 )
-            call.release_conn()
+            _done(call)
         except ApiException as exc:
             if exc.status == 409:
                 log.debug("leader election: lost the race for %s (%s)", self._where(), exc.status)
@@ -217,13 +217,15 @@ class LeaseElector:
                 "leaseDurationSeconds": 1,
                 "renewTime": micro_time(now),
             }
-            self.api.replace_namespaced_lease(
-                self.s.lease_name,
-                self.s.namespace,
-                lease,
-                _preload_content=False,
-                _request_timeout=_TIMEOUT,
-            ).release_conn()
+            _done(
+                self.api.replace_namespaced_lease(
+                    self.s.lease_name,
+                    self.s.namespace,
+                    lease,
+                    _preload_content=False,
+                    _request_timeout=_TIMEOUT,
+                )
+            )
             log.info("leader election: released lease %s", self._where())
         except (ApiException, HTTPError) as exc:
             log.warning("leader election: cannot release lease %s: %s", self._where(), exc)
@@ -250,6 +252,12 @@ def _parse_time(text: Any) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def _done(resp: Any) -> None:
+    """Read the rest of a raw response so its connection can be reused, then return it."""
+    resp.drain_conn()
+    resp.release_conn()
 
 
 def _why(exc: Exception) -> str:

@@ -1,7 +1,7 @@
-"""Kubernetes backend: watches Nodes, Pods and batch/v1 Jobs; cordons, drains and deletes nodes.
+"""Kubernetes backend: watches Nodes, Pods, Jobs, PDBs and Kueue Workloads; cordons, drains, deletes.
 
-Wires three `Informer`s (`k8s_informer`) into a `ClusterCache` (`k8s_cache`, which
-converts with `k8s_convert`) and serves `observe()` from it without I/O. The write
+Wires five `Informer`s (`k8s_informer`; the Kueue one is optional: a 404 disables it)
+into a `ClusterCache` (`k8s_cache`, which converts with `k8s_convert`) and serves `observe()` from it without I/O. The write
 verbs (cordon, drain through the policy/v1 Eviction API, delete) call the API
 directly. Uses only the official `kubernetes` client, on a private `Configuration`
 so the process-wide default is never touched.
@@ -105,16 +105,20 @@ class KubernetesBackend:
         watch_timeout: int = 300  # server-side timeoutSeconds of each watch
         eviction_grace: int | None = None  # gracePeriodSeconds for evictions
         namespace: str = "kube-system"  # events and leases
+        # Watch Kueue Workloads (queued, not admitted = demand); off when the API is absent.
+        kueue: bool = True
 
     def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
         self.context = context
         cfg = load_configuration(config.kubeconfig, config.context, config.in_cluster)
-        # Three long watches plus writes share the pool.
-        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 8)
+        # Five long watches plus writes share the pool.
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 12)
         self._api_client = k8s.ApiClient(cfg)
         self.core = k8s.CoreV1Api(self._api_client)
         self.batch = k8s.BatchV1Api(self._api_client)
+        self.policy = k8s.PolicyV1Api(self._api_client)
+        self.custom = k8s.CustomObjectsApi(self._api_client)
         self.cache = ClusterCache(config.pending_grace)
         self.informers: list[Informer] = []
 
@@ -127,6 +131,19 @@ class KubernetesBackend:
             ("pods", self.core.list_pod_for_all_namespaces, cache.replace_pods, cache.apply_pod),
             ("jobs", self.batch.list_job_for_all_namespaces, cache.replace_jobs, cache.apply_job),
         ]
+        optional = {"workloads"}
+        specs += [
+            (
+                "pdbs",
+                self.policy.list_pod_disruption_budget_for_all_namespaces,
+                cache.replace_pdbs,
+                cache.apply_pdb,
+            ),
+        ]
+        if c.kueue:
+            specs.append(
+                ("workloads", self._list_workloads, cache.replace_workloads, cache.apply_workload)
+            )
         for name, call, replace, apply in specs:
             inf = Informer(
                 name,
@@ -136,9 +153,16 @@ class KubernetesBackend:
                 on_change,
                 watch_timeout=c.watch_timeout,
                 backoff_max=c.relist_backoff_max,
+                optional=name in optional,
             )
             self.informers.append(inf)
             inf.start()
+
+    def _list_workloads(self, **kwargs: Any) -> Any:
+        """List/watch kueue.x-k8s.io/v1beta1 Workloads (404 when Kueue is not installed)."""
+        return self.custom.list_cluster_custom_object(
+            "kueue.x-k8s.io", "v1beta1", "workloads", **kwargs
+        )
 
     def synced(self) -> bool:
         return bool(self.informers) and all(i.synced() for i in self.informers)

@@ -7,7 +7,8 @@ Least utilised first, each candidate must pass the drain rules
 (`clues_py.planner.drainability`: DaemonSet and mirror pods stay, protected, bare
 and local-storage pods and exhausted PodDisruptionBudgets block) and its evicted
 pods must fit, first-fit decreasing with their placement, into the free room of the
-other Ready schedulable nodes (not those drained in this plan). At most
+other Ready schedulable nodes: USED ones, IDLE ones reserved by an earlier policy
+(min_nodes, keep_free) and unmanaged ones, never those drained in this plan. At most
 `max_disruption` nodes drain at once (nodes already DRAINING count). Nothing is
 consolidated while the plan powers nodes on or within `delay_after_scale_up` of the
 last scale-up. The receiving nodes are reserved so idle power-off leaves them on.
@@ -150,7 +151,12 @@ class Consolidation:
         rooms = [
             _Room(n.name, n.observed, _free(n.observed))
             for n in snap.nodes
-            if n.state in (NodeState.IDLE, NodeState.USED)
+            # Idle nodes receive only when kept on anyway: emptying a used node onto
+            # an idle one that idle power-off would take saves nothing and disrupts.
+            if (
+                n.state is NodeState.USED
+                or (n.state is NodeState.IDLE and n.name in builder.reserved)
+            )
             and n.observed is not None
             and n.observed.ready
             and not n.observed.unschedulable
@@ -187,3 +193,4 @@ class Consolidation:
                 ctx.budget[key] = ctx.budget.get(key, 0) - used
             for t in targets:
                 builder.reserve(t, f"receives pods of {n.name} (consolidation)")
+                builder.keep(t, builder.reserved[t])

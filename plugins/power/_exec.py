@@ -142,7 +142,9 @@ _WORDS = {
 }
 
 
-def parse_status(result: Result, what: str, program: str) -> PowerState:
+def parse_status(
+    result: Result, what: str, program: str, secrets: Iterable[str] = ()
+) -> PowerState:
     """stdout's first word wins; else exit 0 = on, 1 = off; else PluginError."""
     words = result.stdout.split()
     if words and words[0].lower() in _WORDS:
@@ -151,7 +153,7 @@ def parse_status(result: Result, what: str, program: str) -> PowerState:
         return PowerState.ON
     if result.returncode == 1:
         return PowerState.OFF
-    check(result, what, program)
+    check(result, what, program, secrets)
     return PowerState.UNKNOWN  # pragma: no cover - check() raised
 
 
@@ -169,11 +171,18 @@ class CommandRunner:
         context: PluginContext,
     ) -> None:
         self.key = key
-        self.argv = to_argv(command, shell=shell) if command else []
+        try:
+            self.argv = to_argv(command, shell=shell) if command else []
+        except ValueError as exc:  # shlex: unbalanced quotes
+            raise PluginError(
+                f"power.{context.instance}.{key}: cannot split {command!r}: {exc}"
+            ) from None
         self.timeout = timeout
         self.env = dict(env)
         self.ctx = context
         self.program = "sh -c" if shell else (self.argv or [""])[0]
+        # Values from `env:` may be secrets: they never reach a log line or an error.
+        self.secrets = [v for v in self.env.values() if len(v) >= 4]
 
     def __bool__(self) -> bool:
         return bool(self.argv)
@@ -196,28 +205,25 @@ class CommandRunner:
             "CLUES_OPERATION": operation,
         }
         what = self.what(operation, node)
-        # Values from `env:` may be secrets: they never reach a log line or an error.
-        secrets = [v for v in self.env.values() if len(v) >= 4]
         log.debug("%s: running %s", what, self.program)
-        result = run(
+        return run(
             substitute(self.argv, values),
             what=what,
             timeout=self.timeout,
             env=env,
-            secrets=secrets,
+            secrets=self.secrets,
         )
-        result = Result(
-            result.returncode,
-            redact(result.stdout, secrets),
-            redact(result.stderr, secrets),
-        )
-        return result
 
     def what(self, operation: str, node: ManagedNode) -> str:
         return f"power.{self.ctx.instance}.{self.key} ({operation} {node.name})"
 
     def run_checked(self, operation: str, node: ManagedNode, template: str = "") -> Result:
-        return check(self.run(operation, node, template), self.what(operation, node), self.program)
+        result = self.run(operation, node, template)
+        return check(result, self.what(operation, node), self.program, self.secrets)
+
+    def status(self, node: ManagedNode) -> PowerState:
+        result = self.run("status", node)
+        return parse_status(result, self.what("status", node), self.program, self.secrets)
 
 
 class DerivedState:

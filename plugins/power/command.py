@@ -27,7 +27,7 @@ from clues_py.contracts import (
 )
 from clues_py.model import ManagedNode, NodeTemplate
 
-from ._exec import CommandRunner, DerivedState, parse_status
+from ._exec import CommandRunner, DerivedState
 
 
 class CommandPowerManager:
@@ -50,19 +50,20 @@ class CommandPowerManager:
         for key in ("timeout", "status_timeout"):
             if getattr(config, key) <= 0:
                 raise PluginError(f"{where}.{key}: must be > 0 seconds")
-        common = {"shell": config.shell, "env": config.env, "context": context}
-        self._on = CommandRunner(
-            config.on_command, key="on_command", timeout=config.timeout, **common
-        )
-        self._off = CommandRunner(
-            config.off_command, key="off_command", timeout=config.timeout, **common
-        )
-        self._status = CommandRunner(
-            config.status_command,
-            key="status_command",
-            timeout=config.status_timeout,
-            **common,
-        )
+
+        def runner(command: str | list[str], key: str, timeout: float) -> CommandRunner:
+            return CommandRunner(
+                command,
+                key=key,
+                shell=config.shell,
+                timeout=timeout,
+                env=config.env,
+                context=context,
+            )
+
+        self._on = runner(config.on_command, "on_command", config.timeout)
+        self._off = runner(config.off_command, "off_command", config.timeout)
+        self._status = runner(config.status_command, "status_command", config.status_timeout)
         self._cfg = config
         self._ctx = context
         self._derived = DerivedState()
@@ -79,8 +80,7 @@ class CommandPowerManager:
     def describe(self, node: ManagedNode) -> PowerState:
         if not self._status:
             return self._derived.get(node.name)
-        result = self._status.run("status", node)
-        return parse_status(result, self._status.what("status", node), self._status.program)
+        return self._status.status(node)
 
     def list_owned(self) -> list[OwnedInstance]:
         raise NotImplementedByPlugin("command power manager does not track instances")

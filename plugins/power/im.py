@@ -51,6 +51,8 @@ _DEAD = {"failed", "off", "stopped"}
 
 # `{node_name}` but not Jinja's `{{ node_name }}` inside Ansible recipes.
 _PLACEHOLDER = re.compile(r"(?<!\{)\{(node_name|template|cluster)\}(?!\})")
+# Prefix of the RADL features that mark a VM as ours.
+TAG = "clues"
 _DEPLOY = re.compile(r"^\s*deploy\s+(\S+)\s+(\S+)", re.MULTILINE)
 
 
@@ -59,19 +61,30 @@ def state_of(im_state: str) -> PowerState:
     return STATES.get(im_state.strip().lower(), PowerState.UNKNOWN)
 
 
-def render_recipe(recipe: str, node_name: str, template: str, cluster: str) -> str:
-    """The RADL to add one VM for `node_name`: placeholders substituted, a deploy line ensured.
+def render_recipe(
+    recipe: str, node_name: str, template: str, cluster: str, instance: str = ""
+) -> str:
+    """The RADL to add one VM for `node_name`: placeholders substituted, the system tagged
+    with `clues.cluster`/`clues.template`/`clues.power` (ownership, see `list_owned`) and
+    a deploy line ensured.
 
     Raises ValueError when the recipe does not define `system {node_name}` or deploys
     anything but exactly one VM of that system.
     """
     values = {"node_name": node_name, "template": template, "cluster": cluster}
     radl = _PLACEHOLDER.sub(lambda m: values[m.group(1)], recipe)
-    if not re.search(rf"^\s*system\s+{re.escape(node_name)}\s*\(", radl, re.MULTILINE):
+    head = re.search(rf"^\s*system\s+{re.escape(node_name)}\s*\(", radl, re.MULTILINE)
+    if head is None:
         raise ValueError(
             "the recipe must define the VM as `system {node_name} ( ... )` so that IM's VM "
             "can be mapped back to its node"
         )
+    tags = " and ".join(
+        f"{TAG}.{key} = '{value}'"
+        for key, value in (("cluster", cluster), ("template", template), ("power", instance))
+    )
+    empty_body = radl[head.end() :].lstrip().startswith(")")
+    radl = f"{radl[: head.end()]}\n    {tags}{'' if empty_body else ' and'}{radl[head.end() :]}"
     deploys = _DEPLOY.findall(radl)
     if not deploys:
         return radl.rstrip() + f"\ndeploy {node_name} 1\n"
@@ -143,6 +156,10 @@ class IMPowerManager:
                 f"{where}: set `infrastructure_id` (an existing IM infrastructure) or "
                 "`state_file` (where the id of the one created from `base_radl` is kept)"
             )
+        try:
+            self._base_radl = _text_or_file(config.base_radl) if config.base_radl else ""
+        except OSError as exc:
+            raise PluginError(f"{where}.base_radl: cannot read {config.base_radl}: {exc}") from exc
         self._recipes: dict[str, str] = {}
         for name, tpl in context.templates.items():
             if tpl.power != context.instance:
@@ -151,7 +168,7 @@ class IMPowerManager:
                 raise PluginError(f"{where}.recipes: no RADL recipe for template {name!r}")
             try:
                 recipe = _text_or_file(config.recipes[name])
-                render_recipe(recipe, "probe-node", name, context.cluster_name)
+                render_recipe(recipe, "probe-node", name, context.cluster_name, context.instance)
             except (OSError, ValueError) as exc:
                 raise PluginError(f"{where}.recipes.{name}: {exc}") from exc
             self._recipes[name] = recipe
@@ -168,6 +185,7 @@ class IMPowerManager:
                 self._infid = path.read_text().strip()
         # node name -> vm id, learnt from power_on and list_owned (the daemon persists it too)
         self._vms: dict[str, str] = {}
+        self._listed = False
 
     # ------------------------------------------------------------------ HTTP
 
@@ -187,9 +205,10 @@ class IMPowerManager:
             with urllib.request.urlopen(req, timeout=self._cfg.timeout, context=self._ssl) as r:
                 raw = r.read()
         except urllib.error.HTTPError as exc:
-            if exc.code == 404 and missing_ok:
-                return None
-            msg = f"IM {method} {path}: HTTP {exc.code}: {_im_message(exc)}"
+            with exc:  # an unclosed error response leaks its socket
+                if exc.code == 404 and missing_ok:
+                    return None
+                msg = f"IM {method} {path}: HTTP {exc.code}: {_im_message(exc)}"
             raise IMHTTPError(msg, exc.code) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise PluginError(f"IM at {self._url} unreachable: {exc}") from exc
@@ -205,8 +224,7 @@ class IMPowerManager:
         with self._lock:
             if self._infid or not create:
                 return self._infid
-            radl = _text_or_file(self._cfg.base_radl) if self._cfg.base_radl else ""
-            data = self._call("POST", "/infrastructures", radl)
+            data = self._call("POST", "/infrastructures", self._base_radl)
             infid = str(data.get("uri", "") if isinstance(data, dict) else data).rstrip("/")
             infid = infid.rsplit("/", 1)[-1]
             if not infid:
@@ -226,15 +244,15 @@ class IMPowerManager:
         data = self._call("GET", f"/infrastructures/{infid}/vms/{vmid}/state", missing_ok=True)
         return None if data is None else str(data.get("state", "unknown"))
 
-    def _vm_system(self, infid: str, vmid: str) -> tuple[str, str] | None:
-        """(system name, state) of a VM from its RADL; None if it is gone."""
+    def _vm_system(self, infid: str, vmid: str) -> dict[str, Any] | None:
+        """The `system` of a VM's RADL (id = node name, state, tags); None if it is gone."""
         data = self._call("GET", f"/infrastructures/{infid}/vms/{vmid}", missing_ok=True)
         if data is None:
             return None
         for item in data.get("radl", []):
             if item.get("class") == "system":
-                return str(item.get("id", "")), str(item.get("state", "unknown"))
-        return "", "unknown"
+                return dict(item)
+        return {}
 
     def _locate(self, node: ManagedNode) -> tuple[str, str] | None:
         """(infid, vmid) of the node's VM: provider id, then memory, then a search by name."""
@@ -244,12 +262,10 @@ class IMPowerManager:
             return parsed
         if not infid:
             return None
-        if node.name in self._vms:
-            return infid, self._vms[node.name]
-        for inst in self.list_owned():
-            if inst.node_name == node.name and inst.state != PowerState.OFF:
-                return parse_provider_id(inst.provider_id)
-        return None
+        if not self._listed:
+            self.list_owned()
+        vmid = self._vms.get(node.name)
+        return (infid, vmid) if vmid else None
 
     # ------------------------------------------------------------------ contract
 
@@ -257,8 +273,15 @@ class IMPowerManager:
         recipe = self._recipes.get(template.name)
         if recipe is None:
             raise PluginError(f"power.{self._ctx.instance}: no recipe for template {template.name}")
-        radl = render_recipe(recipe, node.name, template.name, self._ctx.cluster_name)
+        radl = render_recipe(
+            recipe, node.name, template.name, self._ctx.cluster_name, self._ctx.instance
+        )
         infid = self.infrastructure()
+        existing = self._live_vm(infid, node.name)
+        if existing:
+            # A retry (or a restart mid-boot): pressing the button twice makes one VM.
+            self._wait_running(node.name, infid, existing)
+            return f"im://{infid}/{existing}"
         ctx = "1" if self._cfg.context else "0"
         try:
             data = self._call("POST", f"/infrastructures/{infid}?context={ctx}", radl) or {}
@@ -279,6 +302,21 @@ class IMPowerManager:
         provider_id = f"im://{infid}/{vmid}"
         self._wait_running(node.name, infid, vmid)
         return provider_id
+
+    def _live_vm(self, infid: str, name: str) -> str:
+        """The id of a VM of ours for node `name` that is not off, or ""."""
+        if not self._listed:
+            self.list_owned()  # once per process: learn what an earlier run created
+        vmid = self._vms.get(name, "")
+        if vmid:
+            state = self._vm_state(infid, vmid)
+            if state is None or state_of(state) == PowerState.OFF:
+                # A stopped or failed VM still exists in IM: replace it, don't leak it.
+                if state is not None:
+                    self._remove(infid, vmid)
+                self._vms.pop(name, None)
+                return ""
+        return vmid
 
     def _wait_running(self, name: str, infid: str, vmid: str) -> None:
         deadline = time.monotonic() + self._cfg.wait_running
@@ -312,9 +350,17 @@ class IMPowerManager:
         self._call("DELETE", f"/infrastructures/{infid}/vms/{vmid}?context={ctx}", missing_ok=True)
 
     def power_off(self, node: ManagedNode) -> None:
-        where = self._locate(node)
-        if where is not None:
-            self._remove(*where)  # 404: already gone, which is what we want
+        """Remove the node's VM and any other VM of ours with its name (duplicates)."""
+        targets = set()
+        parsed = parse_provider_id(node.provider_id or "")
+        if parsed:
+            targets.add(parsed)
+        for inst in self.list_owned():
+            if inst.node_name == node.name:
+                targets.add(parse_provider_id(inst.provider_id) or ("", ""))
+        for infid, vmid in sorted(targets):
+            if infid:
+                self._remove(infid, vmid)  # 404: already gone, which is what we want
         self._vms.pop(node.name, None)
 
     def terminate(self, provider_id: str) -> None:
@@ -335,26 +381,33 @@ class IMPowerManager:
         return PowerState.OFF if state is None else state_of(state)
 
     def list_owned(self) -> list[OwnedInstance]:
-        """VMs of the infrastructure whose system name is one of our templates' nodes."""
+        """VMs of the infrastructure tagged with our cluster and power manager instance.
+
+        Untagged VMs (the cluster's front-end, anything made by hand) are never listed,
+        so reconciliation never touches them.
+        """
         infid = self.infrastructure(create=False)
         if not infid:
             return []
-        ours = {
-            n: t.name
-            for t in self._ctx.templates.values()
-            if t.power == self._ctx.instance
-            for n in t.node_names
-        }
         out = []
+        by_name: dict[str, str] = {}  # a live VM wins over a stopped one
         for vmid in self._vm_ids(infid):
-            info = self._vm_system(infid, vmid)
-            if info is None or info[0] not in ours:
-                continue  # gone meanwhile, or not ours (e.g. the front-end VM)
-            name, state = info
-            power = state_of(state)
-            if power != PowerState.OFF:
-                self._vms[name] = vmid
-            out.append(OwnedInstance(f"im://{infid}/{vmid}", name, ours[name], power))
+            system = self._vm_system(infid, vmid)
+            if (
+                not system
+                or system.get(f"{TAG}.cluster") != self._ctx.cluster_name
+                or system.get(f"{TAG}.power", self._ctx.instance) != self._ctx.instance
+            ):
+                continue
+            name = str(system.get("id", ""))
+            power = state_of(str(system.get("state", "unknown")))
+            if power != PowerState.OFF or name not in by_name:
+                by_name[name] = vmid
+            template = str(system.get(f"{TAG}.template", ""))
+            out.append(OwnedInstance(f"im://{infid}/{vmid}", name, template, power))
+        with self._lock:
+            self._vms = by_name
+            self._listed = True
         return out
 
     def close(self) -> None:

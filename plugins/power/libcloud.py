@@ -299,11 +299,13 @@ class LibcloudPowerManager:
         try:
             created = drv.create_node(**kwargs)
         except Exception as exc:
-            raise self._error(
-                f"creating {node.name} (template {template.name}, size {size_id}, "
-                f"image {image_id}) failed",
-                exc,
-            ) from exc
+            # Name what was asked for: some clouds (and moto) answer 400 with no readable body.
+            asked = [f"template {template.name}", f"size {size_id}", f"image {image_id}"]
+            for what, value in (("location", c.location), ("subnet", c.subnet),
+                                ("key pair", c.key_pair)):  # fmt: skip
+                if value:
+                    asked.append(f"{what} {value}")
+            raise self._error(f"creating {node.name} ({', '.join(asked)}) failed", exc) from exc
         return str(created.id)
 
     def power_off(self, node: ManagedNode) -> None:

@@ -169,6 +169,7 @@ def test_demand_gauges_pending_and_hidden(daemon: StubDaemon, clock: VirtualCloc
     assert value(m, "clues_demand_cpu_cores", source="hidden") == 4.0
     assert value(m, "clues_demand_memory_bytes", source="hidden") == 8 * 2**30
     assert value(m, "clues_unplaceable_demands") == 1
+    assert value(m, "clues_waiting_demands") == 0
     daemon.leader = False
     assert value(m, "clues_leader") == 0
 
@@ -196,3 +197,14 @@ def test_server_serves_the_registry_on_loopback(daemon: StubDaemon, clock: Virtu
         assert 'clues_nodes{state="off",template="wn"} 2.0' in body
     finally:
         server.stop()
+
+
+def test_metrics_listen_config_key() -> None:
+    from clues_py.config import ConfigError, parse_config
+
+    assert parse_config("{}").daemon.metrics_listen == "127.0.0.1:9484"
+    assert parse_config("daemon: {metrics_listen: null}").daemon.metrics_listen is None
+    assert parse_config("daemon: {metrics_listen: '[::1]:0'}").daemon.metrics_listen == "[::1]:0"
+    with pytest.raises(ConfigError) as err:
+        parse_config("daemon:\n  metrics_listen: unix:/run/x.sock\n", "c.yaml")
+    assert "c.yaml:2: daemon.metrics_listen: not a TCP listen address" in str(err.value)

@@ -202,28 +202,37 @@ def fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: Any) -> Non
     monkeypatch.setitem(sys.modules, name, mod)
 
 
-def test_config_check_delegates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    class ConfigError(Exception):
-        def __init__(self, errors: list[str]) -> None:
-            super().__init__("\n".join(errors))
-            self.errors = errors
-
-    def load_config(path: str) -> Any:
-        if path.endswith("bad.yaml"):
-            raise ConfigError(
-                [f"{path}:3: templates.wn.cpu: not a quantity", f"{path}:9: idle_time: must be > 0"]
-            )
-        return types.SimpleNamespace(templates={"wn": 1, "gpu": 2}, nodes=[1, 2, 3])
-
-    fake_module(monkeypatch, "clues_py.config", load_config=load_config, ConfigError=ConfigError)
-    ok = run("config", "check", "good.yaml")
-    assert ok.exit_code == 0 and ok.stdout.strip() == "OK: 2 templates, 3 nodes"
-    bad = run("config", "check", "bad.yaml")
-    assert bad.exit_code == 2
-    assert bad.stderr.splitlines() == [
-        "bad.yaml:3: templates.wn.cpu: not a quantity",
-        "bad.yaml:9: idle_time: must be > 0",
-    ]
+def test_config_check_reports_every_error_with_file_and_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "power:\n  sim: {kind: sim, url: 'http://127.0.0.1:1'}\n"
+        "templates:\n"
+        "  - {name: wn, power: sim, nodes: 'wn-[1-3]', cpu: 4, memory: 8Gi}\n"
+        "  - {name: gpu, power: sim, nodes: 'gpu-1', cpu: 8, memory: 32Gi, gpus: 1}\n"
+    )
+    ok = run("config", "check", str(good))
+    assert ok.exit_code == 0 and ok.stdout.strip() == "OK: 2 templates, 4 nodes"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "idle_time: -1\n"
+        "power:\n  sim: {kind: sim}\n"
+        "templates:\n"
+        "  - {name: wn, power: sim, nodes: 'wn-[1-3]', cpu: four, memory: 8Gi}\n"
+    )
+    result = run("config", "check", str(bad))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{bad}:1: idle_time:")
+    assert any(line.startswith(f"{bad}:5: templates[0].cpu:") for line in lines)
+    bad_option = tmp_path / "bad_option.yaml"
+    bad_option.write_text(
+        "power:\n  sim:\n    kind: sim\n    boot_secs: 3\n"
+        "templates:\n  - {name: wn, power: sim, nodes: 'wn-1', cpu: 4, memory: 8Gi}\n"
+    )
+    result = run("config", "check", str(bad_option))
+    assert result.exit_code == 2
+    assert f"{bad_option}:4: power.sim.boot_secs: unknown option" in result.stderr
+    assert "did you mean 'boot_seconds'" in result.stderr
 
 
 def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:

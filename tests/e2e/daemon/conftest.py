@@ -73,6 +73,7 @@ def base_config(sandbox: Sandbox, tmp: Path, **overrides: Any) -> dict[str, Any]
             "state_db": str(tmp / "clues.db"),
             "listen": f"unix:{_socket_path(tmp)}",
             "tick": 0.2,
+            "metrics_listen": None,
         },
         "backend": {
             "kind": "kubernetes",

@@ -150,7 +150,7 @@ def test_boot_that_never_joins_is_retried_then_given_up(sandbox: Sandbox, tmp_pa
         tmp_path,
         boot_timeout=1.0,
         max_retries=2,
-        retry_backoff=0.2,
+        retry_backoff=0.6,  # > shutdown_seconds: the clean-up power-off completes first
         power={"sim": {"kind": "sim", "url": sandbox.url, "failure_rate": 1.0}},
     )
     raw["templates"][0]["nodes"] = "wn-1"

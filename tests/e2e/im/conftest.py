@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from clues_py.sandbox import Sandbox
+from tests.e2e.daemon.conftest import sandbox  # noqa: F401  (fixture, shared not copied)
 
 AUTH = "id = dummy; type = Dummy;\ntype = InfrastructureManager; username = clues; password = pw\n"
 BASE_RADL = "contextualize ()\n"
@@ -39,15 +40,17 @@ system {node_name} (
     net_interface.0.connection = 'public' and
     disk.0.image.url = 'mock0://linux.for.ev.er/image1' and
     disk.0.os.name = 'linux' and
-    clues.cluster = '{cluster}' and
-    clues.template = '{template}'
+    app.label = '{cluster}-{template}'
 )
 """
 
 
 def require_im() -> None:
-    if importlib.util.find_spec("IM") is not None:
-        return
+    try:
+        if importlib.util.find_spec("IM") is not None:
+            return
+    except ImportError:
+        pass
     msg = "the IM package is not installed (pip install 'clues-py[im]' or pip install IM)"
     if os.environ.get("CI") == "true":
         pytest.fail(msg + "; CI must run the IM tests")
@@ -124,6 +127,7 @@ class IMClient:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
+            exc.close()  # an unclosed error response leaks its socket
             if exc.code == 404:
                 return None
             raise
@@ -149,12 +153,12 @@ class JoinAgent:
     def __init__(
         self,
         client: IMClient,
-        sandbox: Sandbox,
+        cluster: Sandbox,
         infid: Callable[[], str],
         cpu: str = "4",
         memory: str = "8Gi",
     ) -> None:
-        self.client, self.sandbox, self.infid = client, sandbox, infid
+        self.client, self.sandbox, self.infid = client, cluster, infid
         self.cpu, self.memory = cpu, memory
         self.seen: set[str] = set()  # every VM id that ever joined
         self.errors: list[str] = []
@@ -181,10 +185,11 @@ class JoinAgent:
         if not infid:
             return
         vms = self.client.vms(infid)
-        up = {name for vmid, (name, state) in vms.items() if state in ("running", "configured")}
-        for vmid, (name, state) in vms.items():
-            if state in ("running", "configured"):
-                self.seen.add(vmid)
+        running = {
+            vmid: name for vmid, (name, st) in vms.items() if st in ("running", "configured")
+        }
+        self.seen |= set(running)
+        up = set(running.values())
         machines = {m["name"]: m["state"] for m in self.sandbox.machines.list()}
         for name in sorted(up):
             if machines.get(name, "off") == "off":
@@ -194,7 +199,3 @@ class JoinAgent:
         for name, state in machines.items():
             if state in ("on", "booting") and name not in up and name != "master":
                 self.sandbox.machines.power_off(name, shutdown_seconds=0.0)
-
-
-# The sandbox fixture of the daemon suite, shared rather than copied.
-from tests.e2e.daemon.conftest import sandbox  # noqa: E402, F401

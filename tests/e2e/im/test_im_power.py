@@ -8,7 +8,7 @@ import pytest
 
 from clues_py.contracts import PluginContext, PluginError, PowerState
 from clues_py.model import ManagedNode, NodeState, NodeTemplate, Resources
-from plugins.power.im import IMPowerManager
+from plugins.power.im import IMPowerManager, render_recipe
 
 from .conftest import BASE_RADL, RECIPE, IMClient, IMServer
 
@@ -62,7 +62,13 @@ def test_power_on_describe_list_power_off(
     # The recipe's placeholders reached IM.
     radl = client.call("GET", f"/infrastructures/{infid}/vms/{vmid}")["radl"]
     system = next(r for r in radl if r["class"] == "system")
-    assert system["clues.cluster"] == "e2e" and system["clues.template"] == "wn"
+    assert system["app.label"] == "e2e-wn"
+    # ... and the plugin tagged the VM as ours.
+    assert (system["clues.cluster"], system["clues.template"], system["clues.power"]) == (
+        "e2e",
+        "wn",
+        "im",
+    )
 
     assert pm.describe(_node("wn-1", pid)) == PowerState.ON
     assert pm.describe(_node("wn-2")) == PowerState.OFF
@@ -140,7 +146,9 @@ def test_recreates_a_destroyed_infrastructure(
     im_server: IMServer, auth_file: Path, tmp_path: Path
 ) -> None:
     client = IMClient(im_server.url)
-    pm = _manager(im_server, auth_file, tmp_path)
+    # No contextualization: IM's background save of a contextualizing infrastructure can
+    # race its destruction and bring it back (seen with IM 2.0.0).
+    pm = _manager(im_server, auth_file, tmp_path, context=False)
     pm.power_on(_node("wn-1"), _template())
     old = pm.infrastructure()
     client.call("DELETE", f"/infrastructures/{old}")
@@ -159,3 +167,35 @@ def test_unreachable_im_is_a_plugin_error(auth_file: Path, tmp_path: Path) -> No
     pm = _manager(server, auth_file, tmp_path, infrastructure_id="x")
     with pytest.raises(PluginError, match="unreachable"):
         pm.power_on(_node("wn-1"), _template())
+
+
+def test_power_off_removes_duplicates_and_power_on_reuses_a_live_vm(
+    im_server: IMServer, auth_file: Path, tmp_path: Path
+) -> None:
+    client = IMClient(im_server.url)
+    pm = _manager(im_server, auth_file, tmp_path)
+    pid = pm.power_on(_node("wn-1"), _template())
+    assert pm.power_on(_node("wn-1"), _template()) == pid  # pressed twice: one VM
+    infid = pm.infrastructure()
+    # A second VM for the same node, as a crash between IM's answer and the store could leave.
+    dup = render_recipe(RECIPE, "wn-1", "wn", "e2e", "im")
+    client.call("POST", f"/infrastructures/{infid}?context=0", dup)
+    assert [n for n, _ in client.vms(infid).values()] == ["wn-1", "wn-1"]
+    pm.power_off(_node("wn-1", pid))
+    assert client.vms(infid) == {}
+
+
+def test_a_stopped_vm_is_off_and_replaced_on_power_on(
+    im_server: IMServer, auth_file: Path, tmp_path: Path
+) -> None:
+    client = IMClient(im_server.url)
+    pm = _manager(im_server, auth_file, tmp_path)
+    pid = pm.power_on(_node("wn-1"), _template())
+    infid, vmid = pid[len("im://") :].split("/")
+    client.call("PUT", f"/infrastructures/{infid}/vms/{vmid}/stop")
+    assert client.vms(infid) == {vmid: ("wn-1", "stopped")}
+    assert pm.describe(_node("wn-1", pid)) == PowerState.OFF
+    assert [o.state for o in pm.list_owned()] == [PowerState.OFF]
+    new = pm.power_on(_node("wn-1", pid), _template())
+    assert new != pid
+    assert client.vms(infid) == {new.rsplit("/", 1)[-1]: ("wn-1", "configured")}

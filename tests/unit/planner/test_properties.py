@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clues_py.model import ActionKind, NodeState, Resources
-from tests.factories import make_node, make_pod, make_snapshot, make_template
+from clues_py.model import ActionKind, DisruptionBudget, NodeState, Resources, to_int
+from clues_py.planner import plan
+from tests.factories import make_hidden, make_node, make_pod, make_snapshot, make_template
 from tests.unit.planner.helpers import run
 
 S = NodeState
@@ -125,3 +128,226 @@ def test_planner_safety_properties(snap, cfg) -> None:
         assert need.fits(
             Resources(t.resources.cpu_millis, t.resources.memory_bytes, t.resources.gpus, 110)
         )
+
+
+# --------------------------------------------------------------------------- full pipeline
+
+
+def _pipeline(limits: dict, consolidate: bool, keep_free: int):
+    from plugins.policies.consolidation import Consolidation
+    from plugins.policies.idle_off import IdleOff
+    from plugins.policies.keep_free import KeepFree
+    from plugins.policies.limits import Limits
+    from plugins.policies.min_nodes import MinNodes
+    from plugins.policies.scale_up import ScaleUp
+
+    out = [ScaleUp()]
+    if keep_free:
+        out.append(KeepFree(KeepFree.Config(nodes=keep_free)))
+    out += [MinNodes(MinNodes.Config(1)), IdleOff(IdleOff.Config(idle_time=50))]
+    if consolidate:
+        out.append(Consolidation(Consolidation.Config(delay_after_scale_up=0)))
+    return [*out, Limits(Limits.Config(**limits))]
+
+
+limits_st = st.fixed_dictionaries(
+    {
+        "max_booting": st.one_of(st.none(), st.integers(0, 4)),
+        "max_nodes": st.one_of(st.none(), st.integers(0, 8)),
+        "max_cores": st.one_of(st.none(), st.sampled_from([0, 4, 10, 24])),
+        "max_memory": st.one_of(st.none(), st.sampled_from(["8Gi", "40Gi"])),
+        "max_cost_per_hour": st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.5])),
+    }
+)
+
+
+def _totals(snap, nodes_on):
+    cpu = mem = 0
+    cost = 0.0
+    for n in nodes_on:
+        t = snap.templates.get(n.template)
+        if t is not None:
+            cpu += t.resources.cpu_millis
+            mem += t.resources.memory_bytes
+            cost += t.cost_per_hour
+    return len(nodes_on), cpu, mem, cost
+
+
+def _servable(r, placement, snap, gpu_rule: bool = False) -> bool:
+    """Some template admits and holds it (with `gpu_rule`, GPU templates only for GPU work)."""
+    probe = Resources(r.cpu_millis, r.memory_bytes, r.gpus, 0)
+    return any(
+        placement.why_not(t.label_map, t.taints) is None
+        and probe.fits(t.resources)
+        and (r.gpus or not t.resources.gpus or not gpu_rule)
+        for t in snap.templates.values()
+    )
+
+
+def check_plan(snap, p, limits: dict) -> None:
+    from clues_py.planner.drainability import DrainContext, check_node
+
+    by_name = {n.name: n for n in snap.nodes}
+    power_ons = [a for a in p.actions if a.kind is ActionKind.POWER_ON]
+    for a in p.actions:
+        node = by_name[a.node]
+        assert a.reason and a.policy and node.enabled
+        if a.kind is ActionKind.POWER_OFF:
+            if a.policy == "consolidation":
+                assert node.state is S.USED
+                assert check_node(node.observed.pods, DrainContext.of(snap.pdbs)).ok
+            else:
+                assert node.state is S.IDLE and not node.workload_pods, (
+                    "never power off a node running non-DaemonSet pods"
+                )
+    if power_ons:
+        before = [n for n in snap.nodes if n.state in ON_OR_BOOTING]
+        after = before + [by_name[a.node] for a in power_ons]
+        n_after, cpu, mem, cost = _totals(snap, after)
+        booting = sum(1 for n in snap.nodes if n.state is S.POWERING_ON) + len(power_ons)
+        if limits["max_booting"] is not None:
+            assert booting <= limits["max_booting"]
+        if limits["max_nodes"] is not None:
+            assert n_after <= limits["max_nodes"]
+        if limits["max_cores"] is not None:
+            assert cpu <= limits["max_cores"] * 1000
+        if limits["max_memory"] is not None:
+            assert mem <= to_int(limits["max_memory"])
+        if limits["max_cost_per_hour"] is not None:
+            assert cost <= limits["max_cost_per_hour"] + 1e-9
+    served = {k for a in power_ons for k in a.pods}
+    demand = {p.key: (p.requests, p.placement) for p in snap.demand.pods}
+    demand |= {h.key: (h.per_pod, h.placement) for h in snap.demand.hidden}
+    for a in power_ons:
+        if a.policy == "scale_up":  # opened for at least one unit only this template can hold
+            assert any(_servable(*demand[k], snap, gpu_rule=True) for k in a.pods)
+    for pod in snap.demand.pods:
+        if not _servable(pod.requests, pod.placement, snap):
+            assert pod.key not in served and pod.key in p.unplaceable
+    for h in snap.demand.hidden:
+        if h.count > 0 and not _servable(h.per_pod, h.placement, snap):
+            assert h.key not in served and h.key in p.unplaceable
+
+
+@st.composite
+def rich_snapshots(draw):
+    """`snapshots()` plus suspended Jobs, costs, owners, protections and PDBs."""
+    snap = draw(snapshots())
+    templates = {
+        n: replace(t, cost_per_hour=draw(st.sampled_from([0.0, 0.5, 1.0])))
+        for n, t in snap.templates.items()
+    }
+    hidden = [
+        make_hidden(f"j{i}", count, str(cpu), f"{mem}Gi", gpus=g)
+        for i, (cpu, mem, g, count) in enumerate(
+            draw(
+                st.lists(
+                    st.tuples(
+                        st.sampled_from([1, 2, 12]),
+                        st.sampled_from([1, 4, 64]),
+                        st.sampled_from([0, 0, 1]),
+                        st.integers(0, 5),
+                    ),
+                    max_size=3,
+                )
+            )
+        )
+    ]
+    nodes = []
+    for n in snap.nodes:
+        if n.observed is not None and n.observed.pods:
+            pods = tuple(
+                replace(
+                    p,
+                    labels=(("app", draw(st.sampled_from(["a", "b"]))),),
+                    owner_kind=draw(st.sampled_from(["ReplicaSet", "ReplicaSet", "Job", ""])),
+                    protected=draw(st.sampled_from([False, False, False, True])),
+                )
+                for p in n.observed.pods
+            )
+            n = n.with_(observed=replace(n.observed, pods=pods))
+        nodes.append(n)
+    pdbs = tuple(
+        DisruptionBudget("default", f"pdb-{app}", (("app", app),), (), draw(st.integers(0, 2)))
+        for app in draw(st.lists(st.sampled_from(["a", "b"]), unique=True))
+    )
+    return replace(
+        snap,
+        nodes=tuple(nodes),
+        templates=templates,
+        demand=replace(snap.demand, hidden=tuple(hidden)),
+        pdbs=pdbs,
+        last_scale_up=draw(st.sampled_from([float("-inf"), 990.0])),
+    )
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snap=rich_snapshots(),
+    limits=limits_st,
+    consolidate=st.booleans(),
+    keep_free=st.integers(0, 2),
+)
+def test_full_pipeline_safety(snap, limits, consolidate, keep_free) -> None:
+    pipeline = _pipeline(limits, consolidate, keep_free)
+    p = plan(snap, pipeline)
+    assert p == plan(snap, pipeline), "same snapshot, same plan"
+    check_plan(snap, p, limits)
+
+
+def _step(snap, p, event: int, now: float):
+    """Apply a plan as the daemon would (instantly) and one random cluster event."""
+    acted = {a.node: a for a in p.actions}
+    nodes = []
+    for n in snap.nodes:
+        a = acted.get(n.name)
+        if a is not None and a.kind is ActionKind.POWER_ON:
+            n = n.with_(state=S.POWERING_ON, since=now)
+        elif a is not None:
+            n = n.with_(state=S.OFF, since=now, observed=None)
+        elif event == 0 and n.state is S.POWERING_ON:  # a booting node comes up
+            t = snap.templates.get(n.template)
+            n = make_node(
+                n.name, n.template, S.IDLE, since=now, cpu=format_cpu(t), mem=format_mem(t)
+            )
+        elif event == 1 and n.state is S.USED and n.observed is not None:  # its work ends
+            ds = tuple(q for q in n.observed.pods if q.daemonset)
+            n = n.with_(state=S.IDLE, since=now, observed=replace(n.observed, pods=ds))
+        nodes.append(n)
+    pending = snap.demand.pods if event != 2 else snap.demand.pods[1:]
+    if event == 3:
+        pending = (*pending, make_pod(f"late-{now:.0f}", "2", "2Gi"))
+    return replace(
+        snap,
+        now=now,
+        nodes=tuple(nodes),
+        demand=replace(snap.demand, pods=tuple(pending)),
+        last_scale_up=now
+        if any(a.kind is ActionKind.POWER_ON for a in p.actions)
+        else snap.last_scale_up,
+    )
+
+
+def format_cpu(t) -> str:
+    return f"{t.resources.cpu_millis}m" if t else "4"
+
+
+def format_mem(t) -> str:
+    return str(t.resources.memory_bytes) if t else "8Gi"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snap=rich_snapshots(),
+    limits=limits_st,
+    consolidate=st.booleans(),
+    events=st.lists(st.integers(0, 4), min_size=1, max_size=6),
+)
+def test_event_sequences_keep_the_safety_rules(snap, limits, consolidate, events) -> None:
+    pipeline = _pipeline(limits, consolidate, 1)
+    now = snap.now
+    for event in events:
+        p = plan(snap, pipeline)
+        check_plan(snap, p, limits)
+        now += 60
+        snap = _step(snap, p, event, now)

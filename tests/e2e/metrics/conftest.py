@@ -1,0 +1,28 @@
+"""Fixtures for the metrics end-to-end tests: external tools (promtool, prometheus) and a
+cluesd Service on the sandbox with its /metrics listener on 127.0.0.1.
+
+A missing tool skips the test on a developer machine but FAILS it under CI=true: CI
+must install the Debian `prometheus` package (it brings promtool).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PROMETHEUS_DIR = REPO / "etc" / "prometheus"
+DASHBOARD = REPO / "etc" / "grafana" / "clues-dashboard.json"
+
+
+def require_tool(name: str, package: str = "prometheus") -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} not found on PATH (Debian package {package!r})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; CI must install it", pytrace=False)
+    pytest.skip(message)

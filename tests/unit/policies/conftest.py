@@ -1,0 +1,1 @@
+"""Policy tests: hand-built snapshots from `tests.factories`, real policies, nothing faked."""
