@@ -52,7 +52,11 @@ def with_template(**overrides: str) -> str:
 def test_defaults_from_empty_file():
     cfg = parse_config("")
     assert cfg == Config(source="<string>")
-    assert (cfg.idle_time, cfg.max_booting, cfg.daemon.listen) == (300.0, 10, "unix:/run/clues/clues.sock")
+    assert (cfg.idle_time, cfg.max_booting, cfg.daemon.listen) == (
+        300.0,
+        10,
+        "unix:/run/clues/clues.sock",
+    )
     assert cfg.backend.kind == "kubernetes"
 
 

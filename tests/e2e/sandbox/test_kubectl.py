@@ -28,6 +28,7 @@ def _kubectl_present() -> None:
             pytest.fail(message)
         pytest.skip(message)
 
+
 JOB = """\
 apiVersion: batch/v1
 kind: Job
