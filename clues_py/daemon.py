@@ -13,18 +13,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
-from clues_py import __version__
 from clues_py.actuator import Actuator
 from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import Clock, WallClock
-from clues_py.config import Config, ConfigError, ConfigIssue, PluginSpec
+from clues_py.config import Config
 from clues_py.contracts import Backend, Observation, PluginContext, PowerManager
+from clues_py.control import ControlMixin
 from clues_py.lifecycle import (
     Fact,
     FactKind,
-    Timeouts,
     Transition,
     advance,
     backoff,
@@ -32,7 +31,6 @@ from clues_py.lifecycle import (
 )
 from clues_py.model import (
     ON_STATES,
-    Action,
     ActionKind,
     ClusterSnapshot,
     Demand,
@@ -42,16 +40,16 @@ from clues_py.model import (
     Plan,
     Resources,
 )
+from clues_py.pipeline import (
+    RUNTIME_DAEMON_KEYS,
+    RUNTIME_KEYS,
+    build_pipeline,
+    timeouts,
+)
 from clues_py.planner import (
-    ChainError,
-    PlannerSettings,
-    Policy,
-    check_pipeline,
-    default_policies,
     plan,
 )
-from clues_py.planner.chain import Expander, ExpanderChain
-from clues_py.plugins import EXPANDERS, POLICIES, instantiate
+from clues_py.plugins import instantiate
 from clues_py.reconciler import Reconciler
 from clues_py.store import Store
 
@@ -59,107 +57,8 @@ log = logging.getLogger("clues.daemon")
 
 # Coalesce bursts of watch events (one pod batch = hundreds of events) into one pass.
 DEBOUNCE_SECONDS = 0.05
-# Reasons the scale-up policy gives for pods it needs no new node for.
-_WAITING_PREFIXES = ("fits on existing node", "waits for booting node", "pending for", "queued for")
-# Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
-MAX_DECISIONS_PER_PASS = 500
-# Unplaceable reasons worth a warning: the work fits no template at all.
-_NO_TEMPLATE_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
 # Ask a provider whether a node is off at most this often per node.
 DESCRIBE_INTERVAL = 2.0
-# Config keys a reload (SIGHUP) applies at runtime; any other difference (templates, power,
-# backend, listeners, store, leader election...) is reported as needing a restart.
-RUNTIME_KEYS = (
-    "idle_time",
-    "min_nodes",
-    "max_nodes",
-    "max_booting",
-    "scale_down_delay",
-    "boot_timeout",
-    "drain_timeout",
-    "shutdown_timeout",
-    "max_retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "policies",
-    "expanders",
-)
-RUNTIME_DAEMON_KEYS = ("tick", "log_level")
-
-
-def planner_settings(cfg: Config) -> PlannerSettings:
-    return PlannerSettings(
-        idle_time=cfg.idle_time,
-        min_nodes=cfg.min_nodes,
-        max_booting=cfg.max_booting,
-        max_nodes=cfg.max_nodes,
-        scale_down_delay=cfg.scale_down_delay,
-        # The backend already holds back pods younger than pending_grace unless the
-        # scheduler has said Unschedulable; a second grace here would only add delay.
-        pending_grace=0.0,
-    )
-
-
-# Policy options that default to the top-level config key of the same name.
-_TOP_DEFAULTS = {
-    "idle_off": ("idle_time", "scale_down_delay"),
-    "min_nodes": ("min_nodes",),
-    "limits": ("max_booting", "max_nodes"),
-}
-
-
-def build_pipeline(cfg: Config) -> list[Policy]:
-    """Policies from `policies:` (the default pipeline when empty) and the `expanders:` chain.
-
-    Options a policy entry omits take the top-level value (`idle_time`, `min_nodes`...);
-    nonsensical orders and chains raise ConfigError naming the entry's file and line.
-    """
-
-    def fail(spec: PluginSpec, section: str, exc: Exception) -> ConfigError:
-        return ConfigError([ConfigIssue(spec.file, spec.line, spec.path or section, str(exc))])
-
-    ctx = PluginContext(cfg.cluster_name, "planner", cfg.template_map, {})
-    policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg))
-    for spec in cfg.policies:
-        defaults = {k: getattr(cfg, k) for k in _TOP_DEFAULTS.get(spec.kind, ())}
-        spec = replace(spec, options={**defaults, **spec.options})
-        try:
-            policies.append(cast(Policy, instantiate(POLICIES, spec, ctx)))
-        except ConfigError:
-            raise
-        except ValueError as exc:  # cross-field checks in the plugin's constructor
-            raise fail(spec, "policies", exc) from exc
-    try:
-        check_pipeline([p.name for p in policies])
-    except ChainError as exc:
-        raise fail(cfg.policies[exc.index], "policies", exc) from exc
-    expanders: list[Expander] = []
-    for spec in cfg.expanders:
-        try:
-            expanders.append(cast(Expander, instantiate(EXPANDERS, spec, ctx)))
-        except ConfigError:
-            raise
-        except ValueError as exc:
-            raise fail(spec, "expanders", exc) from exc
-    try:
-        chain = ExpanderChain(expanders) if expanders else None
-    except ChainError as exc:
-        raise fail(cfg.expanders[exc.index], "expanders", exc) from exc
-    for p in policies:
-        if hasattr(p, "chain"):
-            setattr(p, "chain", chain)  # noqa: B010 (not part of the Policy protocol)
-    return policies
-
-
-def timeouts(cfg: Config) -> Timeouts:
-    return Timeouts(
-        boot=cfg.boot_timeout,
-        drain=cfg.drain_timeout,
-        shutdown=cfg.shutdown_timeout,
-        max_retries=cfg.max_retries,
-        backoff_base=cfg.retry_backoff,
-        backoff_max=cfg.retry_backoff_max,
-    )
 
 
 @dataclass
@@ -182,7 +81,7 @@ class LastPlan:
     hidden: int = 0
 
 
-class Daemon:
+class Daemon(ControlMixin):
     def __init__(
         self,
         cfg: Config,
@@ -193,7 +92,10 @@ class Daemon:
         store: Store | None = None,
         extras: Mapping[str, Any] | None = None,
         bus: Bus | None = None,
+        inline_actions: bool = False,
     ) -> None:
+        """`inline_actions`: run power operations in the caller's thread (the simulator's
+        determinism); the daemon proper uses the worker pool."""
         self.cfg = cfg
         self.bus = bus or Bus()
         self.clock = clock or WallClock()
@@ -232,6 +134,7 @@ class Daemon:
             now=self.clock.now,
             workers=cfg.daemon.workers,
             bus=self.bus,
+            inline=inline_actions,
         )
         # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
         self._first_seen: dict[str, float] = {}
@@ -330,6 +233,29 @@ class Daemon:
                 count,
                 until - event.at,  # type: ignore[union-attr]
             )
+
+    # Read-only views and the one write path, for collaborators (simulator, reconciler).
+
+    @property
+    def state_lock(self) -> threading.RLock:
+        """Hold it to decide and apply facts atomically against the node states."""
+        return self._lock
+
+    def managed_nodes(self) -> dict[str, ManagedNode]:
+        with self._lock:
+            return dict(self._nodes)
+
+    @property
+    def last_scale_up(self) -> float:
+        return self._last_scale_up
+
+    def template_backoff(self) -> dict[str, float]:
+        """template -> time until which provider errors keep it out of scale-up."""
+        return {t: until for t, (_, until) in self._template_failures.items()}
+
+    def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None:
+        """Advance one node's lifecycle with `fact`, persist it and publish the transition."""
+        return self._apply(name, fact, now)
 
     def _report(self, name: str, fact: Fact) -> None:
         """Facts from actuator workers; wake the loop so the next step follows at once."""
@@ -581,226 +507,3 @@ class Daemon:
             except Exception:
                 log.exception("closing power manager failed")
         self.store.close()
-
-    # ------------------------------------------------------------------ control (HTTP API)
-
-    def node_dict(self, node: ManagedNode) -> dict[str, Any]:
-        t = self.templates[node.template]
-        obs = node.observed
-        used = obs.requested if obs else None
-        alloc = obs.allocatable if obs and obs.ready else t.resources
-        return {
-            "name": node.name,
-            "template": node.template,
-            "state": node.state.value,
-            "enabled": node.enabled,
-            "since": node.since,
-            "cpu_used": used.cpu_millis if used else 0,
-            "cpu_total": alloc.cpu_millis,
-            "mem_used": used.memory_bytes if used else 0,
-            "mem_total": alloc.memory_bytes,
-            "pods": len(node.workload_pods),
-            "provider_id": node.provider_id,
-            "attempts": node.attempts,
-            "last_error": node.last_error,
-            "ready": node.ready,
-        }
-
-    def status(self) -> dict[str, Any]:
-        with self._lock:
-            last = self._last
-            nodes = [self.node_dict(self._nodes[n]) for n in sorted(self._nodes)]
-        return {
-            "version": __version__,
-            "cluster": self.cfg.cluster_name,
-            "now": self.clock.now(),
-            "leader": self.is_leader(),
-            "synced": self.backend.synced(),
-            "nodes": nodes,
-            "pending": {
-                "pods": last.pending,
-                "cpu": last.pending_cpu,
-                "memory": last.pending_memory,
-                "hidden": last.hidden,
-            },
-            # Pods the plan covers without a new node (free room, booting nodes, grace) are
-            # "waiting"; only the rest could not be placed at all.
-            "unplaceable": {
-                k: v
-                for k, v in last.plan.unplaceable.items()
-                if not v.startswith(_WAITING_PREFIXES)
-            },
-            "waiting": {
-                k: v for k, v in last.plan.unplaceable.items() if v.startswith(_WAITING_PREFIXES)
-            },
-            "unmanaged_nodes": self.reconciler.report()["unmanaged_nodes"],
-            "reconcile": self.reconciler.report(),
-            "last_plan": {
-                "at": last.at,
-                "actions": [
-                    {"kind": a.kind.value, "node": a.node, "reason": a.reason}
-                    for a in last.plan.actions
-                ],
-            },
-        }
-
-    def nodes(self) -> list[dict[str, Any]]:
-        return list(self.status()["nodes"])
-
-    def node_op(self, op: str, node: str) -> dict[str, Any]:
-        with self._lock:
-            current = self._nodes.get(node)
-            if current is None:
-                raise KeyError(node)
-            now = self.clock.now()
-            if op == "enable":
-                self._apply(node, Fact(FactKind.ENABLE, "operator"), now)
-            elif op == "disable":
-                self._apply(node, Fact(FactKind.DISABLE, "operator"), now)
-            elif op == "resetstate":
-                self._apply(node, Fact(FactKind.RESET, "operator"), now)
-            elif op == "poweron":
-                if current.state != NodeState.OFF:
-                    raise ValueError(
-                        f"{node} is {current.state.value}; only an off node can be powered on"
-                    )
-                action_id = self.store.add_action(
-                    now, "power_on", node, current.template, "operator request", "operator"
-                )
-                self._apply(node, Fact(FactKind.POWER_ON_SENT, "operator request"), now)
-                self.bus.publish(
-                    ActionStarted(
-                        now,
-                        action_id,
-                        Action(
-                            ActionKind.POWER_ON,
-                            node,
-                            current.template,
-                            "operator request",
-                            "operator",
-                        ),
-                    )
-                )
-                self._last_scale_up = now
-                self.actuator.power_on(self._nodes[node], action_id)
-            elif op == "poweroff":
-                if current.state not in ON_STATES:
-                    raise ValueError(
-                        f"{node} is {current.state.value}; only an idle or used node can be powered off"
-                    )
-                action_id = self.store.add_action(
-                    now, "power_off", node, current.template, "operator request", "operator"
-                )
-                self._apply(node, Fact(FactKind.DRAIN_STARTED, "operator request"), now)
-                self.bus.publish(
-                    ActionStarted(
-                        now,
-                        action_id,
-                        Action(
-                            ActionKind.POWER_OFF,
-                            node,
-                            current.template,
-                            "operator request",
-                            "operator",
-                        ),
-                    )
-                )
-                self._side[node].action_id = action_id
-                self._side[node].drain_started = True
-                self.actuator.drain_step(self._nodes[node], action_id, first=True)
-            else:
-                raise ValueError(f"unknown operation {op!r}")
-            result = self.node_dict(self._nodes[node])
-        self.wake()
-        return result
-
-    def actions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.actions(node=node, limit=limit)
-
-    def transitions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.transitions(node=node, limit=limit)
-
-    # ------------------------------------------------------------------ explain
-
-    def _plan_decisions(self, result: Plan) -> dict[str, str]:
-        """key -> "policy: reason" for every demand unit and node the plan says something of."""
-        by = result.decided_by
-        out = {k: f"{by.get(k, 'planner')}: {r}" for k, r in result.unplaceable.items()}
-        out.update(
-            {f"node:{n}": f"{by.get(n, 'planner')}: kept: {r}" for n, r in result.kept.items()}
-        )
-        for a in result.actions:
-            out[f"node:{a.node}"] = f"{a.policy}: {a.kind.value}: {a.reason}"
-            for k in a.pods:
-                out[k] = f"{a.policy}: {a.kind.value} {a.node} ({a.template}) for it"
-        return out
-
-    def _record_decisions(self, event: object) -> None:
-        """Store decisions that changed since the last pass (bounded per pass; the rest follow)."""
-        if not isinstance(event, PlanEvent):
-            return
-        current = self._plan_decisions(event.plan)
-        budget = MAX_DECISIONS_PER_PASS
-        for key, reason in current.items():
-            if self._decided.get(key) == reason:
-                continue
-            if budget <= 0:
-                break
-            budget -= 1
-            self._decided[key] = reason
-            self.store.add_decision(event.at, key, reason)
-            if any(m in reason for m in _NO_TEMPLATE_MARKERS):
-                log.warning("unplaceable %s: %s", key, reason)
-        for key in set(self._decided) - set(current):
-            del self._decided[key]
-
-    def explain(self, kind: str, name: str) -> dict[str, Any]:
-        """Why a pod ("ns/name", or a hidden-demand key) or a node was or was not acted upon.
-
-        Raises KeyError for a node the daemon does not manage.
-        """
-        with self._lock:
-            last = self._last
-            pending = dict(self._first_seen)
-        result = last.plan
-        by = result.decided_by
-        out: dict[str, Any] = {"kind": kind, "at": last.at}
-        if kind == "node":
-            with self._lock:
-                node = self._nodes.get(name)
-                if node is None:
-                    raise KeyError(name)
-                out["node"] = self.node_dict(node)
-            out["key"] = f"node:{name}"
-            action = next((a for a in result.actions if a.node == name), None)
-            if name in result.kept:
-                out["decision"] = {"policy": by.get(name, "planner"), "reason": result.kept[name]}
-            out["history"] = self.store.decisions(key=f"node:{name}", limit=20)
-            out["transitions"] = self.store.transitions(node=name, limit=10)
-        else:
-            keys = [name] if ":" in name else [name, f"job:{name}", f"workload:{name}"]
-            key = next((k for k in keys if k in pending or k in result.unplaceable), keys[0])
-            out["key"] = key
-            out["pending"] = key in pending
-            if key in pending:
-                out["pending_since"] = pending[key]
-            action = next((a for a in result.actions if key in a.pods), None)
-            if key in result.unplaceable:
-                out["decision"] = {
-                    "policy": by.get(key, "planner"),
-                    "reason": result.unplaceable[key],
-                }
-            out["history"] = self.store.decisions(key=key, limit=20)
-        out.setdefault("decision", None)
-        out["action"] = (
-            {
-                "kind": action.kind.value,
-                "node": action.node,
-                "template": action.template,
-                "policy": action.policy,
-                "reason": action.reason,
-            }
-            if action is not None
-            else None
-        )
-        return out

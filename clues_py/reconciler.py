@@ -66,8 +66,8 @@ class Reconciler:
             del self._first_seen[pid]
         later = d.clock.now()
         obs = d.backend.observe(later)
-        with d._lock:  # the daemon's own lock: node states must not move while we decide
-            nodes = dict(d._nodes)
+        with d.state_lock:  # node states must not move while we decide
+            nodes = d.managed_nodes()
             result = decide(
                 nodes=nodes,
                 power_of={t.name: t.power for t in d.templates.values()},
@@ -82,7 +82,7 @@ class Reconciler:
             for a in result.adopt:
                 log.info("reconcile: adopt %s for %s: %s", a.provider_id, a.node, a.reason)
                 d.store.add_decision(later, f"reconcile:{a.node}", f"adopt: {a.reason}")
-                d._apply(a.node, Fact(FactKind.PROVIDER_ON, detail=a.provider_id), later)
+                d.apply_fact(a.node, Fact(FactKind.PROVIDER_ON, detail=a.provider_id), later)
         for t in result.terminate:
             log.warning("reconcile: terminate %s (node %s): %s", t.provider_id, t.node, t.reason)
             d.store.add_decision(later, f"reconcile:{t.node}", f"terminate: {t.reason}")

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clues_py.actuator import Actuator
 from clues_py.bus import PlanEvent, TransitionEvent
 from clues_py.clock import VirtualClock
 from clues_py.config import Config, config_from_dict, merge_overrides
@@ -119,19 +118,9 @@ class Simulation:
             backend=self.backend,
             power={"sim": self.power},
             store=Store(":memory:"),
+            inline_actions=True,
         )
         d = self.daemon
-        d.actuator.shutdown(wait=False)  # never used: no thread was ever started
-        d.actuator = Actuator(
-            backend=d.backend,
-            power=d.power,
-            templates=d.templates,
-            store=d.store,
-            report=d._apply,  # inline: apply the fact now, in this thread
-            now=d.clock.now,
-            bus=d.bus,
-            inline=True,
-        )
         self.jobs: dict[str, _JobTrack] = {job_name(j.id): _JobTrack(j) for j in scenario.jobs}
         self._states: dict[str, str] = {n: "off" for t in self.cfg.templates for n in t.node_names}
         self.result = SimResult(metrics={}, label=label)
@@ -181,12 +170,12 @@ class Simulation:
         d = self.daemon
         cfg = self.cfg
         out: list[float] = []
-        nodes = dict(d._nodes)  # read-only peek; the daemon keeps no public per-node view
+        nodes = d.managed_nodes()
         for name, n in nodes.items():
             s = n.state
             if s == NodeState.IDLE and n.enabled:
                 out.append(max(n.since, n.last_used) + cfg.idle_time)
-                out.append(d._last_scale_up + cfg.scale_down_delay)
+                out.append(d.last_scale_up + cfg.scale_down_delay)
             elif s == NodeState.POWERING_ON:
                 out.append(n.since + cfg.boot_timeout)
             elif s == NodeState.DRAINING:
@@ -198,8 +187,7 @@ class Simulation:
                     out.append(self.clock.now() + DESCRIBE_INTERVAL)
             elif s in (NodeState.ON_ERROR, NodeState.OFF_ERROR):
                 out.append(n.retry_at)
-        for _, until in d._template_failures.values():
-            out.append(until)
+        out.extend(d.template_backoff().values())
         return [t + _EPS for t in out if t - self.t0 < FOREVER]
 
     def _grid(self, t: float) -> float:

@@ -1,0 +1,251 @@
+"""The operator's face of the daemon: status, node verbs, history and `explain`.
+
+A mixin of `Daemon` so callers (HTTP API, CLI through it, simulator, metrics) keep one
+object; it reads the daemon's state under its lock and changes it only through
+lifecycle facts and the actuator, like the loop does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from clues_py import __version__
+from clues_py.bus import ActionStarted, PlanEvent
+from clues_py.lifecycle import Fact, FactKind
+from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("clues.daemon")
+
+# Reasons the scale-up policy gives for pods it needs no new node for.
+_WAITING_PREFIXES = ("fits on existing node", "waits for booting node", "pending for", "queued for")
+# Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
+MAX_DECISIONS_PER_PASS = 500
+# Unplaceable reasons worth a warning: the work fits no template at all.
+_NO_TEMPLATE_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
+
+
+class ControlMixin:
+    def node_dict(self, node: ManagedNode) -> dict[str, Any]:
+        t = self.templates[node.template]
+        obs = node.observed
+        used = obs.requested if obs else None
+        alloc = obs.allocatable if obs and obs.ready else t.resources
+        return {
+            "name": node.name,
+            "template": node.template,
+            "state": node.state.value,
+            "enabled": node.enabled,
+            "since": node.since,
+            "cpu_used": used.cpu_millis if used else 0,
+            "cpu_total": alloc.cpu_millis,
+            "mem_used": used.memory_bytes if used else 0,
+            "mem_total": alloc.memory_bytes,
+            "pods": len(node.workload_pods),
+            "provider_id": node.provider_id,
+            "attempts": node.attempts,
+            "last_error": node.last_error,
+            "ready": node.ready,
+        }
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            last = self._last
+            nodes = [self.node_dict(self._nodes[n]) for n in sorted(self._nodes)]
+        return {
+            "version": __version__,
+            "cluster": self.cfg.cluster_name,
+            "now": self.clock.now(),
+            "leader": self.is_leader(),
+            "synced": self.backend.synced(),
+            "nodes": nodes,
+            "pending": {
+                "pods": last.pending,
+                "cpu": last.pending_cpu,
+                "memory": last.pending_memory,
+                "hidden": last.hidden,
+            },
+            # Pods the plan covers without a new node (free room, booting nodes, grace) are
+            # "waiting"; only the rest could not be placed at all.
+            "unplaceable": {
+                k: v
+                for k, v in last.plan.unplaceable.items()
+                if not v.startswith(_WAITING_PREFIXES)
+            },
+            "waiting": {
+                k: v for k, v in last.plan.unplaceable.items() if v.startswith(_WAITING_PREFIXES)
+            },
+            "unmanaged_nodes": self.reconciler.report()["unmanaged_nodes"],
+            "reconcile": self.reconciler.report(),
+            "last_plan": {
+                "at": last.at,
+                "actions": [
+                    {"kind": a.kind.value, "node": a.node, "reason": a.reason}
+                    for a in last.plan.actions
+                ],
+            },
+        }
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.status()["nodes"])
+
+    def node_op(self, op: str, node: str) -> dict[str, Any]:
+        with self._lock:
+            current = self._nodes.get(node)
+            if current is None:
+                raise KeyError(node)
+            now = self.clock.now()
+            if op == "enable":
+                self._apply(node, Fact(FactKind.ENABLE, "operator"), now)
+            elif op == "disable":
+                self._apply(node, Fact(FactKind.DISABLE, "operator"), now)
+            elif op == "resetstate":
+                self._apply(node, Fact(FactKind.RESET, "operator"), now)
+            elif op == "poweron":
+                if current.state != NodeState.OFF:
+                    raise ValueError(
+                        f"{node} is {current.state.value}; only an off node can be powered on"
+                    )
+                action_id = self.store.add_action(
+                    now, "power_on", node, current.template, "operator request", "operator"
+                )
+                self._apply(node, Fact(FactKind.POWER_ON_SENT, "operator request"), now)
+                self.bus.publish(
+                    ActionStarted(
+                        now,
+                        action_id,
+                        Action(
+                            ActionKind.POWER_ON,
+                            node,
+                            current.template,
+                            "operator request",
+                            "operator",
+                        ),
+                    )
+                )
+                self._last_scale_up = now
+                self.actuator.power_on(self._nodes[node], action_id)
+            elif op == "poweroff":
+                if current.state not in ON_STATES:
+                    raise ValueError(
+                        f"{node} is {current.state.value}; only an idle or used node can be powered off"
+                    )
+                action_id = self.store.add_action(
+                    now, "power_off", node, current.template, "operator request", "operator"
+                )
+                self._apply(node, Fact(FactKind.DRAIN_STARTED, "operator request"), now)
+                self.bus.publish(
+                    ActionStarted(
+                        now,
+                        action_id,
+                        Action(
+                            ActionKind.POWER_OFF,
+                            node,
+                            current.template,
+                            "operator request",
+                            "operator",
+                        ),
+                    )
+                )
+                self._side[node].action_id = action_id
+                self._side[node].drain_started = True
+                self.actuator.drain_step(self._nodes[node], action_id, first=True)
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+            result = self.node_dict(self._nodes[node])
+        self.wake()
+        return result
+
+    def actions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.actions(node=node, limit=limit)
+
+    def transitions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.transitions(node=node, limit=limit)
+
+    # ------------------------------------------------------------------ explain
+
+    def _plan_decisions(self, result: Plan) -> dict[str, str]:
+        """key -> "policy: reason" for every demand unit and node the plan says something of."""
+        by = result.decided_by
+        out = {k: f"{by.get(k, 'planner')}: {r}" for k, r in result.unplaceable.items()}
+        out.update(
+            {f"node:{n}": f"{by.get(n, 'planner')}: kept: {r}" for n, r in result.kept.items()}
+        )
+        for a in result.actions:
+            out[f"node:{a.node}"] = f"{a.policy}: {a.kind.value}: {a.reason}"
+            for k in a.pods:
+                out[k] = f"{a.policy}: {a.kind.value} {a.node} ({a.template}) for it"
+        return out
+
+    def _record_decisions(self, event: object) -> None:
+        """Store decisions that changed since the last pass (bounded per pass; the rest follow)."""
+        if not isinstance(event, PlanEvent):
+            return
+        current = self._plan_decisions(event.plan)
+        budget = MAX_DECISIONS_PER_PASS
+        for key, reason in current.items():
+            if self._decided.get(key) == reason:
+                continue
+            if budget <= 0:
+                break
+            budget -= 1
+            self._decided[key] = reason
+            self.store.add_decision(event.at, key, reason)
+            if any(m in reason for m in _NO_TEMPLATE_MARKERS):
+                log.warning("unplaceable %s: %s", key, reason)
+        for key in set(self._decided) - set(current):
+            del self._decided[key]
+
+    def explain(self, kind: str, name: str) -> dict[str, Any]:
+        """Why a pod ("ns/name", or a hidden-demand key) or a node was or was not acted upon.
+
+        Raises KeyError for a node the daemon does not manage.
+        """
+        with self._lock:
+            last = self._last
+            pending = dict(self._first_seen)
+        result = last.plan
+        by = result.decided_by
+        out: dict[str, Any] = {"kind": kind, "at": last.at}
+        if kind == "node":
+            with self._lock:
+                node = self._nodes.get(name)
+                if node is None:
+                    raise KeyError(name)
+                out["node"] = self.node_dict(node)
+            out["key"] = f"node:{name}"
+            action = next((a for a in result.actions if a.node == name), None)
+            if name in result.kept:
+                out["decision"] = {"policy": by.get(name, "planner"), "reason": result.kept[name]}
+            out["history"] = self.store.decisions(key=f"node:{name}", limit=20)
+            out["transitions"] = self.store.transitions(node=name, limit=10)
+        else:
+            keys = [name] if ":" in name else [name, f"job:{name}", f"workload:{name}"]
+            key = next((k for k in keys if k in pending or k in result.unplaceable), keys[0])
+            out["key"] = key
+            out["pending"] = key in pending
+            if key in pending:
+                out["pending_since"] = pending[key]
+            action = next((a for a in result.actions if key in a.pods), None)
+            if key in result.unplaceable:
+                out["decision"] = {
+                    "policy": by.get(key, "planner"),
+                    "reason": result.unplaceable[key],
+                }
+            out["history"] = self.store.decisions(key=key, limit=20)
+        out.setdefault("decision", None)
+        out["action"] = (
+            {
+                "kind": action.kind.value,
+                "node": action.node,
+                "template": action.template,
+                "policy": action.policy,
+                "reason": action.reason,
+            }
+            if action is not None
+            else None
+        )
+        return out

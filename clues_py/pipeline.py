@@ -1,0 +1,112 @@
+"""From configuration to planner and lifecycle settings: the policy pipeline and timeouts.
+
+Pure construction (no I/O): the daemon calls these at start-up and on reload, the
+simulator and tests call them directly. Which keys a reload may change lives here
+too, next to the code that turns them into settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import cast
+
+from clues_py.config import Config, ConfigError, ConfigIssue, PluginSpec
+from clues_py.contracts import PluginContext
+from clues_py.lifecycle import Timeouts
+from clues_py.planner import ChainError, PlannerSettings, Policy, check_pipeline, default_policies
+from clues_py.planner.chain import Expander, ExpanderChain
+from clues_py.plugins import EXPANDERS, POLICIES, instantiate
+
+# Config keys a reload (SIGHUP) applies at runtime; any other difference (templates, power,
+# backend, listeners, store, leader election...) is reported as needing a restart.
+RUNTIME_KEYS = (
+    "idle_time",
+    "min_nodes",
+    "max_nodes",
+    "max_booting",
+    "scale_down_delay",
+    "boot_timeout",
+    "drain_timeout",
+    "shutdown_timeout",
+    "max_retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "policies",
+    "expanders",
+)
+RUNTIME_DAEMON_KEYS = ("tick", "log_level")
+
+
+def planner_settings(cfg: Config) -> PlannerSettings:
+    return PlannerSettings(
+        idle_time=cfg.idle_time,
+        min_nodes=cfg.min_nodes,
+        max_booting=cfg.max_booting,
+        max_nodes=cfg.max_nodes,
+        scale_down_delay=cfg.scale_down_delay,
+        # The backend already holds back pods younger than pending_grace unless the
+        # scheduler has said Unschedulable; a second grace here would only add delay.
+        pending_grace=0.0,
+    )
+
+
+# Policy options that default to the top-level config key of the same name.
+_TOP_DEFAULTS = {
+    "idle_off": ("idle_time", "scale_down_delay"),
+    "min_nodes": ("min_nodes",),
+    "limits": ("max_booting", "max_nodes"),
+}
+
+
+def build_pipeline(cfg: Config) -> list[Policy]:
+    """Policies from `policies:` (the default pipeline when empty) and the `expanders:` chain.
+
+    Options a policy entry omits take the top-level value (`idle_time`, `min_nodes`...);
+    nonsensical orders and chains raise ConfigError naming the entry's file and line.
+    """
+
+    def fail(spec: PluginSpec, section: str, exc: Exception) -> ConfigError:
+        return ConfigError([ConfigIssue(spec.file, spec.line, spec.path or section, str(exc))])
+
+    ctx = PluginContext(cfg.cluster_name, "planner", cfg.template_map, {})
+    policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg))
+    for spec in cfg.policies:
+        defaults = {k: getattr(cfg, k) for k in _TOP_DEFAULTS.get(spec.kind, ())}
+        spec = replace(spec, options={**defaults, **spec.options})
+        try:
+            policies.append(cast(Policy, instantiate(POLICIES, spec, ctx)))
+        except ConfigError:
+            raise
+        except ValueError as exc:  # cross-field checks in the plugin's constructor
+            raise fail(spec, "policies", exc) from exc
+    try:
+        check_pipeline([p.name for p in policies])
+    except ChainError as exc:
+        raise fail(cfg.policies[exc.index], "policies", exc) from exc
+    expanders: list[Expander] = []
+    for spec in cfg.expanders:
+        try:
+            expanders.append(cast(Expander, instantiate(EXPANDERS, spec, ctx)))
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise fail(spec, "expanders", exc) from exc
+    try:
+        chain = ExpanderChain(expanders) if expanders else None
+    except ChainError as exc:
+        raise fail(cfg.expanders[exc.index], "expanders", exc) from exc
+    for p in policies:
+        if hasattr(p, "chain"):
+            setattr(p, "chain", chain)  # noqa: B010 (not part of the Policy protocol)
+    return policies
+
+
+def timeouts(cfg: Config) -> Timeouts:
+    return Timeouts(
+        boot=cfg.boot_timeout,
+        drain=cfg.drain_timeout,
+        shutdown=cfg.shutdown_timeout,
+        max_retries=cfg.max_retries,
+        backoff_base=cfg.retry_backoff,
+        backoff_max=cfg.retry_backoff_max,
+    )
