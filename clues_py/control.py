@@ -20,12 +20,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("clues.daemon")
 
-# Reasons the scale-up policy gives for pods it needs no new node for.
-_WAITING_PREFIXES = ("fits on existing node", "waits for booting node", "pending for", "queued for")
 # Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
 MAX_DECISIONS_PER_PASS = 500
 # Unplaceable reasons worth a warning: the work fits no template at all.
 _NO_TEMPLATE_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
+
+
+def _never_fits(reason: str) -> bool:
+    return any(m in reason for m in _NO_TEMPLATE_MARKERS)
 
 
 class ControlMixin:
@@ -68,16 +70,10 @@ class ControlMixin:
                 "memory": last.pending_memory,
                 "hidden": last.hidden,
             },
-            # Pods the plan covers without a new node (free room, booting nodes, grace) are
-            # "waiting"; only the rest could not be placed at all.
-            "unplaceable": {
-                k: v
-                for k, v in last.plan.unplaceable.items()
-                if not v.startswith(_WAITING_PREFIXES)
-            },
-            "waiting": {
-                k: v for k, v in last.plan.unplaceable.items() if v.startswith(_WAITING_PREFIXES)
-            },
+            # Work no template can ever run is "unplaceable"; everything else the plan did
+            # not power a node for (free room, booting nodes, limits, all nodes on) waits.
+            "unplaceable": {k: v for k, v in last.plan.unplaceable.items() if _never_fits(v)},
+            "waiting": {k: v for k, v in last.plan.unplaceable.items() if not _never_fits(v)},
             "unmanaged_nodes": self.reconciler.report()["unmanaged_nodes"],
             "reconcile": self.reconciler.report(),
             "last_plan": {

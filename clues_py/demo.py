@@ -155,6 +155,7 @@ def _node_exporter() -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"app": "node-exporter"}},
                 "spec": {
+                    "priorityClassName": "system-node-critical",
                     "tolerations": [{"operator": "Exists"}],
                     "containers": [
                         {

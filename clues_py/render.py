@@ -171,7 +171,7 @@ def summary_line(status: Mapping[str, Any]) -> str:
     parts.append(text)
     waiting = len(status.get("waiting") or {})
     if waiting:
-        parts.append(f"waiting for capacity: {waiting}")
+        parts.append(f"waiting: {waiting}")
     parts.append(f"unplaceable: {len(status.get('unplaceable') or {})}")
     return " · ".join(parts)
 
@@ -190,6 +190,14 @@ def detail_lines(status: Mapping[str, Any]) -> list[str]:
     for why, names in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         who = names[0] if len(names) == 1 else f"{len(names)} pods ({names[0]}, ...)"
         lines.append(f"unplaceable {who}: {why}")
+    # Waiting work: only the largest group, so a burst shows why it waits in one line.
+    waiting: dict[str, list[str]] = {}
+    for name, why in sorted((status.get("waiting") or {}).items()):
+        waiting.setdefault(why.split(";")[0].split(" (")[0], []).append(name)
+    if waiting:
+        why, names = max(waiting.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        who = names[0] if len(names) == 1 else f"{len(names)} pods"
+        lines.append(f"waiting {who}: {why}")
     plan = status.get("last_plan") or {}
     now = status.get("now")
     for action in plan.get("actions") or []:

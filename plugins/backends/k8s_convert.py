@@ -232,9 +232,14 @@ class PodRecord:
 
     @property
     def pending_candidate(self) -> bool:
-        """Unbound, alive, ungated and Pending: demand once unschedulable or old enough."""
+        """Unbound, alive, ungated and Pending: demand once unschedulable or old enough.
+
+        DaemonSet pods follow nodes and never call for one (as in Cluster Autoscaler): a
+        pending one is waiting for room on its own node, not for a new node.
+        """
         return (
             not self.info.node_name
+            and not self.info.daemonset
             and not self.terminating
             and not self.gated
             and self.info.phase == "Pending"

@@ -198,3 +198,22 @@ def test_history_merges_newest_first() -> None:
     assert "wn-2  powering_on -> idle — Ready" in lines[1]
     assert "wn-2  action power_on [ok] — 3 pods pending" in lines[2]
     assert render_history([], []) == "no history yet"
+
+
+def test_a_burst_is_summarised_in_one_line_per_reason() -> None:
+    full = "no node left to power on: wn: no OFF enabled node left (others on, failing or taken)"
+    s = status(
+        [node("wn-1", "used")],
+        unplaceable={
+            **{f"ns/big-{i}": "fits no template: needs cpu=16" for i in range(3)},
+            "ns/gpu": "no template matches its placement: wn: node(s) had untolerated taint",
+        },
+        waiting={f"ns/p-{i:02d}": full for i in range(40)}
+        | {"ns/q": "waits for booting node wn-2"},
+    )
+    text = render_status(s)
+    assert "waiting: 41" in text and "unplaceable: 4" in text
+    assert "unplaceable 3 pods (ns/big-0, ...): fits no template: needs cpu=16" in text
+    assert "unplaceable ns/gpu: no template matches its placement" in text
+    assert "waiting 40 pods: no node left to power on: wn: no OFF enabled node left" in text
+    assert text.count("\nunplaceable ") == 2 and text.count("\nwaiting ") == 1

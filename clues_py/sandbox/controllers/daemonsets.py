@@ -1,4 +1,10 @@
-"""The apps/v1 DaemonSet controller of the sandbox: one pod per eligible node, bound directly.
+"""The apps/v1 DaemonSet controller of the sandbox: one pod per eligible node.
+
+As since Kubernetes 1.12, the pods are not bound by the controller: each gets a
+required node affinity on its node's `metadata.name` and goes through the
+scheduler, so it competes for room like any pod (a full node leaves it Pending,
+Unschedulable) and wins over ordinary pods by priority (`priorityClassName:
+system-node-critical`, resolved here as the Priority admission plugin would).
 
 A node is eligible when it is Ready, matches the template's nodeSelector and
 required node affinity, and carries no taint the pods do not tolerate (the
@@ -20,7 +26,6 @@ from clues_py.sandbox.controllers.common import (
     is_node_ready,
     key_of,
     owner_ref,
-    rfc3339,
     short_hash,
 )
 from clues_py.sandbox.controllers.events import EventRecorder
@@ -49,6 +54,25 @@ def daemon_pod_spec(template_spec: dict[str, Any]) -> dict[str, Any]:
     spec["tolerations"] = tolerations
     spec.setdefault("restartPolicy", "Always")
     return spec
+
+
+# What the Priority admission plugin resolves the built-in classes to.
+BUILTIN_PRIORITY = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+
+def target_node(pod: Obj) -> str:
+    """The node a DaemonSet pod is for: its binding, else its metadata.name affinity."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or ():
+        for f in term.get("matchFields") or ():
+            if f.get("key") == "metadata.name" and f.get("operator") == "In" and f.get("values"):
+                return str(f["values"][0])
+    return ""
 
 
 def should_run(node: Obj, spec: dict[str, Any]) -> bool:
@@ -107,7 +131,7 @@ class DaemonSetController:
         for pod in self.rt.cache.pods_of(md.get("uid", "")):
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
                 continue
-            by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+            by_node.setdefault(target_node(pod), []).append(pod)
         desired = current = ready = misscheduled = 0
         for name in sorted(nodes):
             node = nodes[name]
@@ -160,8 +184,17 @@ class DaemonSetController:
         labels["controller-revision-hash"] = short_hash(repr(sorted(template.items())), length=10)
         labels["pod-template-generation"] = str(md.get("generation", 1))
         pod_spec = copy.deepcopy(spec)
-        pod_spec["nodeName"] = node
-        now = self.rt.clock.now()
+        affinity = dict(pod_spec.get("affinity") or {})
+        affinity["nodeAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+                ]
+            }
+        }
+        pod_spec["affinity"] = affinity
+        if "priority" not in pod_spec:
+            pod_spec["priority"] = BUILTIN_PRIORITY.get(pod_spec.get("priorityClassName", ""), 0)
         name = f"{md['name'][:57]}-{short_hash(md.get('namespace', ''), md['name'], node)}"
         pod = {
             "apiVersion": "v1",
@@ -174,12 +207,7 @@ class DaemonSetController:
                 "ownerReferences": [owner_ref(ds, "apps/v1", "DaemonSet")],
             },
             "spec": pod_spec,
-            "status": {
-                "phase": "Pending",
-                "conditions": [
-                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": rfc3339(now)}
-                ],
-            },
+            "status": {"phase": "Pending"},
         }
         if self.rt.create("pods", pod, md.get("namespace")) is not None:
             self.events.record(
