@@ -16,7 +16,19 @@ from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
 
 if TYPE_CHECKING:
-    pass
+    import threading
+    from collections.abc import Callable
+
+    from clues_py.actuator import Actuator
+    from clues_py.bus import Bus
+    from clues_py.clock import Clock
+    from clues_py.config import Config
+    from clues_py.contracts import Backend
+    from clues_py.daemon import LastPlan, _Side
+    from clues_py.lifecycle import Transition
+    from clues_py.model import NodeTemplate
+    from clues_py.reconciler import Reconciler
+    from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
 
@@ -31,6 +43,28 @@ def _never_fits(reason: str) -> bool:
 
 
 class ControlMixin:
+    # Provided by `Daemon`; declared so the type checker knows what the mixin relies on.
+    if TYPE_CHECKING:
+        cfg: Config
+        clock: Clock
+        templates: dict[str, NodeTemplate]
+        store: Store
+        bus: Bus
+        backend: Backend
+        actuator: Actuator
+        reconciler: Reconciler
+        is_leader: Callable[[], bool]
+        _lock: threading.RLock
+        _last: LastPlan
+        _nodes: dict[str, ManagedNode]
+        _side: dict[str, _Side]
+        _decided: dict[str, str]
+        _first_seen: dict[str, float]
+
+        def _apply(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
+
+        def wake(self) -> None: ...
+
     def node_dict(self, node: ManagedNode) -> dict[str, Any]:
         t = self.templates[node.template]
         obs = node.observed

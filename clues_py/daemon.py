@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from clues_py.actuator import Actuator
 from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
@@ -101,18 +101,24 @@ class Daemon(ControlMixin):
         self.clock = clock or WallClock()
         self.templates = {t.name: t for t in cfg.templates}
         extras = dict(extras or {})
-        self.backend: Backend = backend or instantiate(
-            "clues_py.backends",
-            cfg.backend,
-            PluginContext(cfg.cluster_name, "backend", self.templates, extras),
+        self.backend: Backend = backend or cast(
+            Backend,
+            instantiate(
+                "clues_py.backends",
+                cfg.backend,
+                PluginContext(cfg.cluster_name, "backend", self.templates, extras),
+            ),
         )
         self.power: dict[str, PowerManager] = dict(power or {})
         for name, spec in cfg.power.items():
             if name not in self.power:
-                self.power[name] = instantiate(
-                    "clues_py.power",
-                    spec,
-                    PluginContext(cfg.cluster_name, name, self.templates, extras),
+                self.power[name] = cast(
+                    PowerManager,
+                    instantiate(
+                        "clues_py.power",
+                        spec,
+                        PluginContext(cfg.cluster_name, name, self.templates, extras),
+                    ),
                 )
         self.store = store or Store(cfg.daemon.state_db)
         self.timeouts = timeouts(cfg)
@@ -215,6 +221,8 @@ class Daemon(ControlMixin):
     def _track_template_health(self, event: object) -> None:
         """Provider errors and boot timeouts put a template in back-off so the planner falls
         back to the next template; a node of it becoming Ready clears it."""
+        if not isinstance(event, ActionFinished | TransitionEvent):
+            return
         failed_template = ""
         if isinstance(event, ActionFinished) and event.kind == "power_on" and not event.ok:
             failed_template = event.template
@@ -225,13 +233,13 @@ class Daemon(ControlMixin):
                 self._template_failures.pop(event.node.template, None)
         if failed_template:
             count = self._template_failures.get(failed_template, (0, 0.0))[0] + 1
-            until = event.at + backoff(count, self.timeouts)  # type: ignore[union-attr]
+            until = event.at + backoff(count, self.timeouts)
             self._template_failures[failed_template] = (count, until)
             log.warning(
                 "template %s: %d consecutive failed power-on(s); back-off until +%.0f s",
                 failed_template,
                 count,
-                until - event.at,  # type: ignore[union-attr]
+                until - event.at,
             )
 
     # Read-only views and the one write path, for collaborators (simulator, reconciler).

@@ -43,8 +43,8 @@ class _Attributed(dict[str, str]):
             b.reserved_by.get(key, b.current) if b.reserved.get(key) == value else b.current
         )
 
-    def update(self, *args: object, **kwargs: str) -> None:  # type: ignore[override]
-        for k, v in dict(*args, **kwargs).items():  # type: ignore[call-overload]
+    def update(self, *args: object, **kwargs: str) -> None:
+        for k, v in dict(*args, **kwargs).items():
             self[k] = v
 
 

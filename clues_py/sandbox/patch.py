@@ -98,30 +98,30 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def _merge_list(field: str, current: Any, patch: list) -> list:
+def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
     if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
         return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
     key = MERGE_KEYS.get(field)
-    current = list(current) if isinstance(current, list) else []
+    items: list[Any] = list(current) if isinstance(current, list) else []
     if field in MERGE_PRIMITIVE_LISTS:
-        return current + [x for x in patch if x not in current]
+        return items + [x for x in patch if x not in items]
     if key is None or not all(isinstance(x, dict) for x in patch):
         return copy.deepcopy(patch)
     for item in patch:
         if key not in item:
             raise PatchError(f"map: {item} does not contain declared merge key: {key}")
         idx = next(
-            (i for i, c in enumerate(current) if isinstance(c, dict) and c.get(key) == item[key]),
+            (i for i, c in enumerate(items) if isinstance(c, dict) and c.get(key) == item[key]),
             None,
         )
         if item.get("$patch") == "delete":
             if idx is not None:
-                del current[idx]
+                del items[idx]
         elif idx is None:
-            current.append(strategic_merge_patch({}, item))
+            items.append(strategic_merge_patch({}, item))
         else:
-            current[idx] = strategic_merge_patch(current[idx], item)
-    return current
+            items[idx] = strategic_merge_patch(items[idx], item)
+    return items
 
 
 def _pointer(path: str) -> list[str]:
@@ -215,7 +215,7 @@ def json_patch(target: Any, ops: Any) -> Any:
     return doc
 
 
-def apply_patch(content_type: str, target: dict, patch: Any) -> dict:
+def apply_patch(content_type: str, target: dict[str, Any], patch: Any) -> dict[str, Any]:
     """Apply a patch of the given Content-Type (parameters ignored) to a copy of `target`."""
     ctype = content_type.split(";")[0].strip().lower()
     if ctype == MERGE_PATCH:

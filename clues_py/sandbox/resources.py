@@ -8,6 +8,7 @@ builds discovery documents and routes from it. Table columns live in `tables.py`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -170,8 +171,8 @@ def find(group_version: str, plural: str) -> ResourceInfo | None:
 
 
 # ----------------------------------------------------------------------------- discovery documents
-def _resource_entries(info: ResourceInfo) -> list[dict]:
-    main: dict = {
+def _resource_entries(info: ResourceInfo) -> list[dict[str, Any]]:
+    main: dict[str, Any] = {
         "name": info.plural,
         "singularName": info.singular,
         "namespaced": info.namespaced,
@@ -184,7 +185,7 @@ def _resource_entries(info: ResourceInfo) -> list[dict]:
         main["categories"] = list(info.categories)
     out = [main]
     for sub in info.subresources:
-        entry: dict = {
+        entry: dict[str, Any] = {
             "name": f"{info.plural}/{sub}",
             "singularName": "",
             "namespaced": info.namespaced,
@@ -201,7 +202,7 @@ def _resource_entries(info: ResourceInfo) -> list[dict]:
     return out
 
 
-def api_versions() -> dict:
+def api_versions() -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -209,7 +210,7 @@ def api_versions() -> dict:
     }
 
 
-def api_group_list() -> dict:
+def api_group_list() -> dict[str, Any]:
     """The legacy /apis document (every non-core group with its single version)."""
     groups_out = []
     for gv in groups():
@@ -221,7 +222,7 @@ def api_group_list() -> dict:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups_out}
 
 
-def api_group(name: str) -> dict | None:
+def api_group(name: str) -> dict[str, Any] | None:
     """The APIGroup document served at /apis/<name>, or None."""
     for group in api_group_list()["groups"]:
         if group["name"] == name:
@@ -229,7 +230,7 @@ def api_group(name: str) -> dict | None:
     return None
 
 
-def api_resource_list(group_version: str) -> dict | None:
+def api_resource_list(group_version: str) -> dict[str, Any] | None:
     """The APIResourceList for one group/version, or None when it is not served."""
     infos = groups().get(group_version)
     if infos is None:

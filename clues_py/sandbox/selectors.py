@@ -26,7 +26,9 @@ class SelectorError(ValueError):
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -131,6 +133,12 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     return str(cur)
 
 
+def _field_matcher(path: str, value: str, *, negate: bool) -> Matcher:
+    if negate:
+        return lambda o: field_value(o, path) != value
+    return lambda o: field_value(o, path) == value
+
+
 @lru_cache(maxsize=512)
 def parse_field_selector(text: str, allowed: Iterable[str] = ()) -> Matcher | None:
     """Compile a field selector; `allowed` lists the labels the kind supports besides metadata.*."""
@@ -145,10 +153,7 @@ def parse_field_selector(text: str, allowed: Iterable[str] = ()) -> Matcher | No
         path, op, value = m.groups()
         if path not in ok:
             raise SelectorError(f"field label not supported: {path}")
-        if op == "!=":
-            matchers.append(lambda o, p=path, v=value: field_value(o, p) != v)
-        else:
-            matchers.append(lambda o, p=path, v=value: field_value(o, p) == v)
+        matchers.append(_field_matcher(path, value, negate=op == "!="))
     return _all(matchers)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int, Callable[[Obj, float], Any]]  # name, type, priority, cell
@@ -57,7 +57,7 @@ def _age(obj: Obj, now: float) -> str:
 
 
 def _name(obj: Obj, now: float) -> str:
-    return obj["metadata"]["name"]
+    return cast(str, obj["metadata"]["name"])
 
 
 def _node_status(node: Obj, now: float) -> str:
@@ -85,7 +85,7 @@ def _address(kind: str) -> Callable[[Obj, float], str]:
     def cell(node: Obj, now: float) -> str:
         for a in (node.get("status") or {}).get("addresses") or []:
             if a.get("type") == kind:
-                return a.get("address", "<none>")
+                return cast(str, a.get("address", "<none>"))
         return "<none>"
 
     return cell
@@ -128,7 +128,7 @@ def _pod_restarts(pod: Obj, now: float) -> str:
     return str(sum(int(c.get("restartCount") or 0) for c in statuses))
 
 
-def _get(*path: str, default: str = "<none>") -> Callable[[Obj, float], Any]:
+def _get(*path: str, default: str | int = "<none>") -> Callable[[Obj, float], Any]:
     def cell(obj: Obj, now: float) -> Any:
         cur: Any = obj
         for p in path:

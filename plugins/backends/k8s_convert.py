@@ -13,10 +13,10 @@ Memory matters (a watch cache may hold 100k+ pods), so equal `Resources` and
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from clues_py.model import (
     GPU_RESOURCE_NAMES,
@@ -55,11 +55,14 @@ class ConversionError(ValueError):
 _INTERN: dict[Any, Any] = {}
 _INTERN_MAX = 65536
 
+_H = TypeVar("_H", bound=Hashable)
 
-def _intern(value: Any) -> Any:
+def _intern(value: _H) -> _H:
     got = _INTERN.get(value)
     if got is not None:
-        return got
+        # Keys equal to `value` are of its own type (Resources/Placement never compare
+        # equal to each other), so the cached instance has the caller's type.
+        return cast(_H, got)
     if len(_INTERN) >= _INTERN_MAX:
         _INTERN.clear()
     _INTERN[value] = value
