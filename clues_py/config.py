@@ -289,6 +289,14 @@ class _Positions:
     values: dict[Path_, int] = field(default_factory=dict)  # line where the value starts
 
 
+def _leaf(path: Path_) -> str:
+    """The key a scalar lives under; scalars are looked up by name, never by list index."""
+    name = path[-1]
+    if not isinstance(name, str):
+        raise TypeError(f"internal error: scalar path {_fmt(path)} must end in a key name")
+    return name
+
+
 def _fmt(path: Path_) -> str:
     s = ""
     for p in path:
@@ -337,7 +345,7 @@ class _Checker:
 
     def scalar(self, raw: Mapping[str, Any], path: Path_, spec: tuple[Any, ...]) -> Any:
         kind, default, minimum, nullable = spec
-        name = path[-1]
+        name = _leaf(path)
         if name not in raw:
             if default is None and not nullable:
                 self.err(path, "missing required key", at_key=True)
@@ -456,14 +464,15 @@ class _Checker:
         return out
 
     def quantity(self, raw: Mapping[str, Any], path: Path_, hint: str) -> int:
-        if path[-1] not in raw:
+        name = _leaf(path)
+        if name not in raw:
             self.err(path, "missing required key", hint, at_key=True)
             return 0
-        v = raw[path[-1]]
+        v = raw[name]
         try:
             if isinstance(v, bool) or v is None:
                 raise QuantityError(v)
-            n = cpu_millis(v) if path[-1] == "cpu" else to_int(v)
+            n = cpu_millis(v) if name == "cpu" else to_int(v)
         except QuantityError:
             self.err(path, f"not a Kubernetes quantity: {v!r}", hint)
             return 0

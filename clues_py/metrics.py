@@ -322,8 +322,8 @@ class _StatusCollector(Collector):
             "Node-seconds spent powered (any state but off and on_error), by template.",
             labels=["template"],
         )
-        for tpl, v in sorted(self._m.powered_seconds().items()):
-            powered.add_metric([tpl], v)
+        for tpl, seconds in sorted(self._m.powered_seconds().items()):
+            powered.add_metric([tpl], seconds)
         yield powered
         yield GaugeMetricFamily(
             "clues_leader", "1 if this daemon is the leader (acts), 0 if it only observes.",

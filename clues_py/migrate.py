@@ -293,9 +293,14 @@ def migrate(cfg_path: str | Path, vnodes: str | Path | None = None) -> Migration
     m.used.add(("general", "CONFIG_DIR"))
     daemon = m.general()
     m.out["cluster_name"] = "clues"
-    vnodes_path: Path | None = Path(vnodes) if vnodes else resolve_beside(main, DEFAULT_VNODES)
-    if vnodes is None and not vnodes_path.is_file():
-        vnodes_path = None
+    vnodes_path: Path | None
+    if vnodes:
+        vnodes_path = Path(vnodes)
+    else:
+        vnodes_path = resolve_beside(main, DEFAULT_VNODES)
+        # Only the default file may silently be absent; a path given explicitly is always used.
+        if vnodes is None and not vnodes_path.is_file():
+            vnodes_path = None
     m.timing()
     nodes = build_nodes(m, main, vnodes_path)
     m.schedulers(nodes.count)

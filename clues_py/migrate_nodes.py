@@ -264,7 +264,7 @@ def hooks_section(
     problems: list[tuple[Entry | None, str, bool]] = []
     for e in given:
         event = HOOK_MAP.get(e.key)
-        if event not in events:
+        if event is None or event not in events:
             problems.append(
                 (e, "no such event in clues-py (see docs/hooks.md for the events)", True)
             )

@@ -27,7 +27,10 @@ def _config_fields(kind: str) -> set[str] | None:
     try:
         from clues_py.plugins import POWER, load_class
 
-        return {f.name for f in dataclasses.fields(load_class(POWER, kind).Config)}
+        cfg_cls = getattr(load_class(POWER, kind), "Config", None)
+        if not dataclasses.is_dataclass(cfg_cls):
+            return None  # a plugin without a Config dataclass cannot be checked
+        return {f.name for f in dataclasses.fields(cfg_cls)}
     except Exception:  # not installed, or broken: fall back to the documented names
         return None
 

@@ -53,12 +53,12 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 @dataclass
 class History:
-    actions: list[Row]
-    transitions: list[Row]
+    actions: Sequence[Row]
+    transitions: Sequence[Row]
     now: float
     since: float | None = None
     source: str = ""
-    nodes: list[Row] = field(default_factory=list)  # current node rows, when known
+    nodes: Sequence[Row] = field(default_factory=list)  # current node rows, when known
 
 
 def load_history(

@@ -160,7 +160,10 @@ def _get(summary: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole OpenAPI 3.0.3 document for a daemon of `version`."""
-    array = lambda name: {"type": "array", "items": _ref(name)}  # noqa: E731
+
+    def array(name: str) -> dict[str, Any]:
+        return {"type": "array", "items": _ref(name)}
+
     paths: dict[str, Any] = {
         "/healthz": {
             "get": {

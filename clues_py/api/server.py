@@ -74,6 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"cluesd/{clues_py.__version__}"
     # A client that connects and says nothing must not hold a thread forever.
     timeout = 30
+    # Only ApiServer builds this handler, always on one of these servers (the stdlib
+    # declares the wider BaseServer, which lacks `control` and `token`).
+    server: _TcpServer | _UnixServer
 
     # ------------------------------------------------------------------ plumbing
     def address_string(self) -> str:
@@ -142,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(500, {"error": msg, "code": 500})
 
     def _check_auth(self) -> None:
-        token: str | None = self.server.token  # type: ignore[attr-defined]
+        token = self.server.token
         if token is None:
             return
         header = self.headers.get("Authorization", "")
@@ -179,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ routes
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
-        control: DaemonControl = self.server.control  # type: ignore[attr-defined]
+        control = self.server.control
         parts = [unquote(p) for p in path.strip("/").split("/")] if path != "/" else []
 
         def allow(*methods: str) -> None:
@@ -209,9 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, control.nodes()
         if resource == "nodes" and len(rest) == 1:
             allow("GET")
-            for node in control.nodes():
-                if node.get("name") == rest[0]:
-                    return 200, node
+            for row in control.nodes():
+                if row.get("name") == rest[0]:
+                    return 200, row
             raise _HttpError(404, f"unknown node {rest[0]!r}")
         if resource == "nodes" and len(rest) == 2:
             allow("POST")
@@ -334,7 +337,7 @@ class ApiServer:
         """Bind and serve in a daemon thread; `.address` then tells the real address."""
         if self._server is not None:
             raise RuntimeError("ApiServer already started")
-        server: socketserver.BaseServer
+        server: _TcpServer | _UnixServer
         if self._listen.is_unix:
             server = self._bind_unix(self._listen.unix_path)
         else:
@@ -347,8 +350,8 @@ class ApiServer:
                 ) from exc
             host, port = server.server_address[:2]
             self.address = str(Address(host=str(host), port=int(port)))
-        server.control = self._control  # type: ignore[attr-defined]
-        server.token = self._token  # type: ignore[attr-defined]
+        server.control = self._control
+        server.token = self._token
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

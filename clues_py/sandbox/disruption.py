@@ -54,7 +54,7 @@ def selector_string(selector: Obj | None) -> str | None:
     return ",".join(reqs)
 
 
-def _selected(store: ObjectStore, pdb: Obj, namespace: str) -> list[Obj]:
+def _selected(store: ObjectStore, pdb: Obj, namespace: str | None) -> list[Obj]:
     """The pods a budget selects, filtered inside the store (cheap with many pods)."""
     selector = selector_string((pdb.get("spec") or {}).get("selector"))
     return [] if selector is None else store.list("pods", namespace, selector)[0]

@@ -174,6 +174,7 @@ class Handler(BaseHTTPRequestHandler):
             readable, _, _ = select.select([self.connection], [], [], 0)
             if not readable:
                 return False
-            return self.connection.recv(1, 2) == b""  # 2 = MSG_PEEK
+            peeked: bytes = self.connection.recv(1, 2)  # 2 = MSG_PEEK
+            return peeked == b""
         except OSError:
             return True

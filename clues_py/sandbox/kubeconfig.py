@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 
-def kubeconfig_dict(server_url: str, context: str = "clues-sandbox") -> dict:
+def kubeconfig_dict(server_url: str, context: str = "clues-sandbox") -> dict[str, Any]:
     """The kubeconfig as a dict: one cluster, one user without credentials, one context."""
     return {
         "apiVersion": "v1",

@@ -12,6 +12,7 @@ business; the facade wires this together.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import threading
@@ -97,7 +98,7 @@ class Machines:
         gpus: int | None = None,
         pods: int | None = None,
         labels: Mapping[str, str] | None = None,
-        taints: list[Mapping[str, Any]] | None = None,
+        taints: builtins.list[Mapping[str, Any]] | None = None,
         boot_seconds: float = 60.0,
         fail: bool = False,
     ) -> dict[str, Any]:

@@ -28,14 +28,14 @@ _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # what the API server uses: no vowel
 class ApiError(Exception):
     """An API failure with its HTTP code and Kubernetes reason (NotFound, Conflict, ...)."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
 
-    def status(self) -> dict:
+    def status(self) -> Obj:
         out: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -71,7 +71,7 @@ def _group_resource(info: resources.ResourceInfo) -> str:
     return f"{info.plural}.{info.group}" if info.group else info.plural
 
 
-def _details(info: resources.ResourceInfo, name: str) -> dict:
+def _details(info: resources.ResourceInfo, name: str) -> Obj:
     d = {"name": name, "kind": info.plural}
     if info.group:
         d["group"] = info.group

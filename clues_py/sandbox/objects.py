@@ -12,6 +12,7 @@ new objects are in `meta.py`; HTTP, discovery, patching and tables are the serve
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import logging
 import re
@@ -21,7 +22,7 @@ import uuid
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from clues_py.sandbox import resources
 from clues_py.sandbox.history import Event, EventLog, select
@@ -48,6 +49,11 @@ Key = tuple[str, str]  # (namespace or "", name)
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _TERMINAL = ("Succeeded", "Failed")
 _NODE_REQ = re.compile(r"^\s*spec\.nodeName\s*==?\s*([^,!=\s]*)\s*$")
+
+
+def _decode(raw: bytes) -> Obj:
+    """Decode a stored encoding; the store only ever holds JSON objects."""
+    return cast(Obj, json.loads(raw))
 
 
 class ObjectStore:
@@ -143,13 +149,13 @@ class ObjectStore:
             return new
         raw = self._bump("MODIFIED", info.plural, key[0], new, old)
         self._put(info.plural, key, new, raw)
-        return json.loads(raw)
+        return _decode(raw)
 
     def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Obj:
         gone = json.loads(self._pop(info.plural, key)[1])
         self._sorted.pop(info.plural, None)
         raw = self._bump("DELETED", info.plural, key[0], gone, old)
-        return json.loads(raw)
+        return _decode(raw)
 
     # ----------------------------------------------------------------- callbacks
     def _dispatch(self) -> None:
@@ -227,10 +233,10 @@ class ObjectStore:
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)
         self._dispatch()
-        return json.loads(raw)
+        return _decode(raw)
 
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
-        return json.loads(self.get_raw(resource, name, namespace))
+        return _decode(self.get_raw(resource, name, namespace))
 
     def get_raw(self, resource: str, name: str, namespace: str | None = None) -> bytes:
         """The stored JSON encoding of the object (no copy needed)."""
@@ -256,7 +262,7 @@ class ObjectStore:
         field_selector: str = "",
         limit: int = 0,
         continue_token: str = "",
-    ) -> tuple[list[bytes], str, str]:
+    ) -> tuple[builtins.list[bytes], str, str]:
         """Encoded items in (namespace, name) order, the list resourceVersion and a continue token."""
         info = resource_info(resource)
         lm, fm = matchers(info, label_selector, field_selector)
@@ -278,15 +284,15 @@ class ObjectStore:
                 keys = self._sorted.get(resource)
             if keys is None:
                 keys = self._sorted[resource] = sorted(table)
-            scoped = bool(namespace) and info.namespaced
+            scope = namespace if namespace and info.namespaced else None
             if start is not None:
                 lo = bisect_right(keys, start)
             else:
-                lo = bisect_left(keys, (namespace, "")) if scoped else 0
+                lo = bisect_left(keys, (scope, "")) if scope is not None else 0
             for i in range(lo, len(keys)):
                 key = keys[i]
-                if scoped and key[0] != namespace:
-                    if key[0] > namespace:
+                if scope is not None and key[0] != scope:
+                    if key[0] > scope:
                         break
                     continue
                 obj, raw = table[key]
@@ -354,13 +360,13 @@ class ObjectStore:
                     "deletionTimestamp" in meta
                     and meta.get("deletionGracePeriodSeconds", 0) <= grace
                 ):
-                    return json.loads(raw)
+                    return _decode(raw)
                 new = json.loads(raw)
                 new["metadata"]["deletionTimestamp"] = rfc3339(self.clock() + grace)
                 new["metadata"]["deletionGracePeriodSeconds"] = grace
                 new_raw = self._bump("MODIFIED", resource, key[0], new, old)
                 self._put(resource, key, new, new_raw)
-                result = json.loads(new_raw)
+                result = _decode(new_raw)
             else:
                 result = self._remove(info, key, old)
                 if resource == "namespaces":
@@ -396,7 +402,7 @@ class ObjectStore:
         namespace: str | None,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> list[tuple[str, Obj]]:
+    ) -> builtins.list[tuple[str, Obj]]:
         """Events after `rv` for this resource (410 Expired when `rv` left the history)."""
         events, _ = self.wait_events(
             resource, int(rv or 0), namespace, label_selector, field_selector, 0
@@ -433,7 +439,7 @@ class ObjectStore:
         field_selector: str = "",
         timeout: float | None = 0,
         cursor: int | None = None,
-    ) -> tuple[list[tuple[str, bytes]], int]:
+    ) -> tuple[builtins.list[tuple[str, bytes]], int]:
         """Matching (type, raw object) events after rv `after`, waiting up to `timeout` for one.
 
         Returns the events and the rv to continue from. A MODIFIED object that enters or leaves

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from clues_py.sandbox import resources
 
@@ -25,12 +26,12 @@ def _gv_path(group_version: str) -> str:
     return f"api/{group_version}" if "/" not in group_version else f"apis/{group_version}"
 
 
-def gv_document(group_version: str) -> dict | None:
+def gv_document(group_version: str) -> dict[str, Any] | None:
     """The OpenAPI v3 document of one group/version (PATCH operations only), or None."""
     infos = resources.groups().get(group_version)
     if infos is None:
         return None
-    paths: dict[str, dict] = {}
+    paths: dict[str, dict[str, Any]] = {}
     for info in infos:
         scope = "/namespaces/{namespace}" if info.namespaced else ""
         op = {
@@ -65,7 +66,7 @@ def _hash(group_version: str) -> str:
     return hashlib.sha512(doc).hexdigest()[:64].upper()
 
 
-def document(path: str) -> dict | None:
+def document(path: str) -> dict[str, Any] | None:
     """The document served at `path` (`/openapi/v3` or `/openapi/v3/<gv path>`), or None."""
     if path == "/openapi/v3":
         return {

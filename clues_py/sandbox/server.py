@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from clues_py.sandbox import disruption, openapi, resources
@@ -23,8 +23,9 @@ from clues_py.sandbox.verbs import Verbs
 
 log = logging.getLogger(__name__)
 
-Route = Callable[[str, str, dict, bytes | None], tuple[int, dict]]
 Obj = dict[str, Any]
+# (method, path, query, body) -> (status code, JSON document)
+Route = Callable[[str, str, dict[str, str], bytes | None], tuple[int, Obj]]
 VERSION = {
     "major": "1",
     "minor": "32",
@@ -65,7 +66,9 @@ class ApiServer(Verbs):
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        # typeshed allows bytes hosts for any family; an AF_INET server reports a str host.
+        host = cast(str, self._httpd.server_address[0])
+        return f"http://{host}:{self.port}"
 
     def add_route(self, prefix: str, handler: Route) -> None:
         """Serve every path starting with `prefix` with `handler(method, path, query, body)`."""
@@ -108,8 +111,7 @@ class ApiServer(Verbs):
         try:
             for prefix, route in self._routes:
                 if path.startswith(prefix):
-                    code, doc = route(method, path, query, body)
-                    return handler.send_json(code, doc)
+                    return handler.send_json(*route(method, path, query, body))
             if self._route_static(handler, req):
                 return
             self._parse(req)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from clues_py.contracts import (
     DrainResult,
@@ -28,6 +28,8 @@ from clues_py.contracts import (
 from clues_py.model import ManagedNode, NodeTemplate, format_cpu
 from clues_py.sandbox import ApiError, Sandbox, disruption
 from plugins.backends.k8s_cache import ClusterCache
+from plugins.backends.k8s_convert import PodRecord
+from plugins.backends.k8s_drain import drain_pods
 
 _STATES = {
     "on": PowerState.ON,
@@ -42,8 +44,12 @@ class SandboxBackend:
     """`Backend` over a sandbox's object store; `dirty` says whether anything visible changed."""
 
     @dataclass(frozen=True)
-    class Config:
+    class _Config:
         pending_grace: float = 5.0
+
+    # The contracts declare `Config: ClassVar[type]`, which a nested class (read-only to mypy)
+    # does not satisfy; an assigned class attribute does, with the same runtime value.
+    Config: ClassVar[type] = _Config
 
     def __init__(self, sandbox: Sandbox, pending_grace: float = 5.0) -> None:
         self.sandbox = sandbox
@@ -122,41 +128,31 @@ class SandboxBackend:
             except PluginError as exc:
                 if "not found" not in str(exc).lower():
                     raise
-        blocked: dict[str, str] = {}
-        remaining = 0
-        # The cache's index of non-terminal pods bound to the node: listing the store would
-        # walk every finished pod of the run.
-        for pod in self.cache.pods_on(node):
+
+        def evict(pod: PodRecord) -> tuple[int, str] | None:
             info = pod.info
-            if info.daemonset or info.mirror or pod.terminal:
-                continue
-            remaining += 1
-            if pod.terminating:
-                continue
-            if info.protected:
-                blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
-                continue
             try:
                 obj = self.store.get("pods", info.name, info.namespace)
                 disruption.check_eviction(self.store, obj)
                 self.store.delete("pods", info.name, info.namespace)
             except ApiError as exc:
-                if exc.code == 404:
-                    remaining -= 1
-                elif exc.code == 429:
-                    blocked[info.key] = f"PodDisruptionBudget: {exc.message}"
-                else:
-                    blocked[info.key] = f"eviction failed ({exc.code}): {exc.message}"
-        return DrainResult(done=remaining == 0, blocked=blocked)
+                return exc.code, exc.message
+            return None
+
+        # The cache's index of non-terminal pods bound to the node: listing the store would
+        # walk every finished pod of the run.
+        return drain_pods(self.cache.pods_on(node), evict)
 
 
 class DirectSimPower:
     """The `sim` power manager calling `sandbox.machines` in-process (same semantics, no HTTP)."""
 
     @dataclass(frozen=True)
-    class Config:
+    class _Config:
         failure_rate: float = 0.0
         seed: int | None = None
+
+    Config: ClassVar[type] = _Config  # see SandboxBackend.Config
 
     def __init__(
         self,

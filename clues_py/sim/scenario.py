@@ -87,7 +87,9 @@ class _Reader:
     def fail(self, path: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.source}: {path}: {message}")
 
-    def number(self, d: dict[str, Any], key: str, path: str, default: Any, minimum: float = 0.0):
+    def number(
+        self, d: dict[str, Any], key: str, path: str, default: Any, minimum: float = 0.0
+    ) -> float:
         v = d.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v):
             raise self.fail(f"{path}.{key}", f"{v!r} is not a number; write e.g. {key}: 60")
@@ -95,7 +97,9 @@ class _Reader:
             raise self.fail(f"{path}.{key}", f"{v} is below the minimum {minimum}")
         return v
 
-    def integer(self, d: dict[str, Any], key: str, path: str, default: int, minimum: int = 0):
+    def integer(
+        self, d: dict[str, Any], key: str, path: str, default: int, minimum: int = 0
+    ) -> int:
         v = d.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(f"{path}.{key}", f"{v!r} is not a whole number")

@@ -57,11 +57,12 @@ _INTERN_MAX = 65536
 
 _H = TypeVar("_H", bound=Hashable)
 
+
 def _intern(value: _H) -> _H:
     got = _INTERN.get(value)
     if got is not None:
-        # Keys equal to `value` are of its own type (Resources/Placement never compare
-        # equal to each other), so the cached instance has the caller's type.
+        # Keys equal to `value` are of its own type (Resources, Placement and label tuples never
+        # compare equal across types), so the cached instance has the caller's type.
         return cast(_H, got)
     if len(_INTERN) >= _INTERN_MAX:
         _INTERN.clear()
@@ -211,7 +212,7 @@ def pod_info(pod: Obj) -> PodInfo:
 def _labels(labels: Obj | None) -> tuple[tuple[str, str], ...]:
     if not labels:
         return ()
-    return _intern(tuple(sorted((str(k), str(v)) for k, v in labels.items())))  # type: ignore[no-any-return]
+    return _intern(tuple(sorted((str(k), str(v)) for k, v in labels.items())))
 
 
 @dataclass(frozen=True, slots=True)

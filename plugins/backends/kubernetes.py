@@ -24,7 +24,8 @@ from urllib3.exceptions import HTTPError
 from clues_py.contracts import DrainResult, Observation, PluginContext, PluginError
 
 from .k8s_cache import ClusterCache
-from .k8s_convert import pod_record
+from .k8s_convert import PodRecord, pod_record
+from .k8s_drain import drain_pods
 from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
 
 log = logging.getLogger(__name__)
@@ -224,20 +225,10 @@ class KubernetesBackend:
             except PluginError as exc:
                 if "not found" not in str(exc).lower():
                     raise
-        blocked: dict[str, str] = {}
-        remaining = 0
         grace = self.config.eviction_grace
-        for obj in self._pods_on(node):
-            pod = pod_record(obj)
+
+        def evict(pod: PodRecord) -> tuple[int, str] | None:
             info = pod.info
-            if info.daemonset or info.mirror or pod.terminal:
-                continue
-            remaining += 1
-            if pod.terminating:
-                continue  # eviction already accepted; wait for it to go
-            if info.protected:
-                blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
-                continue
             body = k8s.V1Eviction(
                 metadata=k8s.V1ObjectMeta(name=info.name, namespace=info.namespace),
                 delete_options=k8s.V1DeleteOptions(grace_period_seconds=grace)
@@ -251,12 +242,9 @@ class KubernetesBackend:
                     )
                 )
             except ApiException as exc:
-                if exc.status == 404:
-                    remaining -= 1
-                elif exc.status == 429:
-                    blocked[info.key] = f"PodDisruptionBudget: {_status_message(exc)}"
-                else:
-                    blocked[info.key] = f"eviction failed ({exc.status}): {_status_message(exc)}"
+                return exc.status, _status_message(exc)
             except HTTPError as exc:
                 raise _unreachable(f"drain {node}: evicting {info.key}", exc) from exc
-        return DrainResult(done=remaining == 0, blocked=blocked)
+            return None
+
+        return drain_pods((pod_record(obj) for obj in self._pods_on(node)), evict)

@@ -261,7 +261,9 @@ class LibcloudPowerManager:
         kwargs: dict[str, Any] = {
             "name": node.name,
             "image": NodeImage(image_id, image_id, drv),
-            "size": NodeSize(size_id, size_id, 0, 0, None, None, drv),
+            # price=None means "unknown", as libcloud's own drivers pass it; its type comment
+            # says `float` only.
+            "size": NodeSize(size_id, size_id, 0, 0, None, None, drv),  # type: ignore[arg-type]
         }
         if c.location:
             kwargs["location"] = NodeLocation(c.location, c.location, "", drv)
@@ -286,7 +288,9 @@ class LibcloudPowerManager:
             if c.subnet:
                 from libcloud.compute.drivers.ec2 import EC2NetworkSubnet
 
-                kwargs["ex_subnet"] = EC2NetworkSubnet(c.subnet, c.subnet, "available")
+                # libcloud is py.typed but leaves this constructor unannotated.
+                subnet = EC2NetworkSubnet(c.subnet, c.subnet, "available")  # type: ignore[no-untyped-call]
+                kwargs["ex_subnet"] = subnet
         else:
             # The generic spellings most drivers accept (OpenStack, GCE use ex_metadata too).
             kwargs["ex_metadata"] = tags

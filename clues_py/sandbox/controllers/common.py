@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from clues_py.model import Taint, cpu_millis, to_int
 
@@ -67,7 +67,7 @@ def owner_ref(owner: Mapping[str, Any], api_version: str, kind: str) -> Obj:
 def condition(obj: Mapping[str, Any], ctype: str) -> Obj | None:
     for c in (obj.get("status") or {}).get("conditions") or ():
         if c.get("type") == ctype:
-            return c
+            return cast(Obj, c)
     return None
 
 

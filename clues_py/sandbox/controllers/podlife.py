@@ -189,5 +189,5 @@ def is_terminal(pod: Mapping[str, Any]) -> bool:
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     for c in (pod.get("status") or {}).get("conditions") or ():
         if c.get("type") == "Ready":
-            return c.get("status") == "True"
+            return bool(c.get("status") == "True")
     return False

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +28,8 @@ import pytest
 
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import sandbox  # noqa: F401  (fixture, shared not copied)
+from tests.e2e.join_agent import PollingAgent
+from tests.tools import unavailable
 
 AUTH = "id = dummy; type = Dummy;\ntype = InfrastructureManager; username = clues; password = pw\n"
 BASE_RADL = "contextualize ()\n"
@@ -51,10 +51,7 @@ def require_im() -> None:
             return
     except ImportError:
         pass
-    msg = "the IM package is not installed (pip install 'clues-py[im]' or pip install IM)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(msg + "; CI must run the IM tests")
-    pytest.skip(msg)
+    unavailable("the IM package is not installed (pip install 'clues-py[im]' or pip install IM)")
 
 
 @dataclass
@@ -147,7 +144,9 @@ class IMClient:
         return out
 
 
-class JoinAgent:
+class JoinAgent(PollingAgent):
+    name = "im-join-agent"
+
     """Plays the VMs' kubelets: IM VM up -> sandbox Node; IM VM gone -> machine off."""
 
     def __init__(
@@ -161,24 +160,7 @@ class JoinAgent:
         self.client, self.sandbox, self.infid = client, cluster, infid
         self.cpu, self.memory = cpu, memory
         self.seen: set[str] = set()  # every VM id that ever joined
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="im-join-agent", daemon=True)
-
-    def start(self) -> JoinAgent:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                self.step()
-            except Exception as exc:  # keep watching; the test asserts on `errors`
-                self.errors.append(f"{type(exc).__name__}: {exc}")
+        super().__init__()
 
     def step(self) -> None:
         infid = self.infid()

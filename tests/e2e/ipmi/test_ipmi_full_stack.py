@@ -6,7 +6,6 @@ join agent plays the machines: chassis power 1 -> the node boots and registers, 
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,36 +14,23 @@ from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox, wait_for  # noqa: F401
+from tests.e2e.join_agent import PollingAgent
 
 from .conftest import USER, Bmc, start_bmc, stop_bmc
 
 pytestmark = pytest.mark.e2e
 
 
-class JoinAgent:
+class JoinAgent(PollingAgent):
+    name = "ipmi-join-agent"
+    interval = 0.05
+
     """Machine power (the chassis script's file) -> sandbox machine booting / stopping."""
 
     def __init__(self, cluster: Sandbox, bmcs: dict[str, Bmc]) -> None:
         self.sandbox, self.bmcs = cluster, bmcs
-        self.errors: list[str] = []
         self.joined: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ipmi-join-agent", daemon=True)
-
-    def start(self) -> JoinAgent:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.step()
-            except Exception as exc:  # keep watching; the test asserts on `errors`
-                self.errors.append(f"{type(exc).__name__}: {exc}")
+        super().__init__()
 
     def step(self) -> None:
         machines = {m["name"]: m["state"] for m in self.sandbox.machines.list()}

@@ -10,7 +10,6 @@ instances each node name has, so tests can assert there never was a duplicate.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,12 @@ from clues_py.sandbox import Sandbox
 from clues_py.sandbox.machines import MachineError
 from plugins.power.libcloud import TAG_NODE, TAG_TEMPLATE
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
+from tests.e2e.join_agent import PollingAgent
 
 from .cloud import MotoCloud, moto_cloud, unique_cluster, wait_for  # noqa: F401
 
 
-class JoinAgent:
+class JoinAgent(PollingAgent):
     def __init__(
         self,
         cloud: MotoCloud,
@@ -38,25 +38,9 @@ class JoinAgent:
         self.never_join: set[str] = set()  # node names whose instances never join
         self.max_live: dict[str, int] = {}  # node name -> most live instances seen at once
         self.joined: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="join-agent", daemon=True)
+        super().__init__()
 
-    def start(self) -> JoinAgent:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                self.poll()
-            except Exception:  # moto busy or shutting down: try again next poll
-                continue
-
-    def poll(self) -> None:
+    def step(self) -> None:
         live: dict[str, int] = {}
         running: dict[str, str] = {}
         for inst in self.cloud.instances(self.cluster):

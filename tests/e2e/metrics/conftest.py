@@ -7,11 +7,9 @@ must install the Debian `prometheus` package (it brings promtool).
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
+from tests import tools
 
 REPO = Path(__file__).resolve().parents[3]
 PROMETHEUS_DIR = REPO / "etc" / "prometheus"
@@ -19,10 +17,4 @@ DASHBOARD = REPO / "etc" / "grafana" / "clues-dashboard.json"
 
 
 def require_tool(name: str, package: str = "prometheus") -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found on PATH (Debian package {package!r})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + "; CI must install it", pytrace=False)
-    pytest.skip(message)
+    return tools.require_tool(name, package)

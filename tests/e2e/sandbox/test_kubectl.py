@@ -6,8 +6,6 @@ Every command must succeed without warnings on stderr, as it would against a rea
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from clues_py.sandbox.objects import ApiError
 from tests.e2e.sandbox.conftest import Sandbox, node, run_pod
+from tests.tools import require_tool
 
 pytestmark = [pytest.mark.e2e]
 
@@ -22,11 +21,7 @@ pytestmark = [pytest.mark.e2e]
 @pytest.fixture(autouse=True)
 def _kubectl_present() -> None:
     # Under CI a missing kubectl must fail the run, not hide these tests.
-    if shutil.which("kubectl") is None:
-        message = "kubectl is not installed (it ships with the development image)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tool("kubectl", "kubectl (preinstalled on the development image)")
 
 
 JOB = """\

@@ -13,20 +13,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.tools import require_tool
 
 UNIT = Path(__file__).resolve().parents[3] / "systemd" / "cluesd.service"
 ENV_FILE = UNIT.with_name("cluesd.env")
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found on PATH (Debian package 'systemd')"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + "; CI must install it", pytrace=False)
-    pytest.skip(message)
+    return require_tool(name, "systemd")
 
 
 def _verify(unit_text: str, tmp: Path) -> subprocess.CompletedProcess[str]:

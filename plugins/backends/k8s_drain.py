@@ -1,0 +1,44 @@
+"""The drain rules both Kubernetes-shaped backends apply (the real one over HTTP, the
+simulator's in-process one): which pods a drain must evict, and what a refusal means.
+
+DaemonSet, mirror and finished pods stay; a pod already terminating counts until it is
+gone; a protected pod blocks; 404 means already gone; 429 is a PodDisruptionBudget.
+How an eviction is sent is the caller's business (`evict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from clues_py.contracts import DrainResult
+
+from .k8s_convert import PodRecord
+
+# Send one eviction; None when accepted, else (HTTP status, message) of the refusal.
+Evict = Callable[[PodRecord], tuple[int, str] | None]
+
+
+def drain_pods(pods: Iterable[PodRecord], evict: Evict) -> DrainResult:
+    blocked: dict[str, str] = {}
+    remaining = 0
+    for pod in pods:
+        info = pod.info
+        if info.daemonset or info.mirror or pod.terminal:
+            continue
+        remaining += 1
+        if pod.terminating:
+            continue  # eviction already accepted; wait for it to go
+        if info.protected:
+            blocked[info.key] = 'protected: safe-to-evict annotation is "false"'
+            continue
+        refused = evict(pod)
+        if refused is None:
+            continue
+        code, message = refused
+        if code == 404:
+            remaining -= 1
+        elif code == 429:
+            blocked[info.key] = f"PodDisruptionBudget: {message}"
+        else:
+            blocked[info.key] = f"eviction failed ({code}): {message}"
+    return DrainResult(done=remaining == 0, blocked=blocked)
