@@ -26,7 +26,11 @@ from clues_py.sandbox import Sandbox
 from tests.e2e.join_agent import PollingAgent
 
 # Written by rename so that a reader never sees a half-written (empty) file.
-_SET = 'f="{state}/$CLUES_NODE"\necho {value} > "$f.$$" && mv "$f.$$" "$f"\necho "{value} $CLUES_NODE" >> "{log}"\n'
+_SET = (
+    'f="{state}/$CLUES_NODE"\n'
+    'echo {value} > "$f.$$" && mv "$f.$$" "$f"\n'
+    'echo "{value} $CLUES_NODE" >> "{log}"\n'
+)
 _STATUS = 'cat "{state}/$CLUES_NODE" 2>/dev/null || echo off\n'
 _FAIL = 'echo "pdu 127.0.0.1: outlet for $CLUES_NODE does not answer" >&2\nexit 2\n'
 _ASK = """import os, socket
@@ -89,7 +93,7 @@ class WolMachines(StateFiles):
         self.junk: list[bytes] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.05)  # how soon stop() is noticed
         self.port: int = self._sock.getsockname()[1]
         fmt = {"state": self.dir, "log": self.log}
         self.off = [_script(root / "off.sh", _SET.format(value="off", **fmt))]
@@ -116,7 +120,12 @@ class WolMachines(StateFiles):
                 self._sock.sendto(self.power(data[7:].decode()).encode(), peer)
                 continue
             node = self._by_mac.get(data[6:12])
-            if len(data) == 102 and data[:6] == b"\xff" * 6 and data[6:] == data[6:12] * 16 and node:
+            if (
+                len(data) == 102
+                and data[:6] == b"\xff" * 6
+                and data[6:] == data[6:12] * 16
+                and node
+            ):
                 self.packets.append(node)
                 if self.power(node) != "on":
                     self.set(node, "on")
