@@ -469,7 +469,7 @@ main.add_command(_sim_group(), name="sim")
 
 @main.group()
 def config() -> None:
-    """Check cluesd config files."""
+    """Check, show and migrate cluesd configuration files."""
 
 
 @config.command("check")

@@ -9,6 +9,7 @@ imported only when a command runs, so `clues --help` stays fast. The work is
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -95,6 +96,11 @@ def _run(
                 tasks[label] = bar.add_task(f"simulating {label}", total=total)
             bar.update(tasks[label], completed=min(done, total), total=total)
 
+    if plot_path and importlib.util.find_spec("matplotlib") is None:
+        # Fail before a long run, not after it.
+        raise click.UsageError(
+            "--plot needs matplotlib: pip install 'clues-py[sim]' (or pip install matplotlib)"
+        )
     try:
         results = report.run_all(scenario, specs, progress)
     except ConfigError as exc:

@@ -46,12 +46,18 @@ class PowerHarness:
 
 HarnessFactory = Callable[[Path, Any], contextlib.AbstractContextManager[PowerHarness]]
 POWER_HARNESSES: dict[str, HarnessFactory] = {}
+# Managers of fixed machines (BMCs, MACs, scripts) own nothing they could list.
+NON_LISTING: set[str] = set()
 
 
-def power_harness(name: str) -> Callable[[Callable[..., Iterator[PowerHarness]]], HarnessFactory]:
+def power_harness(
+    name: str, *, lists_instances: bool = True
+) -> Callable[[Callable[..., Iterator[PowerHarness]]], HarnessFactory]:
     def register(fn: Callable[..., Iterator[PowerHarness]]) -> HarnessFactory:
         factory = contextlib.contextmanager(fn)
         POWER_HARNESSES[name] = factory
+        if not lists_instances:
+            NON_LISTING.add(name)
         return factory
 
     return register
@@ -128,7 +134,7 @@ from tests.e2e.ipmi.conftest import USER, Bmc, start_bmc, stop_bmc  # noqa: E402
 _METAL = [f"wn-{i}" for i in range(1, 7)] + ["wn-never-on"]
 
 
-@power_harness("ipmi")
+@power_harness("ipmi", lists_instances=False)
 def _ipmi(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
     t = _template("ipmi")
     bmcs: dict[str, Bmc] = {}
@@ -162,7 +168,7 @@ def _ipmi(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
             stop_bmc(b)
 
 
-@power_harness("wol")
+@power_harness("wol", lists_instances=False)
 def _wol(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
     t = _template("wol")
     macs = {n: f"52:54:00:00:01:{i:02x}" for i, n in enumerate(_METAL)}
@@ -193,7 +199,7 @@ def _wol(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
         machines.stop()
 
 
-@power_harness("command")
+@power_harness("command", lists_instances=False)
 def _command(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
     t = _template("command")
     m = CommandMachines(tmp_path)
@@ -215,5 +221,13 @@ def _command(tmp_path: Path, request: Any) -> Iterator[PowerHarness]:
 
 @pytest.fixture(params=sorted(POWER_HARNESSES))
 def harness(request: Any, tmp_path: Path) -> Iterator[PowerHarness]:
+    with POWER_HARNESSES[request.param](tmp_path, request) as h:
+        assert h.lists_instances == (request.param not in NON_LISTING)
+        yield h
+
+
+@pytest.fixture(params=sorted(set(POWER_HARNESSES) - NON_LISTING))
+def listing_harness(request: Any, tmp_path: Path) -> Iterator[PowerHarness]:
+    """Only the managers that can list what they own (clouds, IM, the sandbox)."""
     with POWER_HARNESSES[request.param](tmp_path, request) as h:
         yield h
