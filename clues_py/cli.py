@@ -1,107 +1,41 @@
 """`clues`: the operator CLI. It talks to cluesd only through the HTTP API (clues_py.api).
 
+This module holds `main` (the click group and its global options) and the daemon-facing
+commands: status, nodes, the node verbs, explain and history. The commands that work without
+a daemon (report, config, demo, sandbox) are cli_tools.py's and `sim` is sim/cli.py's; both
+are registered on `main` here. Address/token resolution, exit codes and the API-error mapping
+are cli_common.py's, rendering is render.py's.
+
 Exit codes: 0 ok, 1 the operation failed (404/409/...), 2 usage or config error, 3 the daemon
-is unreachable. `sandbox`, `demo` and `config check` delegate to modules written elsewhere,
-imported lazily so a missing one breaks only its own command. Rendering lives in render.py.
+is unreachable.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
 from clues_py import __version__
 from clues_py.api import NODE_OPS, ApiError, DaemonUnreachable
-from clues_py.api.client import ApiClient
+from clues_py.cli_common import DEFAULT_CLI_ADDRESS as DEFAULT_CLI_ADDRESS
+from clues_py.cli_common import (
+    SINCE_HELP,
+    Settings,
+    call,
+    connect_address,
+    echo_json,
+    fail,
+    since_option,
+    use_color,
+)
 
-T = TypeVar("T")
-
-EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
-# cluesd's default daemon.listen (clues_py.config.DaemonConfig.listen).
-DEFAULT_CLI_ADDRESS = "unix:/run/clues/clues.sock"
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def _settings_from_config(path: str) -> dict[str, Any]:
-    """`daemon:` options of a config file, read leniently: `config check` does the validating."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        _fail(f"error: config file {path}: {exc.strerror or exc}", EXIT_USAGE)
-    except yaml.YAMLError as exc:
-        _fail(f"error: config file {path} is not valid YAML: {exc}", EXIT_USAGE)
-    daemon = data.get("daemon") if isinstance(data, dict) else None
-    return daemon if isinstance(daemon, dict) else {}
-
-
-def _connect_address(listen: str) -> str:
-    """A wildcard listen address is reached through loopback."""
-    for wildcard, loopback in (("0.0.0.0:", "127.0.0.1:"), ("[::]:", "[::1]:")):
-        if listen.startswith(wildcard):
-            return loopback + listen[len(wildcard) :]
-    return listen
-
-
-class _Settings:
-    def __init__(self, address: str | None, token_file: str | None, config: str | None) -> None:
-        self._address = address
-        self._token_file = token_file
-        self._config = config
-        self._client: ApiClient | None = None
-
-    def client(self) -> ApiClient:
-        if self._client is not None:
-            return self._client
-        address, token_file = self._address, self._token_file
-        if self._config and (address is None or token_file is None):
-            daemon = _settings_from_config(self._config)
-            if address is None and daemon.get("listen"):
-                address = _connect_address(str(daemon["listen"]))
-            if token_file is None and daemon.get("token_file"):
-                token_file = str(daemon["token_file"])
-        token = None
-        if token_file:
-            try:
-                token = Path(token_file).read_text().strip()
-            except OSError as exc:
-                _fail(f"error: token file {token_file}: {exc.strerror or exc}", EXIT_USAGE)
-        try:
-            self._client = ApiClient(address or DEFAULT_CLI_ADDRESS, token=token)
-        except ValueError as exc:
-            _fail(f"error: {exc}", EXIT_USAGE)
-        return self._client
-
-
-def _call(fn: Callable[[], T]) -> T:
-    """Run one API call, mapping failures to a message on stderr and the exit code."""
-    try:
-        return fn()
-    except DaemonUnreachable as exc:
-        _fail(str(exc), EXIT_UNREACHABLE)
-    except ApiError as exc:
-        hint = " (pass --token-file or set CLUES_TOKEN_FILE)" if exc.status == 401 else ""
-        _fail(f"error: {exc.message}{hint}", EXIT_FAILED)
-
-
-def _color() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+# Tests import `_connect_address` and `DEFAULT_CLI_ADDRESS` from here, where they lived
+# before cli_common.py.
+_connect_address = connect_address
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,7 +64,7 @@ def main(
     ctx: click.Context, address: str | None, token_file: str | None, config: str | None
 ) -> None:
     """Operate cluesd, the elastic cluster manager: status, nodes, admin verbs, history."""
-    ctx.obj = _Settings(address, token_file, config)
+    ctx.obj = Settings(address, token_file, config)
 
 
 # ---------------------------------------------------------------------- status and nodes
@@ -148,18 +82,18 @@ def main(
 @click.option("--max-frames", type=int, default=None, hidden=True)  # lets tests end --watch
 @click.pass_obj
 def status(
-    settings: _Settings, as_json: bool, watch: bool, interval: float, max_frames: int | None
+    settings: Settings, as_json: bool, watch: bool, interval: float, max_frames: int | None
 ) -> None:
     """Node table and a summary of demand, like the original `clues status`."""
     from clues_py.render import render_status
 
     client = settings.client()
     if not watch:
-        data = _call(client.status)
+        data = call(client.status)
         if as_json:
-            _echo_json(data)
+            echo_json(data)
         else:
-            click.echo(render_status(data, color=_color()))
+            click.echo(render_status(data, color=use_color()))
         return
     frames = 0
     try:
@@ -169,7 +103,7 @@ def status(
                 text = (
                     json.dumps(data, sort_keys=True)
                     if as_json
-                    else render_status(data, color=_color())
+                    else render_status(data, color=use_color())
                 )
             except DaemonUnreachable as exc:
                 text = str(exc)  # keep watching: the daemon may be restarting
@@ -192,16 +126,18 @@ def status(
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the node list as JSON.")
 @click.pass_obj
-def nodes(settings: _Settings, as_json: bool) -> None:
+def nodes(settings: Settings, as_json: bool) -> None:
     """The managed nodes, their state and usage."""
     from clues_py.render import render_nodes
 
     client = settings.client()
     if as_json:
-        _echo_json(_call(client.nodes))
+        echo_json(call(client.nodes))
         return
-    data = _call(client.status)  # for `now`, so times in state use the daemon's clock
-    click.echo(render_nodes(data.get("nodes") or [], float(data.get("now") or 0), color=_color()))
+    data = call(client.status)  # for `now`, so times in state use the daemon's clock
+    click.echo(
+        render_nodes(data.get("nodes") or [], float(data.get("now") or 0), color=use_color())
+    )
 
 
 def _make_op(op: str) -> click.Command:
@@ -219,11 +155,11 @@ def _make_op(op: str) -> click.Command:
         "--json", "as_json", is_flag=True, help="Print the node after the operation as JSON."
     )
     @click.pass_obj
-    def command(settings: _Settings, node: str, as_json: bool) -> None:
+    def command(settings: Settings, node: str, as_json: bool) -> None:
         client = settings.client()
-        result = _call(lambda: client.node_op(op, node))
+        result = call(lambda: client.node_op(op, node))
         if as_json:
-            _echo_json(result)
+            echo_json(result)
             return
         state = result.get("state")
         enabled = "" if result.get("enabled", True) else ", disabled"
@@ -284,44 +220,29 @@ def explain() -> None:
 @click.argument("pod", metavar="NAMESPACE/NAME")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.pass_obj
-def explain_pod(settings: _Settings, pod: str, as_json: bool) -> None:
+def explain_pod(settings: Settings, pod: str, as_json: bool) -> None:
     """Explain a pending pod (or a suspended Job: job:NAMESPACE/NAME)."""
     if "/" not in pod:
-        _fail(f"expected NAMESPACE/NAME, got {pod!r} (e.g. clues explain pod oscar/job-1)", 2)
+        fail(f"expected NAMESPACE/NAME, got {pod!r} (e.g. clues explain pod oscar/job-1)", 2)
     client = settings.client()
-    data = _call(lambda: client.explain("pod", pod))
-    _echo_json(data) if as_json else click.echo(render_explanation(data))
+    data = call(lambda: client.explain("pod", pod))
+    echo_json(data) if as_json else click.echo(render_explanation(data))
 
 
 @explain.command(name="node")
 @click.argument("node")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.pass_obj
-def explain_node(settings: _Settings, node: str, as_json: bool) -> None:
+def explain_node(settings: Settings, node: str, as_json: bool) -> None:
     """Explain what the planner decided about NODE."""
     client = settings.client()
-    data = _call(lambda: client.explain("node", node))
-    _echo_json(data) if as_json else click.echo(render_explanation(data))
-
-
-def _since(text: str | None) -> float | None:
-    from clues_py.report import parse_since
-
-    if text is None:
-        return None
-    try:
-        return parse_since(text)
-    except ValueError as exc:
-        why = str(exc).removeprefix(f"--since {text!r}: ")
-        raise click.BadParameter(why, param_hint="--since") from None
-
-
-_SINCE_HELP = "Only since then: a duration before now (90s, 30m, 2h, 1d), an ISO time or epoch."
+    data = call(lambda: client.explain("node", node))
+    echo_json(data) if as_json else click.echo(render_explanation(data))
 
 
 @main.command()
 @click.option("--node", help="Only this node.")
-@click.option("--since", metavar="DURATION|TIME", help=_SINCE_HELP)
+@click.option("--since", metavar="DURATION|TIME", help=SINCE_HELP)
 @click.option(
     "--kind",
     "kinds",
@@ -342,7 +263,7 @@ _SINCE_HELP = "Only since then: a duration before now (90s, 30m, 2h, 1d), an ISO
 )
 @click.pass_obj
 def history(
-    settings: _Settings,
+    settings: Settings,
     node: str | None,
     since: str | None,
     kinds: tuple[str, ...],
@@ -352,216 +273,31 @@ def history(
     """Actions taken and state transitions, newest first."""
     from clues_py.render import render_history
 
-    since_at = _since(since)
+    since_at = since_option(since)
     wanted = tuple(k.strip() for v in kinds for k in v.split(",") if k.strip())
     client = settings.client()
-    actions = _call(lambda: client.actions(node, limit, since_at, wanted))
-    transitions = _call(lambda: client.transitions(node, limit, since_at, wanted))
+    actions = call(lambda: client.actions(node, limit, since_at, wanted))
+    transitions = call(lambda: client.transitions(node, limit, since_at, wanted))
     if as_json:
-        _echo_json({"actions": actions, "transitions": transitions})
+        echo_json({"actions": actions, "transitions": transitions})
     elif not actions and not transitions and (node or since_at is not None or wanted):
         click.echo("no history matches these filters")
     else:
         click.echo(render_history(actions, transitions))
 
 
-@main.command()
-@click.option(
-    "--html",
-    "out",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Write the HTML report here.",
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Read this state database instead of asking the daemon.",
-)
-@click.option("--since", metavar="DURATION|TIME", help=_SINCE_HELP)
-@click.option("--title", default="cluesd report", show_default=True, help="Page title.")
-@click.pass_obj
-def report(settings: _Settings, out: str, db: str | None, since: str | None, title: str) -> None:
-    """A self-contained HTML report: nodes by state over time, actions, waits, errors."""
-    from clues_py.report import load_history, render_report
+# ---------------------------------------------------------------------- other modules' commands
+def _register_other_commands() -> None:
+    # Light imports: each command imports its heavy modules only when it runs.
+    from clues_py.cli_tools import config, demo, report, sandbox
+    from clues_py.sim.cli import sim
 
-    since_at = _since(since)
-    if db is not None:
-        from clues_py.store import StoreError
-
-        try:
-            hist = load_history(db=db, since=since_at)
-        except StoreError as exc:
-            _fail(f"error: {exc}", EXIT_USAGE)
-    else:
-        client = settings.client()
-        hist = _call(lambda: load_history(client=client, since=since_at))
-    Path(out).write_text(render_report(hist, title=title), encoding="utf-8")
-    click.echo(f"wrote {out}: {len(hist.actions)} actions, {len(hist.transitions)} transitions")
+    for command in (config, demo, report, sandbox):
+        main.add_command(command)
+    main.add_command(sim, name="sim")
 
 
-# ---------------------------------------------------------------------- delegated commands
-def _import(module: str, name: str, command: str) -> Any:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        _fail(f"error: `clues {command}` is not available in this install ({exc})", EXIT_FAILED)
-
-
-@main.command()
-@click.option(
-    "--port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port for the sandbox API server on 127.0.0.1 (0: a free one).",
-)
-@click.option(
-    "--nodes",
-    "node_specs",
-    multiple=True,
-    metavar="COUNTxCPUxMEM",
-    help="Nodes to create, e.g. 2x4x8Gi (repeatable).",
-)
-@click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False), help="Write a kubeconfig for the sandbox here."
-)
-@click.option(
-    "--snapshot", type=click.Path(dir_okay=False), help="Load the cluster from this snapshot file."
-)
-def sandbox(
-    port: int, node_specs: tuple[str, ...], kubeconfig: str | None, snapshot: str | None
-) -> None:
-    """Run a standalone sandbox Kubernetes API server (for trying cluesd without a cluster)."""
-    run_standalone = _import("clues_py.sandbox.standalone", "run_standalone", "sandbox")
-    rc = run_standalone(port, list(node_specs), kubeconfig, snapshot)
-    sys.exit(rc if isinstance(rc, int) else 0)
-
-
-@main.command()
-@click.option("--speed", type=float, help="Time runs this many times faster than the wall clock.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--jobs", type=int, help="How many jobs to submit.")
-@click.option("--nodes", type=int, help="How many worker nodes the cluster may have.")
-@click.option("--no-live", is_flag=True, help="No live table, just the result.")
-def demo(
-    speed: float | None, as_json: bool, jobs: int | None, nodes: int | None, no_live: bool
-) -> None:
-    """Run cluesd against a sandbox cluster and a burst of jobs, and show what it does."""
-    run_demo = _import("clues_py.demo", "run_demo", "demo")
-    # Only what the user gave, so the demo's own defaults apply otherwise.
-    given = {
-        k: v for k, v in {"speed": speed, "jobs": jobs, "nodes": nodes}.items() if v is not None
-    }
-    sys.exit(int(run_demo(json_out=as_json, live=not no_live, **given) or 0))
-
-
-def _sim_group() -> click.Group:
-    from clues_py.sim.cli import sim as sim_group  # light: heavy imports happen per command
-
-    return sim_group
-
-
-main.add_command(_sim_group(), name="sim")
-
-
-@main.group()
-def config() -> None:
-    """Check, show and migrate cluesd configuration files."""
-
-
-@config.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
-def config_check(file: str) -> None:
-    """Validate FILE; print each error (file:line: key: message) and exit 2 if any."""
-    load_config = _import("clues_py.config", "load_config", "config check")
-    config_error = _import("clues_py.config", "ConfigError", "config check")
-    check_plugins = _import("clues_py.plugins", "check_plugins", "config check")
-    try:
-        cfg = load_config(file)
-        # Plugin options (power managers, backend, policies) are validated by each plugin's
-        # own Config dataclass, with the same file:line: key: message form.
-        check_plugins(cfg)
-    except config_error as exc:
-        errors = getattr(exc, "errors", None) or str(exc).splitlines() or [repr(exc)]
-        for line in errors:
-            click.echo(str(line), err=True)
-        sys.exit(EXIT_USAGE)
-    except OSError as exc:
-        _fail(f"{file}: {exc.strerror or exc}", EXIT_USAGE)
-    n_templates = len(getattr(cfg, "templates", None) or ())
-    n_nodes = sum(len(t.node_names) for t in getattr(cfg, "templates", None) or ())
-    click.echo(f"OK: {n_templates} templates, {n_nodes} nodes")
-
-
-@config.command("show")
-@click.argument("file", type=click.Path(dir_okay=False), required=False)
-@click.pass_context
-def config_show(ctx: click.Context, file: str | None) -> None:
-    """Print the effective config of FILE (default: --config, else /etc/clues/clues.yaml) as
-    YAML, defaults filled in; values of secret-looking keys (password, secret, token, key,
-    credentials...) are redacted."""
-    import yaml
-
-    from clues_py.config import ConfigError, load_config
-    from clues_py.redact import effective_config
-
-    path = file or ctx.find_root().params.get("config") or "/etc/clues/clues.yaml"
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        for line in exc.errors:
-            click.echo(str(line), err=True)
-        sys.exit(EXIT_USAGE)
-    click.echo(f"# effective configuration of {path} (secrets redacted)")
-    click.echo(yaml.safe_dump(effective_config(cfg), sort_keys=False).rstrip())
-
-
-@config.command("migrate")
-@click.argument("clues2_cfg", type=click.Path(dir_okay=False))
-@click.option(
-    "--vnodes",
-    type=click.Path(dir_okay=False),
-    help="kubernetes_vnodes.info [default: the one beside CLUES2_CFG, if any].",
-)
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), help="Write the YAML here [default: stdout]."
-)
-def config_migrate(clues2_cfg: str, vnodes: str | None, output: str | None) -> None:
-    """Turn an original CLUES 2 config (clues2.cfg + conf.d) into clues-py YAML.
-
-    Options that are not carried over, or change meaning, are listed on stderr as
-    file:line: KEY: why. Exit 2 if an input file cannot be read or parsed.
-    """
-    migrate = _import("clues_py.migrate", "migrate", "config migrate")
-    source_error = _import("clues_py.migrate_sources", "SourceError", "config migrate")
-    from clues_py.config import ConfigError, parse_config
-
-    try:
-        result = migrate(clues2_cfg, vnodes)
-    except source_error as exc:
-        _fail(f"error: {exc}", EXIT_USAGE)
-    text = result.to_yaml()
-    try:
-        cfg = parse_config(text, output or "<migrated>")
-    except ConfigError as exc:  # a bug in the migration, not in the input
-        _fail(f"error: the migrated config does not validate (please report):\n{exc}", EXIT_FAILED)
-    for finding in result.findings:
-        click.echo(str(finding), err=True)
-    if output:
-        Path(output).write_text(text)
-    else:
-        click.echo(text, nl=False)
-    dropped = sum(1 for f in result.findings if f.dropped)
-    nodes = sum(len(t.node_names) for t in cfg.templates)
-    click.echo(
-        f"migrated: {len(cfg.templates)} templates, {nodes} nodes, power {', '.join(cfg.power) or '-'}"
-        f"; {dropped} options not migrated, {len(result.findings) - dropped} notes"
-        + (f"; wrote {output}" if output else ""),
-        err=True,
-    )
+_register_other_commands()
 
 
 if __name__ == "__main__":

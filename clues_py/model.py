@@ -2,100 +2,27 @@
 
 Everything here is an immutable value with no I/O. Backends build these from
 the outside world, the daemon assembles them into a `ClusterSnapshot`, and the
-planner turns a snapshot into a `Plan`. Quantity parsing follows Kubernetes'
-`resource.Quantity` rules so that `500m`, `2Gi` and `1e3` mean what kubectl
-means by them.
+planner turns a snapshot into a `Plan`. Parsing and formatting Kubernetes
+quantities (`500m`, `2Gi`, `1e3`) is quantity.py's; its names are re-exported
+here so `from clues_py.model import cpu_millis` keeps working.
 """
 
 from __future__ import annotations
 
 import enum
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any
 
-# --------------------------------------------------------------------------- quantities
-
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 10**3),
-    "": Fraction(1),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-}
-_QUANTITY_RE = re.compile(
-    r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
-)
-
-
-class QuantityError(ValueError):
-    """A string that is not a Kubernetes quantity."""
-
-
-def parse_quantity(value: str | int | float) -> Fraction:
-    """Parse a Kubernetes quantity exactly (`"500m"` -> 1/2, `"2Gi"` -> 2147483648)."""
-    if isinstance(value, bool):
-        raise QuantityError(f"not a quantity: {value!r}")
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise QuantityError(f"not a quantity: {value!r}")
-        return Fraction(Decimal(repr(value)))
-    text = str(value).strip()
-    m = _QUANTITY_RE.match(text)
-    if not m:
-        raise QuantityError(
-            f"not a Kubernetes quantity: {value!r} (expected e.g. '500m', '2', '4Gi', '1e3')"
-        )
-    try:
-        number = Fraction(Decimal(m.group("num")))
-    except InvalidOperation as exc:  # pragma: no cover - the regex already filters
-        raise QuantityError(f"not a Kubernetes quantity: {value!r}") from exc
-    if m.group("exp"):
-        number *= Fraction(10) ** int(m.group("exp")[1:])
-    suffix = m.group("suffix") or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    return number * _DECIMAL[suffix]
-
-
-def cpu_millis(value: str | int | float) -> int:
-    """CPU quantity in millicores, rounded up as the kubelet does."""
-    return math.ceil(parse_quantity(value) * 1000)
-
-
-def to_int(value: str | int | float) -> int:
-    """Byte or count quantity as an integer, rounded up."""
-    return math.ceil(parse_quantity(value))
-
-
-def format_cpu(millis: int) -> str:
-    return f"{millis // 1000}" if millis % 1000 == 0 else f"{millis}m"
-
-
-def format_bytes(n: int) -> str:
-    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{suffix}"
-    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
-        if n >= size:
-            return f"{n / size:.1f}{suffix}"
-    return str(n)
-
-
-GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu")
-
+# Re-exported (`X as X`): model.py was their home before quantity.py, and callers still import
+# them from here.
+from clues_py.quantity import GPU_RESOURCE_NAMES as GPU_RESOURCE_NAMES
+from clues_py.quantity import QuantityError as QuantityError
+from clues_py.quantity import cpu_millis as cpu_millis
+from clues_py.quantity import format_bytes as format_bytes
+from clues_py.quantity import format_cpu as format_cpu
+from clues_py.quantity import parse_quantity as parse_quantity
+from clues_py.quantity import to_int as to_int
 
 # --------------------------------------------------------------------------- resources
 

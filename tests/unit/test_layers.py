@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PURE = [
     ROOT / "clues_py" / "model.py",
+    ROOT / "clues_py" / "quantity.py",
     ROOT / "clues_py" / "lifecycle.py",
     *sorted((ROOT / "clues_py" / "planner").glob("*.py")),
 ]
@@ -42,7 +43,12 @@ UPPER_LAYERS = {
     "clues_py.service",
     "clues_py.api",
     "clues_py.cli",
+    "clues_py.cli_common",
+    "clues_py.cli_tools",
     "clues_py.config",
+    "clues_py.config_schema",
+    "clues_py.config_check",
+    "clues_py.config_names",
     "clues_py.sandbox",
     "clues_py.sim",
     "clues_py.metrics",

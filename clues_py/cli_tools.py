@@ -1,0 +1,215 @@
+"""`clues` commands that work without a running cluesd: report, config, demo, sandbox.
+
+`config check/show/migrate`, `demo` and `sandbox` delegate to modules written elsewhere
+(config.py, migrate.py, demo.py, sandbox/standalone.py), imported lazily so that a missing
+one breaks only its own command; `report` reads a state database or asks the daemon. The
+`main` group that registers these, and the daemon-facing commands, are cli.py's; `sim` is
+sim/cli.py's; shared helpers and exit codes are cli_common.py's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clues_py.cli_common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    SINCE_HELP,
+    Settings,
+    call,
+    fail,
+    since_option,
+)
+
+
+@click.command()
+@click.option(
+    "--html",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Write the HTML report here.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Read this state database instead of asking the daemon.",
+)
+@click.option("--since", metavar="DURATION|TIME", help=SINCE_HELP)
+@click.option("--title", default="cluesd report", show_default=True, help="Page title.")
+@click.pass_obj
+def report(settings: Settings, out: str, db: str | None, since: str | None, title: str) -> None:
+    """A self-contained HTML report: nodes by state over time, actions, waits, errors."""
+    from clues_py.report import load_history, render_report
+
+    since_at = since_option(since)
+    if db is not None:
+        from clues_py.store import StoreError
+
+        try:
+            hist = load_history(db=db, since=since_at)
+        except StoreError as exc:
+            fail(f"error: {exc}", EXIT_USAGE)
+    else:
+        client = settings.client()
+        hist = call(lambda: load_history(client=client, since=since_at))
+    Path(out).write_text(render_report(hist, title=title), encoding="utf-8")
+    click.echo(f"wrote {out}: {len(hist.actions)} actions, {len(hist.transitions)} transitions")
+
+
+def _import(module: str, name: str, command: str) -> Any:
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        fail(f"error: `clues {command}` is not available in this install ({exc})", EXIT_FAILED)
+
+
+@click.command()
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port for the sandbox API server on 127.0.0.1 (0: a free one).",
+)
+@click.option(
+    "--nodes",
+    "node_specs",
+    multiple=True,
+    metavar="COUNTxCPUxMEM",
+    help="Nodes to create, e.g. 2x4x8Gi (repeatable).",
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="Write a kubeconfig for the sandbox here."
+)
+@click.option(
+    "--snapshot", type=click.Path(dir_okay=False), help="Load the cluster from this snapshot file."
+)
+def sandbox(
+    port: int, node_specs: tuple[str, ...], kubeconfig: str | None, snapshot: str | None
+) -> None:
+    """Run a standalone sandbox Kubernetes API server (for trying cluesd without a cluster)."""
+    run_standalone = _import("clues_py.sandbox.standalone", "run_standalone", "sandbox")
+    rc = run_standalone(port, list(node_specs), kubeconfig, snapshot)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+@click.command()
+@click.option("--speed", type=float, help="Time runs this many times faster than the wall clock.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--jobs", type=int, help="How many jobs to submit.")
+@click.option("--nodes", type=int, help="How many worker nodes the cluster may have.")
+@click.option("--no-live", is_flag=True, help="No live table, just the result.")
+def demo(
+    speed: float | None, as_json: bool, jobs: int | None, nodes: int | None, no_live: bool
+) -> None:
+    """Run cluesd against a sandbox cluster and a burst of jobs, and show what it does."""
+    run_demo = _import("clues_py.demo", "run_demo", "demo")
+    # Only what the user gave, so the demo's own defaults apply otherwise.
+    given = {
+        k: v for k, v in {"speed": speed, "jobs": jobs, "nodes": nodes}.items() if v is not None
+    }
+    sys.exit(int(run_demo(json_out=as_json, live=not no_live, **given) or 0))
+
+
+@click.group()
+def config() -> None:
+    """Check, show and migrate cluesd configuration files."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def config_check(file: str) -> None:
+    """Validate FILE; print each error (file:line: key: message) and exit 2 if any."""
+    load_config = _import("clues_py.config", "load_config", "config check")
+    config_error = _import("clues_py.config", "ConfigError", "config check")
+    check_plugins = _import("clues_py.plugins", "check_plugins", "config check")
+    try:
+        cfg = load_config(file)
+        # Plugin options (power managers, backend, policies) are validated by each plugin's
+        # own Config dataclass, with the same file:line: key: message form.
+        check_plugins(cfg)
+    except config_error as exc:
+        errors = getattr(exc, "errors", None) or str(exc).splitlines() or [repr(exc)]
+        for line in errors:
+            click.echo(str(line), err=True)
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror or exc}", EXIT_USAGE)
+    n_templates = len(getattr(cfg, "templates", None) or ())
+    n_nodes = sum(len(t.node_names) for t in getattr(cfg, "templates", None) or ())
+    click.echo(f"OK: {n_templates} templates, {n_nodes} nodes")
+
+
+@config.command("show")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.pass_context
+def config_show(ctx: click.Context, file: str | None) -> None:
+    """Print the effective config of FILE (default: --config, else /etc/clues/clues.yaml) as
+    YAML, defaults filled in; values of secret-looking keys (password, secret, token, key,
+    credentials...) are redacted."""
+    import yaml
+
+    from clues_py.config import ConfigError, load_config
+    from clues_py.redact import effective_config
+
+    path = file or ctx.find_root().params.get("config") or "/etc/clues/clues.yaml"
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            click.echo(str(line), err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"# effective configuration of {path} (secrets redacted)")
+    click.echo(yaml.safe_dump(effective_config(cfg), sort_keys=False).rstrip())
+
+
+@config.command("migrate")
+@click.argument("clues2_cfg", type=click.Path(dir_okay=False))
+@click.option(
+    "--vnodes",
+    type=click.Path(dir_okay=False),
+    help="kubernetes_vnodes.info [default: the one beside CLUES2_CFG, if any].",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write the YAML here [default: stdout]."
+)
+def config_migrate(clues2_cfg: str, vnodes: str | None, output: str | None) -> None:
+    """Turn an original CLUES 2 config (clues2.cfg + conf.d) into clues-py YAML.
+
+    Options that are not carried over, or change meaning, are listed on stderr as
+    file:line: KEY: why. Exit 2 if an input file cannot be read or parsed.
+    """
+    migrate = _import("clues_py.migrate", "migrate", "config migrate")
+    source_error = _import("clues_py.migrate_sources", "SourceError", "config migrate")
+    from clues_py.config import ConfigError, parse_config
+
+    try:
+        result = migrate(clues2_cfg, vnodes)
+    except source_error as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    text = result.to_yaml()
+    try:
+        cfg = parse_config(text, output or "<migrated>")
+    except ConfigError as exc:  # a bug in the migration, not in the input
+        fail(f"error: the migrated config does not validate (please report):\n{exc}", EXIT_FAILED)
+    for finding in result.findings:
+        click.echo(str(finding), err=True)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
+    dropped = sum(1 for f in result.findings if f.dropped)
+    nodes = sum(len(t.node_names) for t in cfg.templates)
+    click.echo(
+        f"migrated: {len(cfg.templates)} templates, {nodes} nodes, power {', '.join(cfg.power) or '-'}"
+        f"; {dropped} options not migrated, {len(result.findings) - dropped} notes"
+        + (f"; wrote {output}" if output else ""),
+        err=True,
+    )
