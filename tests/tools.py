@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import NoReturn
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import pytest
 
@@ -25,3 +27,20 @@ def require_tool(name: str, package: str) -> str:
     if path is None:
         unavailable(f"{name} not found on PATH (Debian package {package!r})")
     return path
+
+
+def wait_for(
+    pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """Poll `pred` until it returns something truthy (and return that), or fail at `timeout`.
+
+    End-to-end tests wait on real servers with deadlines, never with fixed sleeps.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(interval)

@@ -4,7 +4,7 @@ snapshot; without the Kueue API the Workload informer disables itself instead of
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,7 @@ from clues_py.contracts import PluginContext
 from clues_py.sandbox import Sandbox
 from plugins.backends.k8s_informer import Informer
 from plugins.backends.kubernetes import KubernetesBackend
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)
-    return value
+from tests.tools import wait_for
 
 
 @pytest.fixture

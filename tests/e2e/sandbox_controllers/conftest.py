@@ -8,28 +8,15 @@ called over HTTP with urllib. Waits poll with deadlines (`wait_for`).
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client, config
 
 from clues_py.sandbox import Sandbox
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `fn` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what} (last value: {last!r})")
 
 
 def http(sb: Sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
