@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clues_py.contracts import NotImplementedByPlugin, PluginError, PowerState
-from tests.e2e.libcloud.cloud import wait_for
+from tests.tools import wait_for
 
 from .conftest import PowerHarness
 

@@ -19,7 +19,8 @@ from clues_py.api.client import ApiClient
 from clues_py.cli import main
 from clues_py.redact import MASK, Scrubber, is_secret_key, redact_tree
 from clues_py.sandbox import Sandbox
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for, write_config
+from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
+from tests.tools import wait_for
 
 from .test_openapi_fuzz import TOKEN, write_token
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from clues_py.sandbox import Sandbox
+from tests.tools import wait_for
 
-from .conftest import base_config, pod_manifest, wait_for, write_config
+from .conftest import base_config, pod_manifest, write_config
 
 
 def _bin(name: str) -> list[str]:

@@ -12,8 +12,9 @@ from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
 from clues_py.store import Store
+from tests.tools import wait_for
 
-from .conftest import base_config, pod_manifest, wait_for
+from .conftest import base_config, pod_manifest
 
 
 def _states(service: Service) -> dict[str, str]:

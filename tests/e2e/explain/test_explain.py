@@ -11,7 +11,8 @@ from clues_py.cli import main
 from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for
+from tests.e2e.daemon.conftest import base_config, pod_manifest
+from tests.tools import wait_for
 
 
 def test_explain_pod_and_node(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from clues_py.model import ManagedNode, NodeState
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
 from clues_py.store import Store
-from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox, wait_for  # noqa: F401
+from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
+from tests.tools import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,9 @@ import pytest
 from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
-from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox, wait_for  # noqa: F401
+from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.e2e.join_agent import PollingAgent
+from tests.tools import wait_for
 
 from .conftest import USER, Bmc, start_bmc, stop_bmc
 

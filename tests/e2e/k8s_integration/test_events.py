@@ -15,7 +15,8 @@ from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
 from plugins.backends.k8s_events import EventRecord, EventRecorder
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for
+from tests.e2e.daemon.conftest import base_config, pod_manifest
+from tests.tools import wait_for
 
 pytestmark = pytest.mark.e2e
 

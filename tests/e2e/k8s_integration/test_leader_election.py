@@ -23,7 +23,8 @@ from kubernetes import config as k8s_config
 from clues_py.api.client import ApiClient
 from clues_py.sandbox import Sandbox
 from plugins.backends.k8s_lease import LeaseElector, LeaseSettings
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for, write_config
+from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
+from tests.tools import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from plugins.power.libcloud import TAG_NODE, TAG_TEMPLATE
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.e2e.join_agent import PollingAgent
 
-from .cloud import MotoCloud, moto_cloud, unique_cluster, wait_for  # noqa: F401
+from .cloud import MotoCloud, moto_cloud, unique_cluster  # noqa: F401
 
 
 class JoinAgent(PollingAgent):

@@ -7,9 +7,10 @@ from pathlib import Path
 from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
+from tests.tools import wait_for
 
 from .cloud import MotoCloud
-from .conftest import JoinAgent, cloud_config, pod_manifest, wait_for
+from .conftest import JoinAgent, cloud_config, pod_manifest
 
 
 def _states(service: Service) -> dict[str, str]:

@@ -17,9 +17,10 @@ from pathlib import Path
 import yaml
 
 from clues_py.sandbox import Sandbox
+from tests.tools import wait_for
 
 from .cloud import MotoCloud
-from .conftest import JoinAgent, cloud_config, pod_manifest, wait_for
+from .conftest import JoinAgent, cloud_config, pod_manifest
 
 ROUNDS = 12
 # Override to explore other interleavings: CLUES_CRASH_SEED=7 pytest ...

@@ -23,7 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for
+from tests.e2e.daemon.conftest import base_config, pod_manifest
+from tests.tools import wait_for
 
 from .conftest import DASHBOARD, PROMETHEUS_DIR, require_tool
 

@@ -22,7 +22,8 @@ from clues_py.cli import main
 from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
-from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox, wait_for
+from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox
+from tests.tools import wait_for
 
 __all__ = ["sandbox"]  # the fixture, re-exported for pytest
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from .conftest import Cluster, http, wait_for
+from tests.tools import wait_for
+
+from .conftest import Cluster, http
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ import pytest
 from kubernetes import client, config
 
 from clues_py.sandbox.standalone import NodeSpecError, run_standalone
-
-from .conftest import wait_for
+from tests.tools import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from clues_py.sandbox import Sandbox
-from tests.e2e.daemon.conftest import base_config, pod_manifest, wait_for, write_config
+from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
+from tests.tools import wait_for
 
 
 @pytest.fixture
