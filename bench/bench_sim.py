@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 from clues_py.sim import Simulation
 from clues_py.sim.traces import swf_scenario
 
 TARGET_SECONDS = 30.0
-TRACE = "/work/shared/traces/NASA-iPSC-1993-3.1-cln.swf.gz"
+# The shared data lives beside the checkout (../shared); never copied into the repository.
+TRACE = str(
+    Path(
+        os.environ.get("CLUES_SHARED", Path(__file__).resolve().parents[2] / "shared"),
+        "traces",
+        "NASA-iPSC-1993-3.1-cln.swf.gz",
+    )
+)
 
 
 def main() -> int:

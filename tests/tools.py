@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 def unavailable(message: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(message + "; CI must install it", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def require_tool(name: str, package: str) -> str:
@@ -44,3 +45,21 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout} s")
         time.sleep(interval)
+
+
+def shared_file(*parts: str) -> str:
+    """A file of the project's shared data (traces, scenarios): `shared/` beside the checkout.
+
+    The traces are read from there, never copied into the repository.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    for base in (
+        Path(os.environ.get("CLUES_SHARED", repo.parent / "shared")),
+        Path("/work/shared"),
+    ):
+        candidate = base.joinpath(*parts)
+        if candidate.exists():
+            return str(candidate)
+    unavailable(
+        f"shared data {'/'.join(parts)} not found beside the checkout ({repo.parent}/shared)"
+    )

@@ -8,9 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from clues_py.cli import main
+from tests.tools import shared_file
 
-OSCAR = "/work/shared/scenarios/oscar-burst.json"
-NASA = "/work/shared/traces/NASA-iPSC-1993-3.1-cln.swf.gz"
+OSCAR = shared_file("scenarios", "oscar-burst.json")
+NASA = shared_file("traces", "NASA-iPSC-1993-3.1-cln.swf.gz")
 KEYS = {
     "scenario", "node_seconds_powered", "node_seconds_ready", "power_on_actions",
     "power_off_actions", "failed_boots", "jobs", "jobs_completed", "wait_seconds",

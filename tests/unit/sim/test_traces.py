@@ -6,6 +6,7 @@ import pytest
 
 from clues_py.sim.scenario import ScenarioError
 from clues_py.sim.traces import clues_sim_scenario, parse_nodes, parse_swf_lines, swf_scenario
+from tests.tools import shared_file
 
 SWF = """; Version: 2.2
 ; MaxNodes: 16
@@ -48,7 +49,7 @@ def test_swf_bad_lines_and_nodes() -> None:
     assert parse_nodes("16x8x32Gi").memory == "32Gi"
 
 
-NASA = "/work/shared/traces/NASA-iPSC-1993-3.1-cln.swf.gz"
+NASA = shared_file("traces", "NASA-iPSC-1993-3.1-cln.swf.gz")
 
 
 def test_real_nasa_window() -> None:
