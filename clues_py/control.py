@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from clues_py import __version__
-from clues_py.bus import ActionStarted, PlanEvent
+from clues_py.bus import PlanEvent
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
 
@@ -64,6 +64,8 @@ class ControlMixin:
         def _apply(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
 
         def wake(self) -> None: ...
+
+        def start_action(self, action: Action, now: float) -> int | None: ...
 
     def node_dict(self, node: ManagedNode) -> dict[str, Any]:
         t = self.templates[node.template]
@@ -134,55 +136,19 @@ class ControlMixin:
                 self._apply(node, Fact(FactKind.DISABLE, "operator"), now)
             elif op == "resetstate":
                 self._apply(node, Fact(FactKind.RESET, "operator"), now)
-            elif op == "poweron":
-                if current.state != NodeState.OFF:
+            elif op in ("poweron", "poweroff"):
+                on = op == "poweron"
+                allowed = {NodeState.OFF} if on else ON_STATES
+                if current.state not in allowed:
+                    what = "an off node" if on else "an idle or used node"
                     raise ValueError(
-                        f"{node} is {current.state.value}; only an off node can be powered on"
+                        f"{node} is {current.state.value}; only {what} can be powered {op[5:]}"
                     )
-                action_id = self.store.add_action(
-                    now, "power_on", node, current.template, "operator request", "operator"
-                )
-                self._apply(node, Fact(FactKind.POWER_ON_SENT, "operator request"), now)
-                self.bus.publish(
-                    ActionStarted(
-                        now,
-                        action_id,
-                        Action(
-                            ActionKind.POWER_ON,
-                            node,
-                            current.template,
-                            "operator request",
-                            "operator",
-                        ),
-                    )
-                )
-                self._last_scale_up = now
-                self.actuator.power_on(self._nodes[node], action_id)
-            elif op == "poweroff":
-                if current.state not in ON_STATES:
-                    raise ValueError(
-                        f"{node} is {current.state.value}; only an idle or used node can be powered off"
-                    )
-                action_id = self.store.add_action(
-                    now, "power_off", node, current.template, "operator request", "operator"
-                )
-                self._apply(node, Fact(FactKind.DRAIN_STARTED, "operator request"), now)
-                self.bus.publish(
-                    ActionStarted(
-                        now,
-                        action_id,
-                        Action(
-                            ActionKind.POWER_OFF,
-                            node,
-                            current.template,
-                            "operator request",
-                            "operator",
-                        ),
-                    )
-                )
-                self._side[node].action_id = action_id
-                self._side[node].drain_started = True
-                self.actuator.drain_step(self._nodes[node], action_id, first=True)
+                if self.actuator.busy(node):
+                    raise ValueError(f"an operation on {node} is still running; try again")
+                kind = ActionKind.POWER_ON if on else ActionKind.POWER_OFF
+                action = Action(kind, node, current.template, "operator request", "operator")
+                self.start_action(action, now)
             else:
                 raise ValueError(f"unknown operation {op!r}")
             result = self.node_dict(self._nodes[node])

@@ -31,6 +31,7 @@ from clues_py.lifecycle import (
 )
 from clues_py.model import (
     ON_STATES,
+    Action,
     ActionKind,
     ClusterSnapshot,
     Demand,
@@ -377,38 +378,38 @@ class Daemon(ControlMixin):
 
     def _execute(self, result: Plan, now: float) -> None:
         for action in result.actions:
-            if self.actuator.busy(action.node):
-                continue
-            with self._lock:
-                node = self._nodes.get(action.node)
-                if node is None:
-                    continue
-                action_id = self.store.add_action(
-                    now,
-                    action.kind.value,
-                    action.node,
-                    action.template,
-                    action.reason,
-                    action.policy,
-                )
-                self._side[action.node].action_id = action_id
-                log.info("%s %s: %s", action.kind.value, action.node, action.reason)
-                self.bus.publish(ActionStarted(now, action_id, action))
-                if action.kind == ActionKind.POWER_ON:
-                    tr = self._apply(action.node, Fact(FactKind.POWER_ON_SENT, action.reason), now)
-                    if tr is None or tr.new != NodeState.POWERING_ON:
-                        self.store.finish_action(action_id, "skipped", "not allowed in this state")
-                        continue
-                    self._last_scale_up = now
-                    self.store.set_meta("last_scale_up", repr(now))
-                    self.actuator.power_on(self._nodes[action.node], action_id)
-                else:
-                    tr = self._apply(action.node, Fact(FactKind.DRAIN_STARTED, action.reason), now)
-                    if tr is None or tr.new != NodeState.DRAINING:
-                        self.store.finish_action(action_id, "skipped", "not allowed in this state")
-                        continue
-                    self._side[action.node].drain_started = True
-                    self.actuator.drain_step(self._nodes[action.node], action_id, first=True)
+            if not self.actuator.busy(action.node):
+                self.start_action(action, now)
+
+    def start_action(self, action: Action, now: float) -> int | None:
+        """Record `action`, move the node's FSM first (the intent, decision 0002), then hand
+        the provider call to the actuator. None when the FSM refuses it in this state."""
+        with self._lock:
+            if action.node not in self._nodes:
+                return None
+            action_id = self.store.add_action(
+                now, action.kind.value, action.node, action.template, action.reason, action.policy
+            )
+            self._side[action.node].action_id = action_id
+            log.info("%s %s: %s", action.kind.value, action.node, action.reason)
+            self.bus.publish(ActionStarted(now, action_id, action))
+            if action.kind == ActionKind.POWER_ON:
+                fact, wanted = FactKind.POWER_ON_SENT, NodeState.POWERING_ON
+            else:
+                fact, wanted = FactKind.DRAIN_STARTED, NodeState.DRAINING
+            tr = self._apply(action.node, Fact(fact, action.reason), now)
+            if tr is None or tr.new != wanted:
+                self.store.finish_action(action_id, "skipped", "not allowed in this state")
+                return None
+            node = self._nodes[action.node]
+            if action.kind == ActionKind.POWER_ON:
+                self._last_scale_up = now
+                self.store.set_meta("last_scale_up", repr(now))
+                self.actuator.power_on(node, action_id)
+            else:
+                self._side[action.node].drain_started = True
+                self.actuator.drain_step(node, action_id, first=True)
+            return action_id
 
     # ------------------------------------------------------------------ reload
 
