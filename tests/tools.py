@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,3 +64,13 @@ def shared_file(*parts: str) -> str:
     unavailable(
         f"shared data {'/'.join(parts)} not found beside the checkout ({repo.parent}/shared)"
     )
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM a server the test started, then SIGKILL if it does not go in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -29,7 +29,7 @@ from clues_py.model import ManagedNode, NodeTemplate, format_cpu
 from clues_py.sandbox import ApiError, Sandbox, disruption
 from plugins.backends.k8s_cache import ClusterCache
 from plugins.backends.k8s_convert import PodRecord
-from plugins.backends.k8s_drain import drain_pods
+from plugins.backends.k8s_drain import drain_pods, ensure_cordoned
 
 _STATES = {
     "on": PowerState.ON,
@@ -121,13 +121,7 @@ class SandboxBackend:
 
     def drain(self, node: str) -> DrainResult:
         """Same rules as the Kubernetes backend: skip DaemonSet/mirror/terminal pods, honour PDBs."""
-        rec = self.cache.node(node)
-        if rec is None or not rec.unschedulable:
-            try:
-                self.cordon(node, True)
-            except PluginError as exc:
-                if "not found" not in str(exc).lower():
-                    raise
+        ensure_cordoned(self.cache, node, self.cordon)
 
         def evict(pod: PodRecord) -> tuple[int, str] | None:
             info = pod.info

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from clues_py.contracts import DrainResult
+from clues_py.contracts import DrainResult, PluginError
 
+from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord
 
 # Send one eviction; None when accepted, else (HTTP status, message) of the refusal.
 Evict = Callable[[PodRecord], tuple[int, str] | None]
+
+
+def ensure_cordoned(cache: ClusterCache, node: str, cordon: Callable[[str, bool], None]) -> None:
+    """Cordon unless the cache already shows it; a node already gone is nothing to drain."""
+    rec = cache.node(node)
+    if rec is None or not rec.unschedulable:
+        try:
+            cordon(node, True)
+        except PluginError as exc:
+            if "not found" not in str(exc).lower():
+                raise
 
 
 def drain_pods(pods: Iterable[PodRecord], evict: Evict) -> DrainResult:

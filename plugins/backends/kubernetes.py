@@ -25,7 +25,7 @@ from clues_py.contracts import DrainResult, Observation, PluginContext, PluginEr
 
 from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord, pod_record
-from .k8s_drain import drain_pods
+from .k8s_drain import drain_pods, ensure_cordoned
 from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
 
 log = logging.getLogger(__name__)
@@ -218,13 +218,7 @@ class KubernetesBackend:
 
     def drain(self, node: str) -> DrainResult:
         """Cordon if needed, then evict every workload pod; `done` once none is left."""
-        rec = self.cache.node(node)
-        if rec is None or not rec.unschedulable:
-            try:
-                self.cordon(node, True)
-            except PluginError as exc:
-                if "not found" not in str(exc).lower():
-                    raise
+        ensure_cordoned(self.cache, node, self.cordon)
         grace = self.config.eviction_grace
 
         def evict(pod: PodRecord) -> tuple[int, str] | None:

@@ -29,7 +29,7 @@ import pytest
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import sandbox  # noqa: F401  (fixture, shared not copied)
 from tests.e2e.join_agent import PollingAgent
-from tests.tools import unavailable
+from tests.tools import stop_process, unavailable
 
 AUTH = "id = dummy; type = Dummy;\ntype = InfrastructureManager; username = clues; password = pw\n"
 BASE_RADL = "contextualize ()\n"
@@ -86,12 +86,7 @@ def im_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IMServer]:
             time.sleep(0.05)
         yield IMServer(f"http://127.0.0.1:{port_file.read_text()}", workdir, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         out.close()
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import unavailable
+from tests.tools import stop_process, unavailable
 
 PASSWORD = "s3cr3t-Pa55"
 USER = "admin"
@@ -148,12 +148,7 @@ def start_bmc(root: Path, name: str = "bmc") -> Bmc:
 
 def stop_bmc(bmc: Bmc) -> None:
     if bmc.proc.poll() is None:
-        bmc.proc.terminate()
-        try:
-            bmc.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            bmc.proc.kill()
-            bmc.proc.wait()
+        stop_process(bmc.proc, timeout=5)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from clues_py.config import config_from_dict
 from clues_py.sandbox import Sandbox
 from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest
-from tests.tools import wait_for
+from tests.tools import stop_process, wait_for
 
 from .conftest import DASHBOARD, PROMETHEUS_DIR, require_tool
 
@@ -101,12 +101,7 @@ def prometheus(
         wait_for(ready, timeout=30, interval=0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
