@@ -19,6 +19,10 @@ from clues_py.model import Placement, Resources, SelectorRequirement, Taint, Tol
 NOT_READY_TAINT = Taint("node.kubernetes.io/not-ready", "", "NoSchedule")
 UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", "NoSchedule")
 
+MAX_NODE_SCORE = 100
+# Weights of kube-scheduler's default profile for the score plugins the sandbox emulates.
+TAINT_TOLERATION_WEIGHT = 3
+
 # Reasons preemption cannot fix (UnschedulableAndUnresolvable in kube-scheduler).
 _UNRESOLVABLE_PREFIXES = (
     "node(s) had untolerated",
@@ -102,6 +106,10 @@ class NodeInfo:
     ready: bool = True
     unschedulable: bool = False
 
+    @property
+    def soft_taints(self) -> tuple[Taint, ...]:
+        return tuple(t for t in self.taints if t.effect == "PreferNoSchedule")
+
     @classmethod
     def from_k8s(cls, node: Mapping[str, Any]) -> NodeInfo:
         md = node.get("metadata") or {}
@@ -136,6 +144,27 @@ def static_reason(node: NodeInfo, placement: Placement) -> str | None:
     if not placement.labels_match(node.labels):
         return "node(s) didn't match Pod's node affinity/selector"
     return None
+
+
+def soft_taint_count(node: NodeInfo, placement: Placement) -> int:
+    """PreferNoSchedule taints of `node` the pod does not tolerate (TaintToleration's score input)."""
+    tol = placement.tolerations
+    return sum(
+        1
+        for t in node.taints
+        if t.effect == "PreferNoSchedule" and not any(x.tolerates(t) for x in tol)
+    )
+
+
+def taint_scores(counts: Mapping[str, int]) -> dict[str, int]:
+    """TaintToleration's normalized score (0-100, fewer untolerated soft taints is better).
+
+    kube-scheduler's DefaultNormalizeScore with reverse=True, integer arithmetic included.
+    """
+    top = max(counts.values(), default=0)
+    if top == 0:
+        return dict.fromkeys(counts, MAX_NODE_SCORE)
+    return {n: MAX_NODE_SCORE - MAX_NODE_SCORE * c // top for n, c in counts.items()}
 
 
 def resource_reasons(request: Resources, free: Resources) -> list[str]:
@@ -185,13 +214,13 @@ def choose_node(
     """
     n = len(nodes)
     want = feasible_to_find(n)
-    best_score = -1.0
-    best = ""
     found = 0
     reasons: Counter[str] = Counter()
     rc, rm, rg, rp = request.cpu_millis, request.memory_bytes, request.gpus, request.pods
     most = strategy == "MostAllocated"
     zero = Resources()
+    feasible: list[tuple[float, str]] = []
+    soft: dict[str, int] = {}
     # Plain-int arithmetic: this loop runs (pods x nodes) times in a busy sandbox.
     for i in range(n):
         node = nodes[(start + i) % n]
@@ -214,16 +243,21 @@ def choose_node(
             continue
         fc = uc / a.cpu_millis if a.cpu_millis > 0 else 1.0
         fm = um / a.memory_bytes if a.memory_bytes > 0 else 1.0
-        s = (fc + fm) * 50.0 if most else (2.0 - fc - fm) * 50.0
-        # Highest score wins; the lower name breaks ties so the result is deterministic.
-        if s > best_score or (s == best_score and node.name < best):
-            best_score, best = s, node.name
+        feasible.append(((fc + fm) * 50.0 if most else (2.0 - fc - fm) * 50.0, node.name))
+        if node.taints:
+            soft[node.name] = soft_taint_count(node, placement)
         found += 1
         if found >= want:
             break
-    if best:
-        return Decision(best, Counter(), n)
-    return Decision(None, reasons, n)
+    if not feasible:
+        return Decision(None, reasons, n)
+    bonus = taint_scores({name: soft.get(name, 0) for _, name in feasible}) if soft else {}
+    # Highest score wins; the lower name breaks ties so the result is deterministic.
+    best = min(
+        feasible,
+        key=lambda f: (-(f[0] + TAINT_TOLERATION_WEIGHT * bonus.get(f[1], MAX_NODE_SCORE)), f[1]),
+    )
+    return Decision(best[1], Counter(), n)
 
 
 def fit_error_message(num_nodes: int, reasons: Mapping[str, int]) -> str:

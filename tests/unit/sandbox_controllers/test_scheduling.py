@@ -150,3 +150,16 @@ def test_feasible_to_find_follows_kube_scheduler():
     assert feasible_to_find(1000) == 420
     assert feasible_to_find(5000) == 500
     assert feasible_to_find(100_000) == 5000
+
+
+def test_prefer_no_schedule_taints_are_avoided_when_other_nodes_fit():
+    soft = {"key": "clues-py.io/idle", "effect": "PreferNoSchedule"}
+    tainted = node("a", taints=[soft])
+    used = {"b": Resources(cpu_millis=3000, memory_bytes=6 * GI, pods=3)}
+    # b is busier, yet the emptier a carries an untolerated PreferNoSchedule taint.
+    assert decide(pod(), [tainted, node("b")], used).node == "b"
+    # Tolerated: plain LeastAllocated again.
+    tolerant = pod(tolerations=[{"key": "clues-py.io/idle", "operator": "Exists"}])
+    assert decide(tolerant, [tainted, node("b")], used).node == "a"
+    # The taint never blocks: with no other room, the pod goes there.
+    assert decide(pod(cpu="2"), [tainted, node("b")], used).node == "a"
