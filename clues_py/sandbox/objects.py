@@ -14,13 +14,10 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-import logging
-import re
 import threading
 import time
 import uuid
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -37,18 +34,16 @@ from clues_py.sandbox.meta import (
     resource_info,
     rfc3339,
 )
+from clues_py.sandbox.podindex import PodIndex
+from clues_py.sandbox.subscribers import Callback, Subscribers
 
 __all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
 
-log = logging.getLogger(__name__)
-
 Obj = dict[str, Any]
-Callback = Callable[[str, str, Obj], None]
 Key = tuple[str, str]  # (namespace or "", name)
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _TERMINAL = ("Succeeded", "Failed")
-_NODE_REQ = re.compile(r"^\s*spec\.nodeName\s*==?\s*([^,!=\s]*)\s*$")
 
 
 def _decode(raw: bytes) -> Obj:
@@ -66,13 +61,10 @@ class ObjectStore:
         self._cond = threading.Condition(self._lock)
         self._data: dict[str, dict[Key, tuple[Obj, bytes]]] = {}
         self._sorted: dict[str, list[Key]] = {}  # cache of sorted keys, dropped on create/delete
-        # Pods by spec.nodeName ("" = unscheduled): kubelets and drains list one node's pods a lot.
-        self._by_node: dict[str, set[Key]] = {}
+        self._pods = PodIndex()
         self._rv = 0
         self._log = EventLog(history)
-        self._subs: dict[int, Callback] = {}
-        self._pending: deque[tuple[str, str, bytes]] = deque()
-        self._dispatch_lock = threading.Lock()
+        self._subscribers = Subscribers(self._lock)
         self._ids = 0
         for ns in INITIAL_NAMESPACES:
             self.create("namespaces", {"metadata": {"name": ns}})
@@ -84,8 +76,7 @@ class ObjectStore:
         obj["metadata"]["resourceVersion"] = str(self._rv)
         raw = dumps(obj)
         self._log.append(Event(self._rv, type_, resource, ns, obj, raw, prev))
-        if self._subs:
-            self._pending.append((type_, resource, raw))
+        self._subscribers.queue(type_, resource, raw)
         self._cond.notify_all()
         return raw
 
@@ -93,29 +84,14 @@ class ObjectStore:
         table = self._table(resource)
         if resource == "pods":
             old = table.get(key)
-            old_node = (old[0].get("spec") or {}).get("nodeName") or "" if old else None
-            node = (obj.get("spec") or {}).get("nodeName") or ""
-            if old_node != node:
-                if old_node is not None:
-                    self._by_node[old_node].discard(key)
-                self._by_node.setdefault(node, set()).add(key)
+            self._pods.put(key, old[0] if old else None, obj)
         table[key] = (obj, raw)
 
     def _pop(self, resource: str, key: Key) -> tuple[Obj, bytes]:
         entry = self._table(resource).pop(key)
         if resource == "pods":
-            self._by_node[(entry[0].get("spec") or {}).get("nodeName") or ""].discard(key)
+            self._pods.remove(key, entry[0])
         return entry
-
-    def _candidates(self, resource: str, field_selector: str) -> list[Key] | None:
-        """Sorted keys of the pods on one node when the selector pins spec.nodeName, else None."""
-        if resource != "pods":
-            return None
-        for req in field_selector.split(","):
-            m = _NODE_REQ.match(req)
-            if m:
-                return sorted(self._by_node.get(m.group(1), ()))
-        return None
 
     def _table(self, resource: str) -> dict[Key, tuple[Obj, bytes]]:
         return self._data.setdefault(resource, {})
@@ -158,45 +134,13 @@ class ObjectStore:
         return _decode(raw)
 
     # ----------------------------------------------------------------- callbacks
-    def _dispatch(self) -> None:
-        """Deliver pending events in order; a thread already dispatching delivers for others."""
-        while True:
-            if not self._dispatch_lock.acquire(blocking=False):
-                return
-            try:
-                while True:
-                    with self._lock:
-                        if not self._pending:
-                            break
-                        type_, resource, raw = self._pending.popleft()
-                        subs = list(self._subs.values())
-                    for cb in subs:
-                        try:
-                            cb(type_, resource, json.loads(raw))
-                        except Exception:
-                            log.exception("store subscriber failed on %s %s", type_, resource)
-            finally:
-                self._dispatch_lock.release()
-            with self._lock:
-                if not self._pending:
-                    return
-
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         """Call `callback(type, resource, obj)` after each change; returns the unsubscribe function.
 
         Delivery is in change order, outside the store lock, usually on the writing thread; a
         change made from inside a callback is delivered after that callback returns.
         """
-        with self._lock:
-            self._ids += 1
-            sid = self._ids
-            self._subs[sid] = callback
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._subs.pop(sid, None)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     # ----------------------------------------------------------------- public API
     def resource_version(self) -> str:
@@ -232,7 +176,7 @@ class ObjectStore:
             raw = self._bump("ADDED", resource, key[0], obj, None)
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)
-        self._dispatch()
+        self._subscribers.deliver()
         return _decode(raw)
 
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
@@ -279,7 +223,7 @@ class ObjectStore:
         nxt = ""
         with self._lock:
             table = self._table(resource)
-            keys = self._candidates(resource, field_selector or "")
+            keys = self._pods.candidates(field_selector or "") if resource == "pods" else None
             if keys is None:
                 keys = self._sorted.get(resource)
             if keys is None:
@@ -323,7 +267,7 @@ class ObjectStore:
             if want and want != old["metadata"]["resourceVersion"]:
                 raise conflict(info, name)
             result = self._store(info, key, new, old)
-        self._dispatch()
+        self._subscribers.deliver()
         return result
 
     def mutate(
@@ -337,7 +281,7 @@ class ObjectStore:
             new = json.loads(raw)
             fn(new)
             result = self._store(info, key, new, old)
-        self._dispatch()
+        self._subscribers.deliver()
         return result
 
     def delete(
@@ -371,7 +315,7 @@ class ObjectStore:
                 result = self._remove(info, key, old)
                 if resource == "namespaces":
                     self._drop_namespace(name)
-        self._dispatch()
+        self._subscribers.deliver()
         return result
 
     @staticmethod
@@ -484,7 +428,7 @@ class ObjectStore:
         with self._lock:
             self._data = {}
             self._sorted = {}
-            self._by_node = {}
+            self._pods.clear()
             for resource, objs in data["objects"].items():
                 info = resource_info(resource)
                 for obj in objs:
