@@ -22,10 +22,12 @@ from clues_py.clock import Clock, VirtualClock, WallClock
 from clues_py.model import Taint
 from clues_py.sandbox.controllers import (
     DaemonSetController,
+    DeploymentController,
     EventRecorder,
     GarbageCollector,
     JobController,
     Kubelet,
+    ReplicaSetController,
     Runtime,
     Scheduler,
 )
@@ -73,6 +75,9 @@ class Sandbox:
         self.daemonsets = DaemonSetController(self.runtime, self.recorder)
         for c in (self.scheduler, self.kubelet, self.jobs, self.daemonsets):
             self.runtime.add(c)
+        self.runtime.add(DeploymentController(self.runtime, self.recorder))
+        for kind in ("replicasets", "replicationcontrollers"):
+            self.runtime.add(ReplicaSetController(self.runtime, self.recorder, kind))
         self.runtime.add(GarbageCollector(self.runtime))
         self.machines = Machines(self.runtime, self.kubelet)
         self.server: ApiServer | None = None

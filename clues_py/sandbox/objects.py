@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any, cast
 
-from clues_py.sandbox import resources
+from clues_py.sandbox import deletion, resources
 from clues_py.sandbox.history import Event, EventLog, select
 from clues_py.sandbox.meta import (
     ApiError,
@@ -35,6 +35,7 @@ from clues_py.sandbox.meta import (
     rfc3339,
 )
 from clues_py.sandbox.podindex import PodIndex
+from clues_py.sandbox.priority import SYSTEM_CLASSES
 from clues_py.sandbox.subscribers import Callback, Subscribers
 
 __all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
@@ -43,7 +44,6 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_TERMINAL = ("Succeeded", "Failed")
 
 
 def _decode(raw: bytes) -> Obj:
@@ -68,6 +68,8 @@ class ObjectStore:
         self._ids = 0
         for ns in INITIAL_NAMESPACES:
             self.create("namespaces", {"metadata": {"name": ns}})
+        for pc in SYSTEM_CLASSES:  # what kube-apiserver bootstraps
+            self.create("priorityclasses", pc)
 
     # ----------------------------------------------------------------- internals (lock held)
     def _bump(self, type_: str, resource: str, ns: str, obj: Obj, prev: Obj | None) -> bytes:
@@ -123,8 +125,14 @@ class ObjectStore:
             meta["generation"] += 1
         if new == old:
             return new
-        raw = self._bump("MODIFIED", info.plural, key[0], new, old)
-        self._put(info.plural, key, new, raw)
+        if deletion.completes_deletion(meta, old_meta):
+            self._put(info.plural, key, new, dumps(new))
+            return self._remove(info, key, old)
+        return self._replace(info.plural, key, new, old)
+
+    def _replace(self, resource: str, key: Key, new: Obj, old: Obj) -> Obj:
+        raw = self._bump("MODIFIED", resource, key[0], new, old)
+        self._put(resource, key, new, raw)
         return _decode(raw)
 
     def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Obj:
@@ -290,45 +298,32 @@ class ObjectStore:
         name: str,
         namespace: str | None = None,
         grace_seconds: int | None = None,
+        propagation: str | None = None,
     ) -> Obj:
+        """Delete, or start deleting, an object (the rules are `deletion.py`'s)."""
         info = resource_info(resource)
         with self._lock:
             key = self._key(info, name, namespace)
             old, raw = self._existing(info, key)
-            if resource == "pods" and self._graceful(old, grace_seconds):
-                grace = grace_seconds
-                if grace is None:
-                    grace = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                meta = old["metadata"]
-                if (
-                    "deletionTimestamp" in meta
-                    and meta.get("deletionGracePeriodSeconds", 0) <= grace
-                ):
-                    return _decode(raw)
-                new = json.loads(raw)
-                new["metadata"]["deletionTimestamp"] = rfc3339(self.clock() + grace)
-                new["metadata"]["deletionGracePeriodSeconds"] = grace
-                new_raw = self._bump("MODIFIED", resource, key[0], new, old)
-                self._put(resource, key, new, new_raw)
-                result = _decode(new_raw)
-            else:
+            if propagation == "Orphan":
+                self._orphan(old["metadata"].get("uid", ""))
+            remove, new = deletion.outcome(resource, old, grace_seconds, propagation, self.clock())
+            if remove:
                 result = self._remove(info, key, old)
                 if resource == "namespaces":
                     self._drop_namespace(name)
+            else:
+                result = _decode(raw) if new is None else self._replace(resource, key, new, old)
         self._subscribers.deliver()
         return result
 
-    @staticmethod
-    def _graceful(pod: Obj, grace_seconds: int | None) -> bool:
-        if grace_seconds is not None and grace_seconds <= 0:
-            return False
-        if (
-            grace_seconds is None
-            and (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30) <= 0
-        ):
-            return False
-        bound = bool((pod.get("spec") or {}).get("nodeName"))
-        return bound and (pod.get("status") or {}).get("phase") not in _TERMINAL
+    def _orphan(self, uid: str) -> None:
+        """Remove ownerReferences to `uid` from every object (propagationPolicy=Orphan)."""
+        for resource, table in self._data.items():
+            for key, (obj, _) in list(table.items()):
+                new = deletion.without_owner(obj, uid) if resource != "events" else None
+                if new is not None:
+                    self._replace(resource, key, new, obj)
 
     def _drop_namespace(self, ns: str) -> None:
         for resource, table in self._data.items():

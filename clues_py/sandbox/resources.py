@@ -126,9 +126,45 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         "v1",
         True,
         ("deploy",),
-        ("status",),
+        ("status", "scale"),
         categories=("all",),
     ),
+    ResourceInfo(
+        "replicasets",
+        "ReplicaSet",
+        "apps",
+        "v1",
+        True,
+        ("rs",),
+        ("status", "scale"),
+        categories=("all",),
+    ),
+    ResourceInfo(
+        "statefulsets",
+        "StatefulSet",
+        "apps",
+        "v1",
+        True,
+        ("sts",),
+        ("status", "scale"),
+        categories=("all",),
+    ),
+    ResourceInfo("controllerrevisions", "ControllerRevision", "apps", "v1", True),
+    ResourceInfo(
+        "replicationcontrollers",
+        "ReplicationController",
+        "",
+        "v1",
+        True,
+        ("rc",),
+        ("status", "scale"),
+        categories=("all",),
+        fields=("status.replicas",),
+    ),
+    ResourceInfo(
+        "cronjobs", "CronJob", "batch", "v1", True, ("cj",), ("status",), categories=("all",)
+    ),
+    ResourceInfo("priorityclasses", "PriorityClass", "scheduling.k8s.io", "v1", False, ("pc",)),
     ResourceInfo("leases", "Lease", "coordination.k8s.io", "v1", True),
     ResourceInfo(
         "poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",), ("status",)
@@ -198,6 +234,10 @@ def _resource_entries(info: ResourceInfo) -> list[dict[str, Any]]:
             entry.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
         elif sub == "log":
             entry.update(kind="Pod", verbs=["get"])
+        elif sub == "scale":
+            entry.update(
+                group="autoscaling", version="v1", kind="Scale", verbs=["get", "patch", "update"]
+            )
         out.append(entry)
     return out
 

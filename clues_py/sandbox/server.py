@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from clues_py.sandbox import disruption, openapi, resources
+from clues_py.sandbox import disruption, openapi, resources, scale
 from clues_py.sandbox.httpio import Handler, HTTPServer, ListBody, Request, wants_table
 from clues_py.sandbox.objects import ApiError, ObjectStore
 from clues_py.sandbox.verbs import Verbs
@@ -215,6 +215,12 @@ class ApiServer(Verbs):
                 return self._patch(req)
             if m == "DELETE" and req.sub is None:
                 return 200, self._delete(req)
+        elif req.sub == "scale":
+            body = req.json() if m in ("PUT", "PATCH") else None
+            ctype = req.headers.get("Content-Type", "")
+            return 200, scale.handle(
+                self.store, info, m, req.name, req.namespace, body, ctype, req.dry_run()
+            )
         elif req.sub == "binding" and m == "POST":
             return 201, self._bind(req)
         elif req.sub == "eviction" and m == "POST":

@@ -8,56 +8,16 @@ decides when to answer with a Table; this module only turns objects into rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
-Obj = dict[str, Any]
-Column = tuple[str, str, int, Callable[[Obj, float], Any]]  # name, type, priority, cell
-
-
-def human_duration(seconds: float) -> str:
-    """Kubernetes' duration.HumanDuration (the AGE column)."""
-    if seconds < -1:
-        return "<invalid>"
-    s = int(max(seconds, 0))
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = s // 3600
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if h < 24 * 8:
-        return f"{h // 24}d{h % 24}h" if h % 24 else f"{h // 24}d"
-    if h < 24 * 365 * 2:
-        return f"{h // 24}d"
-    if h < 24 * 365 * 8:
-        days = h // 24
-        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
-    return f"{h // 24 // 365}y"
-
-
-def _ts(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-
-
-def _age(obj: Obj, now: float) -> str:
-    t = _ts((obj.get("metadata") or {}).get("creationTimestamp"))
-    return "<unknown>" if t is None else human_duration(now - t)
-
-
-def _name(obj: Obj, now: float) -> str:
-    return cast(str, obj["metadata"]["name"])
+from clues_py.sandbox.cells import AGE as _AGE
+from clues_py.sandbox.cells import NAME as _NAME
+from clues_py.sandbox.cells import Column, Obj, human_duration
+from clues_py.sandbox.cells import containers as _containers
+from clues_py.sandbox.cells import count as _count
+from clues_py.sandbox.cells import get as _get
+from clues_py.sandbox.cells import ts as _ts
+from clues_py.sandbox.tables_workloads import WORKLOAD_COLUMNS
 
 
 def _node_status(node: Obj, now: float) -> str:
@@ -128,16 +88,6 @@ def _pod_restarts(pod: Obj, now: float) -> str:
     return str(sum(int(c.get("restartCount") or 0) for c in statuses))
 
 
-def _get(*path: str, default: str | int = "<none>") -> Callable[[Obj, float], Any]:
-    def cell(obj: Obj, now: float) -> Any:
-        cur: Any = obj
-        for p in path:
-            cur = cur.get(p) if isinstance(cur, dict) else None
-        return default if cur is None or cur == "" else cur
-
-    return cell
-
-
 def _job_status(job: Obj, now: float) -> str:
     conds = {
         c.get("type"): c.get("status") for c in (job.get("status") or {}).get("conditions") or []
@@ -165,18 +115,6 @@ def _job_duration(job: Obj, now: float) -> str:
     return human_duration(end - start)
 
 
-def _containers(field: str) -> Callable[[Obj, float], str]:
-    def cell(obj: Obj, now: float) -> str:
-        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-        return ",".join(str(c.get(field, "")) for c in spec.get("containers") or []) or "<none>"
-
-    return cell
-
-
-def _count(field: str) -> Callable[[Obj, float], int]:
-    return lambda obj, now: len(obj.get(field) or {})
-
-
 def _involved(ev: Obj, now: float) -> str:
     io = ev.get("involvedObject") or ev.get("regarding") or {}
     return f"{str(io.get('kind', '')).lower()}/{io.get('name', '')}"
@@ -190,9 +128,6 @@ def _last_seen(ev: Obj, now: float) -> str:
     )
     return "<unknown>" if t is None else human_duration(now - t)
 
-
-_NAME: Column = ("Name", "string", 0, _name)
-_AGE: Column = ("Age", "string", 0, _age)
 
 COLUMNS: dict[str, list[Column]] = {
     "nodes": [
@@ -290,6 +225,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("Object", "string", 0, _involved),
         ("Message", "string", 0, _get("message", default="")),
     ],
+    **WORKLOAD_COLUMNS,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from clues_py.sandbox import disruption, resources, tables
+from clues_py.sandbox import disruption, resources, tables, workload_rules
 from clues_py.sandbox.httpio import ListBody, Request, wants_table
 from clues_py.sandbox.meta import conflict
 from clues_py.sandbox.objects import ApiError, ObjectStore, rfc3339
@@ -69,6 +69,7 @@ class Verbs:
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
         _check_kind(info, obj)
         _prepare_create(info, obj)
+        workload_rules.prepare(info.plural, obj, self.store)
         if req.dry_run():
             name = (obj.get("metadata") or {}).get("name")
             if name:
@@ -116,6 +117,8 @@ class Verbs:
         current = self.store.get(info.plural, req.name, req.namespace)
         obj.setdefault("metadata", {})["name"] = req.name
         new = self._merge_into(req, current, obj)
+        if req.sub is None:
+            workload_rules.prepare(info.plural, new, self.store, current)
         if req.dry_run():
             return new
         return self.store.update(info.plural, new, req.namespace)
@@ -140,6 +143,8 @@ class Verbs:
                 raise conflict(info, req.name or "")
             patched.setdefault("metadata", {})["resourceVersion"] = rv
             new = self._merge_into(req, json.loads(json.dumps(obj)), patched)
+            if req.sub is None:
+                workload_rules.prepare(info.plural, new, self.store, obj)
             obj.clear()
             obj.update(new)
 
@@ -172,6 +177,7 @@ class Verbs:
     def _delete(self, req: Request) -> Obj:
         info = req.info
         assert info is not None and req.name is not None
+        workload_rules.check_delete(info.plural, req.name)
         opts = req.json() or {}
         grace = opts.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
         pre = opts.get("preconditions") or {}
@@ -187,7 +193,11 @@ class Verbs:
             if req.dry_run() or opts.get("dryRun") == ["All"]:
                 return current
         return self.store.delete(
-            info.plural, req.name, req.namespace, None if grace in (None, "") else int(grace)
+            info.plural,
+            req.name,
+            req.namespace,
+            None if grace in (None, "") else int(grace),
+            workload_rules.propagation(info, opts, req.query),
         )
 
     def _delete_collection(self, req: Request) -> Obj:
@@ -211,6 +221,7 @@ class Verbs:
                         meta["name"],
                         meta.get("namespace"),
                         None if grace in (None, "") else int(grace),
+                        workload_rules.propagation(info, opts, req.query),
                     )
                 )
             except ApiError as e:

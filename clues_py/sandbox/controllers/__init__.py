@@ -1,4 +1,4 @@
-"""Controllers of the sandbox API server: scheduler, kubelets, Jobs, DaemonSets and pod GC.
+"""Controllers of the sandbox API server: scheduler, kubelets, workloads and garbage collection.
 
 `runtime.Runtime` runs them against the object store; each controller module
 says what it owns. Pure decision logic lives in `scheduling.py`, `podlife.py`
@@ -6,19 +6,23 @@ and `joblogic.py` so that it can be tested without a store.
 """
 
 from clues_py.sandbox.controllers.daemonsets import DaemonSetController
+from clues_py.sandbox.controllers.deployments import DeploymentController
 from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.gc import GarbageCollector
 from clues_py.sandbox.controllers.jobs import JobController
 from clues_py.sandbox.controllers.kubelet import Kubelet
+from clues_py.sandbox.controllers.replicasets import ReplicaSetController
 from clues_py.sandbox.controllers.runtime import Runtime
 from clues_py.sandbox.controllers.scheduler import Scheduler
 
 __all__ = [
     "DaemonSetController",
+    "DeploymentController",
     "EventRecorder",
     "GarbageCollector",
     "JobController",
     "Kubelet",
+    "ReplicaSetController",
     "Runtime",
     "Scheduler",
 ]

@@ -7,6 +7,7 @@ is the controllers' job; building a Node dict lives here so that the facade
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -61,6 +62,35 @@ def owner_ref(owner: Mapping[str, Any], api_version: str, kind: str) -> Obj:
         "uid": md.get("uid", ""),
         "controller": True,
         "blockOwnerDeletion": True,
+    }
+
+
+def pod_from_template(
+    owner: Mapping[str, Any],
+    api_version: str,
+    kind: str,
+    name: str,
+    labels: Mapping[str, str] | None = None,
+) -> Obj:
+    """A Pod for `owner`'s `spec.template`, controlled by it; `labels` are added to the template's."""
+    md = owner["metadata"]
+    template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+    tmd = template.get("metadata") or {}
+    all_labels = dict(tmd.get("labels") or {})
+    all_labels.update(labels or {})
+    meta: Obj = {
+        "name": name,
+        "namespace": md.get("namespace"),
+        "labels": all_labels,
+        "ownerReferences": [owner_ref(owner, api_version, kind)],
+    }
+    if tmd.get("annotations"):
+        meta["annotations"] = dict(tmd["annotations"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": template.get("spec") or {},
     }
 
 

@@ -8,15 +8,13 @@ pods is the kubelet's job; deleting pods of a deleted Job is `gc.py`'s.
 
 from __future__ import annotations
 
-import copy
-
 from clues_py.sandbox.controllers import joblogic
 from clues_py.sandbox.controllers.common import (
     Obj,
     controller_uid,
     key_of,
-    owner_ref,
     parse_rfc3339,
+    pod_from_template,
     short_hash,
 )
 from clues_py.sandbox.controllers.events import EventRecorder
@@ -145,19 +143,12 @@ class JobController:
     def _create_pod(self, job: Obj) -> None:
         md = job["metadata"]
         uid = md.get("uid", "")
-        template = copy.deepcopy((job.get("spec") or {}).get("template") or {})
-        tmd = template.get("metadata") or {}
-        labels = dict(tmd.get("labels") or {})
-        labels.update(
-            {
-                "job-name": md["name"],
-                "batch.kubernetes.io/job-name": md["name"],
-                "controller-uid": uid,
-                "batch.kubernetes.io/controller-uid": uid,
-            }
-        )
-        spec = template.get("spec") or {}
-        spec.setdefault("restartPolicy", "Never")
+        labels = {
+            "job-name": md["name"],
+            "batch.kubernetes.io/job-name": md["name"],
+            "controller-uid": uid,
+            "batch.kubernetes.io/controller-uid": uid,
+        }
         for _ in range(100):
             seq = self._seq[uid] = self._seq.get(uid, 0) + 1
             # Names depend on the Job, not on its random uid, so virtual runs repeat exactly.
@@ -165,18 +156,9 @@ class JobController:
                 md.get("namespace", ""), md["name"], md.get("creationTimestamp", ""), str(seq)
             )
             name = f"{md['name'][:57]}-{suffix}"
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": name,
-                    "namespace": md.get("namespace"),
-                    "labels": labels,
-                    "annotations": dict(tmd.get("annotations") or {}),
-                    "ownerReferences": [owner_ref(job, "batch/v1", "Job")],
-                },
-                "spec": spec,
-            }
+            pod = pod_from_template(job, "batch/v1", "Job", name, labels)
+            pod["spec"].setdefault("restartPolicy", "Never")
+            pod["metadata"].setdefault("annotations", {})
             if self.rt.create("pods", pod, md.get("namespace")) is not None:
                 self.events.record(
                     job, "Normal", "SuccessfulCreate", f"Created pod: {name}", source=SOURCE

@@ -21,12 +21,26 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from clues_py.clock import Clock
+from clues_py.sandbox import workload_rules
 from clues_py.sandbox.controllers.common import Obj, controller_uid, key_of
 from clues_py.sandbox.objects import ApiError, ObjectStore
 
 log = logging.getLogger(__name__)
 
-WATCHED = ("nodes", "pods", "jobs", "daemonsets")
+WATCHED = (
+    "nodes",
+    "pods",
+    "jobs",
+    "daemonsets",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "replicationcontrollers",
+    "cronjobs",
+    "controllerrevisions",
+    "configmaps",
+    "secrets",
+)
 _MAX_ROUNDS = 100_000
 
 
@@ -41,12 +55,13 @@ class Controller(Protocol):
 
 
 class Cache:
-    """Last seen version of every watched object, with pod indexes by node and owner."""
+    """Last seen version of every watched object, with indexes: pods by node, objects by owner."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Obj]] = {r: {} for r in WATCHED}
         self.pods_by_node: dict[str, set[str]] = {}
-        self.pods_by_owner: dict[str, set[str]] = {}
+        # resource -> controlling owner's uid -> keys of the objects it controls
+        self.by_owner: dict[str, dict[str, set[str]]] = {r: {} for r in WATCHED}
         self._tombstones: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     def get(self, resource: str, key: str) -> Obj | None:
@@ -57,8 +72,13 @@ class Cache:
         return [pods[k] for k in sorted(self.pods_by_node.get(node, ())) if k in pods]
 
     def pods_of(self, owner_uid: str) -> list[Obj]:
-        pods = self.objects["pods"]
-        return [pods[k] for k in sorted(self.pods_by_owner.get(owner_uid, ())) if k in pods]
+        return self.owned("pods", owner_uid)
+
+    def owned(self, resource: str, owner_uid: str) -> list[Obj]:
+        """Objects of `resource` whose controlling ownerReference is `owner_uid`, by key."""
+        table = self.objects[resource]
+        keys = self.by_owner[resource].get(owner_uid, ())
+        return [table[k] for k in sorted(keys) if k in table]
 
     def apply(self, kind: str, resource: str, obj: Obj) -> tuple[Obj | None, Obj | None] | None:
         """Record an event; returns (old, new) or None when it is older than what we have."""
@@ -70,8 +90,8 @@ class Cache:
             return None
         if old is None and self._tombstones.get((resource, key), -1) >= rv:
             return None
-        if resource == "pods" and old is not None:
-            self._unindex(key, old)
+        if old is not None:
+            self._unindex(resource, key, old)
         if kind == "DELETED":
             if old is None:
                 return None
@@ -81,29 +101,31 @@ class Cache:
                 self._tombstones.popitem(last=False)
             return old, None
         table[key] = obj
-        if resource == "pods":
-            self._index(key, obj)
+        self._index(resource, key, obj)
         return old, obj
 
-    def _index(self, key: str, pod: Obj) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node:
-            self.pods_by_node.setdefault(node, set()).add(key)
-        uid = controller_uid(pod)
+    def _index(self, resource: str, key: str, obj: Obj) -> None:
+        if resource == "pods":
+            node = (obj.get("spec") or {}).get("nodeName")
+            if node:
+                self.pods_by_node.setdefault(node, set()).add(key)
+        uid = controller_uid(obj)
         if uid:
-            self.pods_by_owner.setdefault(uid, set()).add(key)
+            self.by_owner[resource].setdefault(uid, set()).add(key)
 
-    def _unindex(self, key: str, pod: Obj) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and node in self.pods_by_node:
-            self.pods_by_node[node].discard(key)
-            if not self.pods_by_node[node]:
-                del self.pods_by_node[node]
-        uid = controller_uid(pod)
-        if uid and uid in self.pods_by_owner:
-            self.pods_by_owner[uid].discard(key)
-            if not self.pods_by_owner[uid]:
-                del self.pods_by_owner[uid]
+    def _unindex(self, resource: str, key: str, obj: Obj) -> None:
+        if resource == "pods":
+            node = (obj.get("spec") or {}).get("nodeName")
+            if node and node in self.pods_by_node:
+                self.pods_by_node[node].discard(key)
+                if not self.pods_by_node[node]:
+                    del self.pods_by_node[node]
+        uid = controller_uid(obj)
+        owned = self.by_owner[resource]
+        if uid and uid in owned:
+            owned[uid].discard(key)
+            if not owned[uid]:
+                del owned[uid]
 
 
 def _rv(obj: Obj) -> int:
@@ -223,6 +245,13 @@ class Runtime:
 
     # ----------------------------------------------------------------- writes (write-through)
     def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj | None:
+        """Create through the store (None when it exists or its namespace is gone).
+
+        Pods go through the Priority admission first, as every pod a real controller
+        creates does; its refusal (403) is raised for the controller to report.
+        """
+        if resource == "pods":
+            workload_rules.prepare("pods", obj, self.store)
         try:
             out = self.store.create(resource, obj, namespace)
         except ApiError as exc:
@@ -242,16 +271,30 @@ class Runtime:
             if exc.code == 404:
                 return None
             raise
+        md = out.get("metadata") or {}
+        if (
+            md.get("deletionTimestamp")
+            and not md.get("finalizers")
+            and not md.get("deletionGracePeriodSeconds")
+        ):
+            return out  # the write removed its last finalizer: the DELETED event follows
         self._write_through("MODIFIED", resource, out)
         return out
 
     def delete(
-        self, resource: str, name: str, namespace: str | None = None, grace: int | None = None
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        grace: int | None = None,
+        propagation: str | None = None,
     ) -> None:
         # Deletes are not written through: the store decides between graceful and immediate,
         # and repeating a delete on a stale view is harmless.
         try:
-            self.store.delete(resource, name, namespace, grace_seconds=grace)
+            self.store.delete(
+                resource, name, namespace, grace_seconds=grace, propagation=propagation
+            )
         except ApiError as exc:
             if exc.code != 404:
                 raise

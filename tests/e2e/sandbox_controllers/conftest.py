@@ -38,6 +38,7 @@ class Cluster:
         self.core = client.CoreV1Api(api)
         self.batch = client.BatchV1Api(api)
         self.apps = client.AppsV1Api(api)
+        self.scheduling = client.SchedulingV1Api(api)
 
 
 def _cluster(tmp_path: Any, **kw: Any) -> Iterator[Cluster]:

@@ -1,0 +1,165 @@
+"""The ReplicaSet (apps/v1) and ReplicationController (v1) controllers of the sandbox.
+
+One class serves both kinds: keep `spec.replicas` active pods from the template,
+delete the surplus in `ActivePods` order, and write the status counters
+(`replicalogic.py`). A pod becomes available `minReadySeconds` after it turned
+Ready; a runtime timer re-syncs then. Pods that finished are replaced (the
+kubelet restarts `Always` containers in place, so that is rare). Starting pods is
+the kubelet's job, deleting the pods of a deleted owner `gc.py`'s, and rolling out
+templates the Deployment controller's.
+"""
+
+from __future__ import annotations
+
+from clues_py.sandbox.controllers import replicalogic
+from clues_py.sandbox.controllers.common import (
+    Obj,
+    controller_uid,
+    key_of,
+    pod_from_template,
+    short_hash,
+)
+from clues_py.sandbox.controllers.events import EventRecorder
+from clues_py.sandbox.controllers.runtime import Runtime, Timer
+from clues_py.sandbox.objects import ApiError
+
+# resource -> (apiVersion, kind, event source)
+KINDS = {
+    "replicasets": ("apps/v1", "ReplicaSet", "replicaset-controller"),
+    "replicationcontrollers": ("v1", "ReplicationController", "replication-controller"),
+}
+# Pods one owner creates per sync, as the real controller's burst limit.
+BURST = 500
+
+
+class ReplicaSetController:
+    def __init__(self, runtime: Runtime, events: EventRecorder, resource: str) -> None:
+        if resource not in KINDS:
+            raise ValueError(f"ReplicaSetController({resource!r}): expected one of {list(KINDS)}")
+        self.rt = runtime
+        self.events = events
+        self.resource = resource
+        self.api_version, self.kind, self.source = KINDS[resource]
+        self.resources = frozenset({resource, "pods"})
+        self._dirty: set[str] = set()
+        self._by_uid: dict[str, str] = {}
+        self._seq: dict[str, int] = {}
+        self._timers: dict[str, Timer] = {}
+
+    def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
+        obj = new or old or {}
+        if resource == self.resource:
+            uid = obj["metadata"].get("uid", "")
+            if new is None:
+                self._by_uid.pop(uid, None)
+                self._seq.pop(uid, None)
+                t = self._timers.pop(uid, None)
+                if t:
+                    t.cancel()
+                return False
+            self._by_uid[uid] = key_of(new)
+            self._dirty.add(key_of(new))
+            return True
+        owner = self._by_uid.get(controller_uid(obj))
+        if owner is None:
+            return False
+        self._dirty.add(owner)
+        return True
+
+    def sync(self) -> None:
+        todo, self._dirty = sorted(self._dirty), set()
+        for key in todo:
+            obj = self.rt.cache.get(self.resource, key)
+            if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+                self._reconcile(obj)
+
+    def _reconcile(self, obj: Obj) -> None:
+        md = obj["metadata"]
+        uid = md.get("uid", "")
+        pods = self.rt.cache.pods_of(uid)
+        active = [p for p in pods if replicalogic.is_active(p)]
+        diff = len(active) - replicalogic.desired(obj)
+        if diff < 0:
+            for _ in range(min(-diff, BURST)):
+                self._create_pod(obj)
+        elif diff > 0:
+            for pod in replicalogic.deletion_order(active)[:diff]:
+                pmd = pod["metadata"]
+                self.rt.delete("pods", pmd["name"], pmd.get("namespace"))
+                self.events.record(
+                    obj,
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pmd['name']}",
+                    source=self.source,
+                )
+        self._write_status(obj)
+
+    def _write_status(self, obj: Obj) -> None:
+        md = obj["metadata"]
+        uid = md.get("uid", "")
+        spec = obj.get("spec") or {}
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        now = self.rt.clock.now()
+        counts = replicalogic.count(
+            self.rt.cache.pods_of(uid),
+            template_labels,
+            float(spec.get("minReadySeconds") or 0),
+            now,
+        )
+        status = replicalogic.replica_status(
+            obj, counts, legacy=self.resource == "replicationcontrollers"
+        )
+        if status != (obj.get("status") or {}):
+
+            def put(o: Obj) -> None:
+                if o["metadata"].get("uid") == uid:
+                    o["status"] = status
+
+            self.rt.mutate(self.resource, md["name"], md.get("namespace"), put)
+        if counts.next_available is not None:
+            self._arm(obj, counts.next_available)
+
+    def _arm(self, obj: Obj, due: float) -> None:
+        uid = obj["metadata"].get("uid", "")
+        old = self._timers.get(uid)
+        if old is not None and not old.cancelled and old.due <= due:
+            return
+        if old is not None:
+            old.cancel()
+        key = key_of(obj)
+
+        def fire() -> None:
+            self._timers.pop(uid, None)
+            self._dirty.add(key)
+            self.rt.kick(self)
+
+        self._timers[uid] = self.rt.call_at(due, fire)
+
+    def _create_pod(self, obj: Obj) -> None:
+        md = obj["metadata"]
+        uid = md.get("uid", "")
+        for _ in range(5):
+            seq = self._seq[uid] = self._seq.get(uid, 0) + 1
+            # Names depend on the owner, not on its random uid, so virtual runs repeat exactly.
+            suffix = short_hash(
+                md.get("namespace", ""), md["name"], md.get("creationTimestamp", ""), str(seq)
+            )
+            name = f"{md['name'][:57]}-{suffix}"
+            pod = pod_from_template(obj, self.api_version, self.kind, name)
+            try:
+                made = self.rt.create("pods", pod, md.get("namespace"))
+            except ApiError as exc:
+                self.events.record(
+                    obj,
+                    "Warning",
+                    "FailedCreate",
+                    f"Error creating: {exc.message}",
+                    source=self.source,
+                )
+                return
+            if made is not None:
+                self.events.record(
+                    obj, "Normal", "SuccessfulCreate", f"Created pod: {name}", source=self.source
+                )
+                return
