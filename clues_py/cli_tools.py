@@ -91,12 +91,33 @@ def _import(module: str, name: str, command: str) -> Any:
 @click.option(
     "--snapshot", type=click.Path(dir_okay=False), help="Load the cluster from this snapshot file."
 )
+@click.option(
+    "--default-pod-duration",
+    metavar="DURATION",
+    help="How long pods run whose command the sandbox cannot read, e.g. 30s or 2m "
+    "(default: until deleted). `sleep N`, `sh -c ...; exit N` are understood anyway.",
+)
 def sandbox(
-    port: int, node_specs: tuple[str, ...], kubeconfig: str | None, snapshot: str | None
+    port: int,
+    node_specs: tuple[str, ...],
+    kubeconfig: str | None,
+    snapshot: str | None,
+    default_pod_duration: str | None,
 ) -> None:
     """Run a standalone sandbox Kubernetes API server (for trying cluesd without a cluster)."""
     run_standalone = _import("clues_py.sandbox.standalone", "run_standalone", "sandbox")
-    rc = run_standalone(port, list(node_specs), kubeconfig, snapshot)
+    bad_option = _import("clues_py.sandbox.standalone", "NodeSpecError", "sandbox")
+    parse = _import("clues_py.sandbox.standalone", "parse_pod_duration", "sandbox")
+    try:
+        rc = run_standalone(
+            port,
+            list(node_specs),
+            kubeconfig,
+            snapshot,
+            default_pod_seconds=parse(default_pod_duration),
+        )
+    except bad_option as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

@@ -98,7 +98,12 @@ def demo_config(
     }
 
 
-def _job_manifest(name: str, duration: float) -> dict[str, Any]:
+def _job_manifest(name: str) -> dict[str, Any]:
+    """An OSCAR asynchronous invocation: the service image run by OSCAR's watchdog binary.
+
+    The sandbox cannot know how long `fwatchdog` runs the user's script: the demo's
+    sandbox gives such commands a default duration (JOB_SECONDS, sped up).
+    """
     res = {"cpu": "1", "memory": "2Gi"}
     return {
         "apiVersion": "batch/v1",
@@ -107,22 +112,33 @@ def _job_manifest(name: str, duration: float) -> dict[str, Any]:
         "spec": {
             "backoffLimit": 3,
             "template": {
-                "metadata": {
-                    "labels": {"oscar_service": SERVICE},
-                    "annotations": {"sandbox.clues-py.io/duration": f"{duration:.3f}s"},
-                },
+                "metadata": {"labels": {"oscar_service": SERVICE}},
                 "spec": {
                     "restartPolicy": "Never",
                     "containers": [
                         {
-                            "name": SERVICE,
+                            "name": "oscar-container",
                             "image": "ghcr.io/grycap/posenet:latest",
+                            "command": ["/oscar/bin/fwatchdog"],
+                            "env": [{"name": "EVENT", "value": f'{{"key": "{name}.jpg"}}'}],
+                            "volumeMounts": [
+                                {"name": "oscar-config", "mountPath": "/oscar/config"}
+                            ],
                             "resources": {"limits": res, "requests": res},
                         }
                     ],
+                    "volumes": [{"name": "oscar-config", "configMap": {"name": SERVICE}}],
                 },
             },
         },
+    }
+
+
+def _service_config() -> dict[str, Any]:
+    """The ConfigMap OSCAR keeps per service (its pods mount it; without it they cannot start)."""
+    return {
+        "metadata": {"name": SERVICE, "namespace": NAMESPACE},
+        "data": {"script.sh": '#!/bin/sh\npython3 /opt/posenet/run.py "$INPUT_FILE_PATH"\n'},
     }
 
 
@@ -140,7 +156,7 @@ def _submit_jobs(
         with book.lock:
             book.submit[name] = time.monotonic()
             book.run_seconds[name] = duration
-        batch.create_namespaced_job(NAMESPACE, _job_manifest(name, duration))
+        batch.create_namespaced_job(NAMESPACE, _job_manifest(name))
     api_client.close()
 
 
@@ -191,12 +207,9 @@ def run_demo(
         return 2
     setup_logging("WARNING")
     rng = random.Random(seed)
+    # Every job runs for the sandbox's default duration: what OSCAR's fwatchdog gets.
     arrivals = sorted(
-        (
-            rng.uniform(0, ARRIVAL_WINDOW) / speed,
-            f"{SERVICE}-{i:03d}",
-            rng.uniform(0.8, 1.2) * JOB_SECONDS / speed,
-        )
+        (rng.uniform(0, ARRIVAL_WINDOW) / speed, f"{SERVICE}-{i:03d}", JOB_SECONDS / speed)
         for i in range(jobs)
     )
     expected = (
@@ -209,7 +222,7 @@ def run_demo(
     deadline_s = timeout if timeout is not None else max(60.0, 3 * expected / speed)
 
     with tempfile.TemporaryDirectory(prefix="clues-demo-") as tmp:
-        sandbox = Sandbox(port=0).start()
+        sandbox = Sandbox(port=0, default_pod_seconds=JOB_SECONDS / speed).start()
         service = None
         try:
             sandbox.add_node(
@@ -220,6 +233,7 @@ def run_demo(
                 taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
             )
             sandbox.ensure_namespace(NAMESPACE)
+            sandbox.store.create("configmaps", _service_config(), NAMESPACE)
             sandbox.store.create("daemonsets", _node_exporter(), "kube-system")
             kubeconfig = sandbox.write_kubeconfig(str(Path(tmp) / "kubeconfig"))
             cfg = config_from_dict(

@@ -21,15 +21,19 @@ from typing import Any
 from clues_py.clock import Clock, VirtualClock, WallClock
 from clues_py.model import Taint
 from clues_py.sandbox.controllers import (
+    CronJobController,
     DaemonSetController,
     DeploymentController,
     EventRecorder,
     GarbageCollector,
     JobController,
     Kubelet,
+    NodeLeases,
+    PodGC,
     ReplicaSetController,
     Runtime,
     Scheduler,
+    StatefulSetController,
 )
 from clues_py.sandbox.controllers.common import node_object
 from clues_py.sandbox.kubeconfig import write_kubeconfig
@@ -59,6 +63,8 @@ class Sandbox:
         scheduler_strategy: str = "LeastAllocated",
         kill_seconds: float = 1.0,
         events: bool = True,
+        lease_renew_seconds: float | None = None,
+        default_pod_seconds: float | None = None,
     ) -> None:
         if clock is None:
             clock = VirtualClock(VIRTUAL_EPOCH) if virtual else WallClock()
@@ -70,7 +76,9 @@ class Sandbox:
         self.runtime = Runtime(self.store, clock, virtual=virtual)
         self.recorder = EventRecorder(self.store, clock.now, enabled=events)
         self.scheduler = Scheduler(self.runtime, self.recorder, scheduler_strategy)
-        self.kubelet = Kubelet(self.runtime, pod_start_seconds, kill_seconds)
+        self.kubelet = Kubelet(
+            self.runtime, pod_start_seconds, kill_seconds, default_pod_seconds, self.recorder
+        )
         self.jobs = JobController(self.runtime, self.recorder)
         self.daemonsets = DaemonSetController(self.runtime, self.recorder)
         for c in (self.scheduler, self.kubelet, self.jobs, self.daemonsets):
@@ -78,7 +86,15 @@ class Sandbox:
         self.runtime.add(DeploymentController(self.runtime, self.recorder))
         for kind in ("replicasets", "replicationcontrollers"):
             self.runtime.add(ReplicaSetController(self.runtime, self.recorder, kind))
+        self.runtime.add(StatefulSetController(self.runtime, self.recorder))
+        self.runtime.add(CronJobController(self.runtime, self.recorder))
         self.runtime.add(GarbageCollector(self.runtime))
+        self.runtime.add(PodGC(self.runtime))
+        # Kubelets renew node Leases every 10 s of real time; virtual runs only when asked.
+        renew = (
+            lease_renew_seconds if lease_renew_seconds is not None else (None if virtual else 10.0)
+        )
+        self.runtime.add(NodeLeases(self.runtime, renew))
         self.machines = Machines(self.runtime, self.kubelet)
         self.server: ApiServer | None = None
         if serve_http:

@@ -15,13 +15,24 @@ from types import FrameType
 
 from clues_py.model import QuantityError, cpu_millis, to_int
 from clues_py.sandbox import Sandbox
+from clues_py.sandbox.controllers import podlife
 from clues_py.sandbox.controllers.common import CONTROL_PLANE_LABEL
 
 MASTER_TAINT = {"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}
 
 
 class NodeSpecError(ValueError):
-    """A `--nodes` value that is not COUNTxCPUxMEMORY."""
+    """A `--nodes` value that is not COUNTxCPUxMEMORY, or another bad `clues sandbox` option."""
+
+
+def parse_pod_duration(text: str | None) -> float | None:
+    """`--default-pod-duration`: how long pods whose command the sandbox cannot read run."""
+    if text is None:
+        return None
+    try:
+        return podlife.parse_duration(text, what="--default-pod-duration")
+    except podlife.AnnotationError as exc:
+        raise NodeSpecError(str(exc)) from None
 
 
 def parse_node_spec(spec: str) -> tuple[int, str, str]:
@@ -77,6 +88,7 @@ def run_standalone(
     snapshot: str | None,
     *,
     stop: threading.Event | None = None,
+    default_pod_seconds: float | None = None,
 ) -> None:
     """Serve a sandbox on 127.0.0.1:`port` until SIGINT/SIGTERM (or `stop` is set).
 
@@ -86,7 +98,7 @@ def run_standalone(
     for s in nodes:
         parse_node_spec(s)
     done = stop or threading.Event()
-    sandbox = Sandbox(port=port).start()
+    sandbox = Sandbox(port=port, default_pod_seconds=default_pod_seconds).start()
     try:
         if snapshot and Path(snapshot).exists():
             sandbox.load(snapshot)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from clues_py.sandbox import priority
+from clues_py.sandbox import cron, priority
 from clues_py.sandbox.cells import format_selector
 from clues_py.sandbox.meta import ApiError
 from clues_py.sandbox.objects import ObjectStore
@@ -105,6 +105,16 @@ def _defaults(resource: str, obj: Obj) -> None:
             spec.setdefault(k, v)
         if not spec.get("schedule"):
             raise _invalid(resource, obj, "spec.schedule: Required value")
+        for field, check in (("schedule", cron.parse), ("timeZone", cron.zone)):
+            value = spec.get(field)
+            if value is None:
+                continue
+            try:
+                check(value)
+            except cron.CronError as e:
+                raise _invalid(
+                    resource, obj, f'spec.{field}: Invalid value: "{value}": {e}'
+                ) from None
         return
     spec.setdefault("replicas", 1)
     if resource == "replicationcontrollers":

@@ -5,24 +5,32 @@ says what it owns. Pure decision logic lives in `scheduling.py`, `podlife.py`
 and `joblogic.py` so that it can be tested without a store.
 """
 
+from clues_py.sandbox.controllers.cronjobs import CronJobController
 from clues_py.sandbox.controllers.daemonsets import DaemonSetController
 from clues_py.sandbox.controllers.deployments import DeploymentController
 from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.gc import GarbageCollector
 from clues_py.sandbox.controllers.jobs import JobController
 from clues_py.sandbox.controllers.kubelet import Kubelet
+from clues_py.sandbox.controllers.leases import NodeLeases
+from clues_py.sandbox.controllers.podgc import PodGC
 from clues_py.sandbox.controllers.replicasets import ReplicaSetController
 from clues_py.sandbox.controllers.runtime import Runtime
 from clues_py.sandbox.controllers.scheduler import Scheduler
+from clues_py.sandbox.controllers.statefulsets import StatefulSetController
 
 __all__ = [
+    "CronJobController",
     "DaemonSetController",
     "DeploymentController",
     "EventRecorder",
     "GarbageCollector",
     "JobController",
     "Kubelet",
+    "NodeLeases",
+    "PodGC",
     "ReplicaSetController",
     "Runtime",
     "Scheduler",
+    "StatefulSetController",
 ]

@@ -16,52 +16,21 @@ import json
 from typing import Any
 
 from clues_py.sandbox.controllers import rollout
-from clues_py.sandbox.controllers.common import Obj, controller_uid, key_of, owner_ref
+from clues_py.sandbox.controllers.common import Obj, key_of, owner_ref
 from clues_py.sandbox.controllers.events import EventRecorder
+from clues_py.sandbox.controllers.owned import OwnerController
 from clues_py.sandbox.controllers.replicalogic import desired
-from clues_py.sandbox.controllers.runtime import Runtime, Timer
+from clues_py.sandbox.controllers.runtime import Runtime
 
 SOURCE = "deployment-controller"
 
 
-class DeploymentController:
-    resources = frozenset({"deployments", "replicasets"})
-
+class DeploymentController(OwnerController):
     def __init__(self, runtime: Runtime, events: EventRecorder) -> None:
-        self.rt = runtime
-        self.events = events
-        self._dirty: set[str] = set()
-        self._by_uid: dict[str, str] = {}
-        self._timers: dict[str, Timer] = {}
-
-    def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
-        obj = new or old or {}
-        if resource == "deployments":
-            uid = obj["metadata"].get("uid", "")
-            if new is None:
-                self._by_uid.pop(uid, None)
-                t = self._timers.pop(uid, None)
-                if t:
-                    t.cancel()
-                return False
-            self._by_uid[uid] = key_of(new)
-            self._dirty.add(key_of(new))
-            return True
-        owner = self._by_uid.get(controller_uid(obj))
-        if owner is None:
-            return False
-        self._dirty.add(owner)
-        return True
-
-    def sync(self) -> None:
-        todo, self._dirty = sorted(self._dirty), set()
-        for key in todo:
-            d = self.rt.cache.get("deployments", key)
-            if d is not None and not d["metadata"].get("deletionTimestamp"):
-                self._reconcile(d)
+        super().__init__(runtime, events, "deployments", frozenset({"replicasets"}))
 
     # ----------------------------------------------------------------- one deployment
-    def _reconcile(self, d: Obj) -> None:
+    def reconcile(self, d: Obj) -> None:
         spec = d.get("spec") or {}
         uid = d["metadata"].get("uid", "")
         template = spec.get("template") or {}
@@ -228,36 +197,13 @@ class DeploymentController:
         old: list[rollout.RS],
         event: tuple[str, str] | None,
     ) -> None:
-        md = d["metadata"]
-        uid = md.get("uid", "")
         now = self.rt.clock.now()
         # Read again: this sync may have changed the ReplicaSets.
         current = self.rt.cache.get("deployments", key_of(d)) or d
         status = rollout.deployment_status(current, new, ([new] if new else []) + old, now, event)
-        if status != (current.get("status") or {}):
-
-            def put(o: Obj) -> None:
-                if o["metadata"].get("uid") == uid:
-                    o["status"] = status
-
-            self.rt.mutate("deployments", md["name"], md.get("namespace"), put)
-        self._arm(d, rollout.deadline(current, status))
-
-    def _arm(self, d: Obj, due: float | None) -> None:
-        uid = d["metadata"].get("uid", "")
-        old = self._timers.pop(uid, None)
-        if old is not None:
-            old.cancel()
-        if due is None:
-            return
-        key = key_of(d)
-
-        def fire() -> None:
-            self._timers.pop(uid, None)
-            self._dirty.add(key)
-            self.rt.kick(self)
-
-        self._timers[uid] = self.rt.call_at(due + 0.001, fire)
+        self.write_status(current, status)
+        due = rollout.deadline(current, status)
+        self.wake_at(d, None if due is None else due + 0.001, earliest=False)
 
 
 def _template(rs: Obj) -> Obj:

@@ -50,9 +50,14 @@ class JobController:
             self._by_uid[uid] = key_of(new)
             self._dirty.add(key_of(new))
             return True
-        job_key = self._by_uid.get(controller_uid(obj))
+        owner = controller_uid(obj)
+        job_key = self._by_uid.get(owner)
         if job_key is None:
             return False
+        counted = self._counts.get(owner)
+        if new is None and old is not None and counted is not None:
+            # A finished pod removed before the next sync (PodGC, a user) still counts.
+            joblogic.count([old], counted)
         self._dirty.add(job_key)
         return True
 

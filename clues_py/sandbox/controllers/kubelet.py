@@ -1,14 +1,17 @@
 """Emulated kubelets for every sandbox node: node status, pod start/finish, deletion, node loss.
 
 One controller plays all kubelets. A pod bound to a Ready node starts after
-`start_seconds`; it then runs for its `sandbox.clues-py.io/duration` and ends with
-its `sandbox.clues-py.io/exit-code` (see `podlife.py`) whatever its restartPolicy,
-or runs until deleted; only OnFailure pods that fail restart in place.
+`start_seconds` (or stays ContainerCreating while a ConfigMap or Secret it mounts is
+missing, with FailedMount events); it then runs for its
+`sandbox.clues-py.io/duration` and ends with its `sandbox.clues-py.io/exit-code`
+whatever its restartPolicy, or for what its command says (`sleep 30`, `sh -c
+"...; exit 2"`, see `podlife.py`), else for `default_seconds` (None: until
+deleted). Commands restart in place per restartPolicy (`Always`, or `OnFailure`
+after a failure) with the kubelet's CrashLoopBackOff delays.
 Pods being deleted are finalized quickly (the sandbox kills containers at once).
-When a node is deleted its pods fail with reason NodeLost and stay as Failed pods;
-owners (Jobs, DaemonSets) replace or clean them up. Nodes get no periodic
-heartbeat writes, so 5,000 idle nodes cost nothing. Scheduling is `scheduler.py`'s
-job; powering machines is `machines.py`'s.
+Pods of a deleted node are removed by `podgc.py`; Node Leases are `leases.py`'s, so
+node objects get no periodic heartbeat writes. Scheduling is `scheduler.py`'s job;
+powering machines is `machines.py`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from clues_py.sandbox.controllers import podlife
+from clues_py.sandbox.controllers import mounts, podlife
 from clues_py.sandbox.controllers.common import (
     Obj,
     condition,
@@ -26,6 +29,7 @@ from clues_py.sandbox.controllers.common import (
     node_status,
     parse_rfc3339,
 )
+from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.runtime import Runtime, Timer
 
 log = logging.getLogger(__name__)
@@ -34,14 +38,25 @@ SHUTDOWN_MESSAGE = "Pod was terminated in response to imminent node shutdown."
 
 
 class Kubelet:
-    resources = frozenset({"nodes", "pods"})
+    resources = frozenset({"nodes", "pods", "configmaps", "secrets"})
 
-    def __init__(self, runtime: Runtime, start_seconds: float = 0.5, kill_seconds: float = 1.0):
+    def __init__(
+        self,
+        runtime: Runtime,
+        start_seconds: float = 0.5,
+        kill_seconds: float = 1.0,
+        default_seconds: float | None = None,
+        events: EventRecorder | None = None,
+    ):
         self.rt = runtime
+        self.events = events
+        # (resource, namespace, name) a pod waits for -> pod keys; and pod key -> that need
+        self._waiting: dict[tuple[str, str, str], set[str]] = {}
+        self._blocked: dict[str, tuple[str, str, str]] = {}
         self.start_seconds = max(start_seconds, 0.0)
         self.kill_seconds = max(kill_seconds, 0.0)
+        self.default_seconds = default_seconds
         self._timers: dict[str, Timer] = {}  # pod key -> its one pending timer
-        self._lost: set[str] = set()  # deleted nodes whose pods must fail
         self._new_nodes: set[str] = set()  # nodes without a Ready condition: fill in status
         self._ready_nodes: set[str] = set()
         self._to_start: set[str] = set()
@@ -51,13 +66,20 @@ class Kubelet:
 
     # ----------------------------------------------------------------- events
     def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
+        if resource in ("configmaps", "secrets"):
+            if new is None or old is not None:
+                return False
+            md = new["metadata"]
+            woken = self._waiting.pop((resource, md.get("namespace", ""), md["name"]), set())
+            for key in woken:
+                self._blocked.pop(key, None)
+            self._to_start.update(woken)
+            return bool(woken)
         if resource == "nodes":
             name = key_of(new or old or {})
             if new is None:
                 self._ready_nodes.discard(name)
-                self._lost.add(name)
-                return True
-            self._lost.discard(name)
+                return False
             if condition(new, "Ready") is None:
                 self._new_nodes.add(name)
                 return True
@@ -71,6 +93,9 @@ class Kubelet:
         key = key_of(new or old or {})
         if new is None:
             self._cancel(key)
+            need = self._blocked.pop(key, None)
+            if need is not None:
+                self._waiting.get(need, set()).discard(key)
             return False
         if (new.get("spec") or {}).get("nodeName") and not podlife.is_terminal(new):
             self._to_start.add(key)
@@ -97,12 +122,6 @@ class Kubelet:
         for name in sorted(self._new_nodes):
             self._register_node(name)
         self._new_nodes.clear()
-        for name in sorted(self._lost):
-            if name not in self.rt.cache.objects["nodes"]:
-                self._fail_pods(
-                    name, "NodeLost", "Node {node} which was running pod {pod} is unresponsive"
-                )
-        self._lost.clear()
         todo, self._to_start = sorted(self._to_start), set()
         for key in todo:
             pod = self.rt.cache.get("pods", key)
@@ -118,7 +137,7 @@ class Kubelet:
                 self._arm_kill(key, min(grace, self.kill_seconds))
             return
         phase = (pod.get("status") or {}).get("phase")
-        if key in self._timers:
+        if key in self._timers or key in self._blocked:
             return
         if phase == "Running":
             self._resume(key, pod)
@@ -130,7 +149,7 @@ class Kubelet:
     def _resume(self, key: str, pod: Obj) -> None:
         """A Running pod without a timer (the sandbox was loaded from a snapshot): re-arm its end."""
         try:
-            script = podlife.pod_script(pod)
+            script = podlife.pod_script(pod, self.default_seconds)
         except podlife.AnnotationError:
             return
         if script.duration is None:
@@ -165,13 +184,39 @@ class Kubelet:
             return  # started when the node becomes Ready
         now = self.rt.clock.now()
         try:
-            script = podlife.pod_script(pod)
+            script = podlife.pod_script(pod, self.default_seconds)
         except podlife.AnnotationError as exc:
             self._set_status(pod, podlife.failed_status(pod, now, "InvalidAnnotation", str(exc)))
+            return
+        if self._wait_for_config(key, pod, node, now):
             return
         status = podlife.running_status(pod, now, self._pod_ip(node), self._host_ip(node))
         if self._set_status(pod, status) and script.duration is not None:
             self._arm(key, script.duration, lambda: self._finish(key, script))
+
+    def _wait_for_config(self, key: str, pod: Obj, node: str, now: float) -> bool:
+        """A ConfigMap or Secret the pod needs is missing: stay Pending until it appears."""
+        ns = pod["metadata"].get("namespace", "")
+        cache = self.rt.cache.objects
+
+        def exists(resource: str, name: str) -> bool:
+            return f"{ns}/{name}" in cache[resource]
+
+        missing = mounts.first_missing(pod, exists)
+        if missing is None:
+            return False
+        need = (missing.resource, ns, missing.name)
+        self._blocked[key] = need
+        self._waiting.setdefault(need, set()).add(key)
+        status = podlife.waiting_status(
+            pod, now, missing.waiting_reason, missing.message, self._host_ip(node)
+        )
+        self._set_status(pod, status)
+        if self.events is not None:
+            self.events.record(
+                pod, "Warning", missing.event_reason, missing.event_message, source="kubelet"
+            )
+        return True
 
     def _finish(self, key: str, script: podlife.Script) -> None:
         pod = self.rt.cache.get("pods", key)
@@ -179,21 +224,29 @@ class Kubelet:
             return
         policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         now = self.rt.clock.now()
-        # The duration annotation ends a pod whatever its restartPolicy (that is what it is for),
-        # except OnFailure with a failure: the container restarts in place, as the real kubelet
-        # does (without CrashLoop backoff), and the Job controller counts the restarts.
-        if policy == "OnFailure" and script.exit_code != 0:
-
-            def restart(p: Obj) -> None:
-                for cs in (p.get("status") or {}).get("containerStatuses") or ():
-                    cs["restartCount"] = int(cs.get("restartCount") or 0) + 1
-                    cs["lastState"] = {"terminated": {"exitCode": script.exit_code}}
-
-            md = pod["metadata"]
-            self.rt.mutate("pods", md["name"], md.get("namespace"), restart)
-            self._arm(key, script.duration or 0.0, lambda: self._finish(key, script))
+        # The duration annotation ends a pod whatever its restartPolicy (that is what it is
+        # for), except OnFailure with a failure; commands restart as real containers do.
+        if (policy == "OnFailure" and script.exit_code != 0) or (
+            policy == "Always" and not script.annotated
+        ):
+            restarts = 1 + max(
+                (int(cs.get("restartCount") or 0) for cs in _statuses(pod)), default=0
+            )
+            delay = podlife.backoff_seconds(restarts)
+            self._set_status(pod, podlife.crashed_status(pod, now, script.exit_code, delay))
+            self._arm(key, delay, lambda: self._rerun(key, script))
             return
         self._set_status(pod, podlife.terminated_status(pod, now, script.exit_code))
+
+    def _rerun(self, key: str, script: podlife.Script) -> None:
+        """The back-off is over: the containers run again for the script's duration."""
+        pod = self.rt.cache.get("pods", key)
+        if pod is None or (pod.get("status") or {}).get("phase") != "Running":
+            return
+        if not all("running" in (cs.get("state") or {}) for cs in _statuses(pod)):
+            self._set_status(pod, podlife.restarted_status(pod, self.rt.clock.now()))
+        if script.duration is not None:
+            self._arm(key, script.duration, lambda: self._finish(key, script))
 
     def _set_status(self, pod: Obj, status: Obj) -> bool:
         md = pod["metadata"]
@@ -254,6 +307,10 @@ class Kubelet:
         idx = self._node_index.setdefault(node, len(self._node_index) + 1)
         n = self._ips[node] = self._ips.get(node, 0) + 1
         return f"10.{244 + (idx >> 8) % 12}.{idx % 256}.{n % 253 + 1}"
+
+
+def _statuses(pod: Obj) -> list[Obj]:
+    return list((pod.get("status") or {}).get("containerStatuses") or ())
 
 
 __all__ = ["Kubelet", "SHUTDOWN_MESSAGE"]

@@ -2,8 +2,10 @@
 
 `sandbox.clues-py.io/duration` says how long the containers run ("120s", "2m",
 "1m30s", "1.5" seconds); `sandbox.clues-py.io/exit-code` says how they end.
-Without either a pod runs until deleted. Timers and store writes are the
-kubelet controller's job (`kubelet.py`).
+Without them the containers' commands decide (`commands.py`: `sleep 30`,
+`sh -c "...; exit 3"`), and commands the sandbox cannot read run for the
+kubelet's default duration (None: until deleted). Timers and store writes are
+the kubelet controller's job (`kubelet.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clues_py.sandbox.controllers import commands
 from clues_py.sandbox.controllers.common import ANNOTATION_PREFIX, Obj, rfc3339
 
 DURATION_ANNOTATION = ANNOTATION_PREFIX + "duration"
@@ -26,8 +29,12 @@ class AnnotationError(ValueError):
     """A sandbox annotation with a value the kubelet cannot use."""
 
 
-def parse_duration(text: str | int | float) -> float:
-    """Seconds from a Go-style duration ("1m30s", "500ms") or a bare number of seconds."""
+def parse_duration(text: str | int | float, what: str = "") -> float:
+    """Seconds from a Go-style duration ("1m30s", "500ms") or a bare number of seconds.
+
+    Errors name `what` (default: the duration annotation).
+    """
+    what = what or f"annotation {DURATION_ANNOTATION}"
     if isinstance(text, int | float) and not isinstance(text, bool):
         value = float(text)
     else:
@@ -43,24 +50,29 @@ def parse_duration(text: str | int | float) -> float:
                 pos = m.end()
             if pos != len(s) or not s:
                 raise AnnotationError(
-                    f"annotation {DURATION_ANNOTATION}: {text!r} is not a duration "
+                    f"{what}: {text!r} is not a duration "
                     "(expected e.g. '120s', '2m', '1m30s' or '1.5' seconds)"
                 ) from None
     if value < 0 or value != value:
-        raise AnnotationError(f"annotation {DURATION_ANNOTATION}: {text!r} must be >= 0 seconds")
+        raise AnnotationError(f"{what}: {text!r} must be >= 0 seconds")
     return value
 
 
 @dataclass(frozen=True, slots=True)
 class Script:
-    """What a pod's containers will do: run `duration` seconds (None: forever), then exit."""
+    """What a pod's containers will do: run `duration` seconds (None: forever), then exit.
+
+    `annotated` scripts end the pod whatever its restartPolicy; the others behave like
+    real containers (`Always` restarts them in place).
+    """
 
     duration: float | None
     exit_code: int = 0
+    annotated: bool = True
 
 
-def pod_script(pod: Mapping[str, Any]) -> Script:
-    """Read the sandbox annotations; raises AnnotationError naming the bad one."""
+def pod_script(pod: Mapping[str, Any], default_seconds: float | None = None) -> Script:
+    """Read the sandbox annotations, else the commands; raises AnnotationError for bad ones."""
     ann = (pod.get("metadata") or {}).get("annotations") or {}
     raw_code = ann.get(EXIT_CODE_ANNOTATION)
     code = 0
@@ -72,9 +84,20 @@ def pod_script(pod: Mapping[str, Any]) -> Script:
                 f"annotation {EXIT_CODE_ANNOTATION}: {raw_code!r} is not an integer exit code"
             ) from None
     raw = ann.get(DURATION_ANNOTATION)
-    if raw is None:
-        return Script(None if raw_code is None else 0.0, code)
-    return Script(parse_duration(raw), code)
+    if raw is not None:
+        return Script(parse_duration(raw), code)
+    if raw_code is not None:
+        return Script(0.0, code)
+    runs = [
+        commands.run_of(c.get("command"), c.get("args"), default_seconds) for c in _containers(pod)
+    ]
+    if not runs:
+        return Script(default_seconds, 0, annotated=False)
+    # The pod ends when its last container does; the first failing container gives the code.
+    ends = [r.seconds for r in runs]
+    duration = None if any(e is None for e in ends) else max(e or 0.0 for e in ends)
+    failed = next((r.code for r in runs if r.code != 0), 0)
+    return Script(duration, failed, annotated=False)
 
 
 def _containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -118,6 +141,36 @@ def _set_pod_conditions(status: Obj, now: float, ready: bool, reason: str = "") 
     status["conditions"] = conds
 
 
+def waiting_status(
+    pod: Mapping[str, Any], now: float, reason: str, message: str, host_ip: str
+) -> Obj:
+    """A scheduled pod whose containers cannot start yet (ContainerCreating, config errors)."""
+    status: Obj = dict(pod.get("status") or {})
+    state: Obj = {"reason": reason}
+    if message:
+        state["message"] = message
+    status.update(
+        phase="Pending",
+        hostIP=host_ip,
+        hostIPs=[{"ip": host_ip}],
+        startTime=status.get("startTime") or rfc3339(now),
+        containerStatuses=[
+            {
+                "name": c.get("name", ""),
+                "image": c.get("image", ""),
+                "imageID": "",
+                "ready": False,
+                "started": False,
+                "restartCount": 0,
+                "state": {"waiting": dict(state)},
+            }
+            for c in _containers(pod)
+        ],
+    )
+    _set_pod_conditions(status, now, ready=False, reason="ContainersNotReady")
+    return status
+
+
 def running_status(pod: Mapping[str, Any], now: float, pod_ip: str, host_ip: str) -> Obj:
     """Status of a pod whose containers just started."""
     uid = (pod.get("metadata") or {}).get("uid", "")
@@ -136,6 +189,58 @@ def running_status(pod: Mapping[str, Any], now: float, pod_ip: str, host_ip: str
             for c in _containers(pod)
         ],
     )
+    _set_pod_conditions(status, now, ready=True)
+    return status
+
+
+def backoff_seconds(restarts: int) -> float:
+    """The kubelet's CrashLoopBackOff before restart number `restarts` (1 = the first)."""
+    return 0.0 if restarts <= 1 else float(min(10 * 2 ** (restarts - 2), 300))
+
+
+def crashed_status(pod: Mapping[str, Any], now: float, exit_code: int, delay: float) -> Obj:
+    """Containers exited and will restart in place after `delay` (CrashLoopBackOff)."""
+    md = pod.get("metadata") or {}
+    status: Obj = dict(pod.get("status") or {})
+    finished = rfc3339(now)
+    statuses = []
+    for cs in status.get("containerStatuses") or ():
+        cs = dict(cs)
+        started = ((cs.get("state") or {}).get("running") or {}).get("startedAt", finished)
+        cs["restartCount"] = int(cs.get("restartCount") or 0) + 1
+        cs["lastState"] = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": "Completed" if exit_code == 0 else "Error",
+                "startedAt": started,
+                "finishedAt": finished,
+                "containerID": cs.get("containerID", ""),
+            }
+        }
+        if delay > 0:
+            message = (
+                f"back-off {int(delay)}s restarting failed container={cs.get('name')} "
+                f"pod={md.get('name')}_{md.get('namespace')}({md.get('uid', '')})"
+            )
+            cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+            cs["ready"], cs["started"] = False, False
+        else:
+            cs["state"] = {"running": {"startedAt": finished}}
+        statuses.append(cs)
+    status["containerStatuses"] = statuses
+    _set_pod_conditions(status, now, ready=delay <= 0, reason="ContainersNotReady")
+    return status
+
+
+def restarted_status(pod: Mapping[str, Any], now: float) -> Obj:
+    """The containers run again after their back-off."""
+    status: Obj = dict(pod.get("status") or {})
+    statuses = []
+    for cs in status.get("containerStatuses") or ():
+        cs = dict(cs)
+        cs.update(state={"running": {"startedAt": rfc3339(now)}}, ready=True, started=True)
+        statuses.append(cs)
+    status["containerStatuses"] = statuses
     _set_pod_conditions(status, now, ready=True)
     return status
 

@@ -12,15 +12,10 @@ templates the Deployment controller's.
 from __future__ import annotations
 
 from clues_py.sandbox.controllers import replicalogic
-from clues_py.sandbox.controllers.common import (
-    Obj,
-    controller_uid,
-    key_of,
-    pod_from_template,
-    short_hash,
-)
+from clues_py.sandbox.controllers.common import Obj, pod_from_template, short_hash
 from clues_py.sandbox.controllers.events import EventRecorder
-from clues_py.sandbox.controllers.runtime import Runtime, Timer
+from clues_py.sandbox.controllers.owned import OwnerController
+from clues_py.sandbox.controllers.runtime import Runtime
 from clues_py.sandbox.objects import ApiError
 
 # resource -> (apiVersion, kind, event source)
@@ -32,48 +27,18 @@ KINDS = {
 BURST = 500
 
 
-class ReplicaSetController:
+class ReplicaSetController(OwnerController):
     def __init__(self, runtime: Runtime, events: EventRecorder, resource: str) -> None:
         if resource not in KINDS:
             raise ValueError(f"ReplicaSetController({resource!r}): expected one of {list(KINDS)}")
-        self.rt = runtime
-        self.events = events
-        self.resource = resource
+        super().__init__(runtime, events, resource, frozenset({"pods"}))
         self.api_version, self.kind, self.source = KINDS[resource]
-        self.resources = frozenset({resource, "pods"})
-        self._dirty: set[str] = set()
-        self._by_uid: dict[str, str] = {}
         self._seq: dict[str, int] = {}
-        self._timers: dict[str, Timer] = {}
 
-    def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
-        obj = new or old or {}
-        if resource == self.resource:
-            uid = obj["metadata"].get("uid", "")
-            if new is None:
-                self._by_uid.pop(uid, None)
-                self._seq.pop(uid, None)
-                t = self._timers.pop(uid, None)
-                if t:
-                    t.cancel()
-                return False
-            self._by_uid[uid] = key_of(new)
-            self._dirty.add(key_of(new))
-            return True
-        owner = self._by_uid.get(controller_uid(obj))
-        if owner is None:
-            return False
-        self._dirty.add(owner)
-        return True
+    def forget(self, uid: str) -> None:
+        self._seq.pop(uid, None)
 
-    def sync(self) -> None:
-        todo, self._dirty = sorted(self._dirty), set()
-        for key in todo:
-            obj = self.rt.cache.get(self.resource, key)
-            if obj is not None and not obj["metadata"].get("deletionTimestamp"):
-                self._reconcile(obj)
-
-    def _reconcile(self, obj: Obj) -> None:
+    def reconcile(self, obj: Obj) -> None:
         md = obj["metadata"]
         uid = md.get("uid", "")
         pods = self.rt.cache.pods_of(uid)
@@ -96,45 +61,18 @@ class ReplicaSetController:
         self._write_status(obj)
 
     def _write_status(self, obj: Obj) -> None:
-        md = obj["metadata"]
-        uid = md.get("uid", "")
         spec = obj.get("spec") or {}
         template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        now = self.rt.clock.now()
         counts = replicalogic.count(
-            self.rt.cache.pods_of(uid),
+            self.rt.cache.pods_of(obj["metadata"].get("uid", "")),
             template_labels,
             float(spec.get("minReadySeconds") or 0),
-            now,
+            self.rt.clock.now(),
         )
-        status = replicalogic.replica_status(
-            obj, counts, legacy=self.resource == "replicationcontrollers"
-        )
-        if status != (obj.get("status") or {}):
-
-            def put(o: Obj) -> None:
-                if o["metadata"].get("uid") == uid:
-                    o["status"] = status
-
-            self.rt.mutate(self.resource, md["name"], md.get("namespace"), put)
+        legacy = self.resource == "replicationcontrollers"
+        self.write_status(obj, replicalogic.replica_status(obj, counts, legacy=legacy))
         if counts.next_available is not None:
-            self._arm(obj, counts.next_available)
-
-    def _arm(self, obj: Obj, due: float) -> None:
-        uid = obj["metadata"].get("uid", "")
-        old = self._timers.get(uid)
-        if old is not None and not old.cancelled and old.due <= due:
-            return
-        if old is not None:
-            old.cancel()
-        key = key_of(obj)
-
-        def fire() -> None:
-            self._timers.pop(uid, None)
-            self._dirty.add(key)
-            self.rt.kick(self)
-
-        self._timers[uid] = self.rt.call_at(due, fire)
+            self.wake_at(obj, counts.next_available)
 
     def _create_pod(self, obj: Obj) -> None:
         md = obj["metadata"]

@@ -102,3 +102,88 @@ def test_rollout_status_history_undo_and_scale(kubectl: Kubectl, tmp_path: Path)
     out = kubectl("delete", "deployment", "web", "--cascade=foreground")
     assert out == 'deployment.apps "web" deleted\n'
     assert kubectl("get", "rs,pods", "-l", "app=web", "-o", "name") == ""
+
+
+STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  replicas: 3
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: c
+        image: db:1
+        command: [sleep, infinity]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: tick
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: c
+            image: busybox
+            command: [sh, -c, "date; sleep 2"]
+---
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: legacy}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+"""
+
+
+def test_statefulset_cronjob_rc_and_node_lease(kubectl: Kubectl, tmp_path: Path) -> None:
+    manifest = tmp_path / "more.yaml"
+    manifest.write_text(STATEFULSET)
+    out = kubectl("apply", "-f", str(manifest))
+    assert out.splitlines() == [
+        "statefulset.apps/db created",
+        "cronjob.batch/tick created",
+        "replicationcontroller/legacy created",
+    ]
+    out = kubectl("rollout", "status", "statefulset/db", "--timeout=60s")
+    assert "partitioned roll out complete" in out or "rolling update complete" in out
+    pods = kubectl("get", "pods", "-l", "app=db", "-o", "name").split()
+    assert pods == ["pod/db-0", "pod/db-1", "pod/db-2"]
+    assert kubectl("scale", "statefulset/db", "--replicas=1") == "statefulset.apps/db scaled\n"
+    kubectl("wait", "--for=delete", "pod/db-2", "pod/db-1", "--timeout=60s")
+    header, row = kubectl("get", "statefulset", "db").splitlines()
+    assert header.split() == ["NAME", "READY", "AGE"] and row.split()[:2] == ["db", "1/1"]
+    history = kubectl("rollout", "history", "statefulset/db")
+    assert history.splitlines()[2].split()[0] == "1"
+
+    header, row = kubectl("get", "cronjob", "tick").splitlines()
+    assert header.split()[:6] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST"]
+    assert row.split()[:5] == ["tick", "*/5", "*", "*", "*"]
+
+    kubectl("scale", "rc/legacy", "--replicas=3")
+    kubectl("wait", "--for=jsonpath={.status.readyReplicas}=3", "rc/legacy", "--timeout=60s")
+    header, row = kubectl("get", "rc", "legacy").splitlines()
+    assert header.split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert row.split()[:4] == ["legacy", "3", "3", "3"]
+
+    described = kubectl("describe", "node", "n1")
+    assert "HolderIdentity:  n1" in described and "Failed to get lease" not in described

@@ -45,11 +45,51 @@ def _pod(**ann):
 
 
 def test_pod_script():
-    assert pod_script(_pod()) == Script(None, 0)
+    assert pod_script(_pod()) == Script(None, 0, annotated=False)
+    assert pod_script(_pod(), default_seconds=30) == Script(30.0, 0, annotated=False)
     assert pod_script(_pod(**{"sandbox.clues-py.io/duration": "2m"})) == Script(120.0, 0)
     assert pod_script(_pod(**{"sandbox.clues-py.io/exit-code": "3"})) == Script(0.0, 3)
     with pytest.raises(AnnotationError, match="exit-code"):
         pod_script(_pod(**{"sandbox.clues-py.io/exit-code": "boom"}))
+
+
+def _cmd(command=None, args=None, default=None, *more):
+    containers = [{"name": "c", "image": "busybox", "command": command, "args": args}]
+    containers += [{"name": f"m{i}", "image": "x", "command": c} for i, c in enumerate(more)]
+    pod = {"metadata": {"uid": "u"}, "spec": {"containers": containers}}
+    s = pod_script(pod, default_seconds=default)
+    return (s.duration, s.exit_code)
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        (["sleep", "2"], None, (2.0, 0)),
+        (["sleep"], ["1m"], (60.0, 0)),
+        (["/bin/sleep", "1", "0.5"], None, (1.5, 0)),
+        (["sleep", "infinity"], None, (None, 0)),
+        (["true"], None, (0.0, 0)),
+        (["false"], None, (0.0, 1)),
+        (["sh", "-c", "exit 3"], None, (0.0, 3)),
+        (["/bin/sh", "-c", "echo x && sleep 5"], None, (5.0, 0)),
+        (["sh", "-c", "echo start; sleep 10; echo done"], None, (10.0, 0)),
+        (["bash", "-ec", "sleep 2\nsleep 3\nexit 4"], None, (5.0, 4)),
+        (["sh", "-c", "false && sleep 100 || exit 7"], None, (0.0, 7)),
+        (["sh", "-c", "sleep 1; python train.py"], None, (None, 0)),  # unknown: the default
+        (None, ["sleep", "4"], (4.0, 0)),  # busybox has no entrypoint: args are the command
+        (None, ["--port", "8080"], (None, 0)),
+        (["sleep", "bogus"], None, (0.0, 1)),
+    ],
+)
+def test_commands_decide_how_long_a_pod_runs(command, args, expected):
+    assert _cmd(command, args) == expected
+
+
+def test_default_duration_and_several_containers():
+    assert _cmd(["fwatchdog"], None, 45.0) == (45.0, 0)
+    assert _cmd(["sh", "-c", "sleep 1; python train.py"], None, 20.0) == (21.0, 0)
+    # The pod ends with its last container; the first failing one gives the exit code.
+    assert _cmd(["sleep", "3"], None, None, ["sh", "-c", "sleep 1; exit 2"]) == (3.0, 2)
 
 
 def test_running_then_terminated_status():
