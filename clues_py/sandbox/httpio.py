@@ -1,7 +1,8 @@
 """HTTP plumbing of the sandbox API server: request wrapper, handler, chunked streams.
 
-Knows HTTP/1.1 (keep-alive, Content-Length bodies, chunked watch streams, hang-up detection)
-and nothing about Kubernetes semantics, which live in `server.py` and `verbs.py`.
+Knows HTTP/1.1 (keep-alive, Content-Length bodies, chunked watch streams, hang-up detection) and
+the media types of request bodies (JSON, YAML, protobuf); nothing about Kubernetes semantics,
+which live in `server.py` and `verbs.py`. Answers are encoded by `encoding.py`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import logging
 import select
 import socket
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from clues_py.sandbox import resources
+import yaml
+
+from clues_py.sandbox import protobuf, resources
+from clues_py.sandbox.encoding import ListBody
 from clues_py.sandbox.objects import ApiError
 
 log = logging.getLogger("clues_py.sandbox.server")
@@ -39,9 +42,29 @@ class Request:
         self.name: str | None = None
         self.sub: str | None = None
 
-    def json(self) -> Any:
+    def document(self) -> Any:
+        """The body decoded by its Content-Type: JSON (and patch types), YAML or protobuf."""
         if not self.body:
             return None
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(self.body)
+            except protobuf.ProtobufError as e:
+                raise ApiError(400, "BadRequest", f"the request body is not valid: {e}") from None
+        if ctype.endswith("yaml"):
+            try:
+                return yaml.safe_load(self.body)
+            except yaml.YAMLError as e:
+                raise ApiError(
+                    400, "BadRequest", f"the request body is not valid YAML: {e}"
+                ) from None
+        if ctype and not ctype.endswith("json"):
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, {protobuf.MEDIA_TYPE}",
+            )
         try:
             return json.loads(self.body)
         except ValueError as e:
@@ -52,23 +75,6 @@ class Request:
 
     def dry_run(self) -> bool:
         return self.query.get("dryRun") == "All"
-
-
-class ListBody:
-    """A list response kept in pieces: joining 100 MB of items costs more than sending them."""
-
-    def __init__(self, head: bytes, items: list[bytes], tail: bytes) -> None:
-        self.head, self.items, self.tail = head, items, tail
-
-    def __len__(self) -> int:
-        n = len(self.items)
-        return len(self.head) + len(self.tail) + sum(map(len, self.items)) + max(n - 1, 0)
-
-    def chunks(self, batch: int = 2000) -> Iterator[bytes]:
-        yield self.head
-        for i in range(0, len(self.items), batch):
-            yield (b"," if i else b"") + b",".join(self.items[i : i + batch])
-        yield self.tail
 
 
 def wants_table(req: Request) -> bool:
@@ -138,9 +144,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def send_list(self, code: int, body: ListBody) -> None:
+    def send_body(self, code: int, ctype: str, body: bytes | ListBody) -> None:
+        if isinstance(body, bytes):
+            return self.send_raw(code, body, ctype)
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         for chunk in body.chunks():
@@ -152,9 +160,9 @@ class Handler(BaseHTTPRequestHandler):
     def send_text(self, code: int, body: bytes) -> None:
         self.send_raw(code, body, "text/plain; charset=utf-8")
 
-    def start_stream(self) -> None:
+    def start_stream(self, ctype: str = "application/json") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.wfile.flush()

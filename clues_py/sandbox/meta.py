@@ -16,7 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clues_py.sandbox import resources
-from clues_py.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+from clues_py.sandbox.selectors import (
+    SelectorError,
+    UnsupportedFieldLabel,
+    parse_field_selector,
+    parse_label_selector,
+)
 
 Obj = dict[str, Any]
 Matcher = Callable[[Obj], bool] | None
@@ -72,10 +77,58 @@ def _group_resource(info: resources.ResourceInfo) -> str:
 
 
 def _details(info: resources.ResourceInfo, name: str) -> Obj:
-    d = {"name": name, "kind": info.plural}
+    # Go's StatusDetails field order: name, group, kind (clients compare bodies as text).
+    d = {"name": name}
     if info.group:
         d["group"] = info.group
+    d["kind"] = info.plural
     return d
+
+
+# field.ErrorType -> the StatusCause reason and the words that open its message.
+_CAUSES = {
+    "invalid": ("FieldValueInvalid", "Invalid value"),
+    "required": ("FieldValueRequired", "Required value"),
+    "unsupported": ("FieldValueNotSupported", "Unsupported value"),
+    "forbidden": ("FieldValueForbidden", "Forbidden"),
+    "duplicate": ("FieldValueDuplicate", "Duplicate value"),
+}
+
+
+def go_value(value: Any) -> str:
+    """A value as field errors print it: strings quoted, numbers bare, objects as JSON."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def field_error(kind: str, path: str, detail: str = "", value: Any = None) -> tuple[str, str, str]:
+    """One field error (path, cause reason, message) as k8s.io/apimachinery's field.Error prints."""
+    reason, words = _CAUSES[kind]
+    if kind in ("invalid", "unsupported", "duplicate"):
+        body = f"{words}: {go_value(value)}" + (f": {detail}" if detail else "")
+    else:
+        body = f"{words}: {detail}" if detail else words
+    return path, reason, body
+
+
+def invalid(
+    info: resources.ResourceInfo, name: str, errors: list[tuple[str, str, str]]
+) -> ApiError:
+    """422 Invalid with kube-apiserver's message and causes (`errors` from `field_error`)."""
+    texts = [f"{path}: {body}" for path, _, body in errors]
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    kind = f"{info.kind}.{info.group}" if info.group else info.kind
+    details: Obj = {"name": name}
+    if info.group:
+        details["group"] = info.group
+    details["kind"] = info.kind
+    details["causes"] = [
+        {"reason": reason, "message": body, "field": path} for path, reason, body in errors
+    ]
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {joined}', details)
 
 
 def not_found(info: resources.ResourceInfo, name: str) -> ApiError:
@@ -112,6 +165,13 @@ def matchers(
             parse_label_selector(label_selector or ""),
             parse_field_selector(field_selector or "", info.fields),
         )
+    except UnsupportedFieldLabel as e:
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'Unable to find "{info.group}/{info.version}, Resource={info.plural}" that match '
+            f'label selector "{label_selector}", field selector "{field_selector}": {e}',
+        ) from None
     except SelectorError as e:
         raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
 
@@ -138,21 +198,17 @@ def prepare_new(info: resources.ResourceInfo, obj: Obj, namespace: str | None) -
     if not name and meta.get("generateName"):
         name = meta["name"] = meta["generateName"] + "".join(random.choices(_GEN_CHARS, k=5))
     if not name:
-        raise ApiError(
-            422,
-            "Invalid",
-            f'{info.kind} "" is invalid: metadata.name: Required value: name or generateName is required',
-            {
-                "kind": info.plural,
-                "causes": [{"reason": "FieldValueRequired", "field": "metadata.name"}],
-            },
+        raise invalid(
+            info,
+            "",
+            [field_error("required", "metadata.name", "name or generateName is required")],
         )
     if len(name) > 253 or not _NAME.match(name):
-        raise ApiError(
-            422,
-            "Invalid",
-            f'{info.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a lowercase '
-            "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
-            {"name": name, "kind": info.plural},
+        detail = (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+            "'-' or '.', and must start and end with an alphanumeric character (e.g. "
+            "'example.com', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
         )
+        raise invalid(info, name, [field_error("invalid", "metadata.name", detail, name)])
     return obj

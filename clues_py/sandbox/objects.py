@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any, cast
 
-from clues_py.sandbox import deletion, resources
+from clues_py.sandbox import deletion, resources, strategy
 from clues_py.sandbox.history import Event, EventLog, select
 from clues_py.sandbox.meta import (
     ApiError,
@@ -98,6 +98,10 @@ class ObjectStore:
     def _table(self, resource: str) -> dict[Key, tuple[Obj, bytes]]:
         return self._data.setdefault(resource, {})
 
+    def _stored(self, resource: str) -> list[Obj]:
+        """The stored objects of `resource` (lock held; read-only: never mutate them)."""
+        return [obj for obj, _ in self._table(resource).values()]
+
     def _key(self, info: resources.ResourceInfo, name: str, namespace: str | None) -> Key:
         return ((namespace or "default") if info.namespaced else "", name)
 
@@ -121,6 +125,7 @@ class ObjectStore:
         new.setdefault("kind", info.kind)
         new.setdefault("apiVersion", info.api_version)
         meta["generation"] = old_meta.get("generation", 1)
+        strategy.prepare_update(info.plural, old, new, self.clock())
         if new.get("spec") != old.get("spec"):
             meta["generation"] += 1
         if new == old:
@@ -175,12 +180,7 @@ class ObjectStore:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = rfc3339(self.clock())
             meta["generation"] = 1
-            if resource == "pods":
-                obj.setdefault("status", {}).setdefault("phase", "Pending")
-            elif resource == "namespaces":
-                meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
-                obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-                obj.setdefault("status", {"phase": "Active"})
+            strategy.prepare_create(resource, obj, self.clock(), self._stored)
             raw = self._bump("ADDED", resource, key[0], obj, None)
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)

@@ -1,10 +1,12 @@
-"""Patch formats the API server accepts: JSON merge, strategic merge (common cases), JSON patch.
+"""Patch formats the API server accepts: JSON merge, strategic merge, JSON patch.
 
-Pure functions over plain dicts; they never touch the store. Strategic merge knows the merge keys
-of the lists kubectl and controllers patch (containers by name, conditions by type, ...) and the
-`$patch`, `$setElementOrder`, `$deleteFromPrimitiveList` and `$retainKeys` directives; every
-other list is replaced, as for fields without a patch strategy. The server maps `PatchError` to
-a 400 (bad patch) or 422 (failed `test` operation).
+Pure functions over plain dicts; they never touch the store. Strategic merge follows the patch
+strategy of each field of the kind (`schema`: a Service's ports merge by `port`, a container's
+by `containerPort`, containers by `name`, finalizers as a set) and the `$patch`,
+`$setElementOrder`, `$deleteFromPrimitiveList` and `$retainKeys` directives; lists without a
+strategy are replaced. Kinds the schema does not describe (custom resources) fall back to a
+table of the usual merge keys by field name. The server maps `PatchError` to a 400 (bad patch)
+or 422 (failed `test` operation).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from clues_py.sandbox import schema
+from clues_py.sandbox.schema import FieldSpec
+
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
-# List fields merged element-wise, by this key (patchMergeKey in the Kubernetes API types).
+# Kinds without a schema: list fields merged element-wise, by this key.
 MERGE_KEYS: dict[str, str] = {
     "containers": "name",
     "initContainers": "name",
@@ -61,8 +66,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
-    """Strategic merge patch for the lists and directives listed in the module docstring."""
+def strategic_merge_patch(target: Any, patch: Any, message: str | None = None) -> Any:
+    """Strategic merge patch of `target`, an instance of schema message `message` if known."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     directive = patch.get("$patch")
@@ -72,6 +77,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
         return None
     out = dict(target) if isinstance(target, dict) else {}
     retain = patch.get("$retainKeys")
+    fields = schema.json_fields(message) if message else None
     for k, v in patch.items():
         if k.startswith("$setElementOrder/") or k in ("$retainKeys", "$patch"):
             continue
@@ -80,12 +86,22 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
             drop = set(v or [])
             out[field] = [x for x in out.get(field) or [] if x not in drop]
             continue
+        f = fields.get(k) if fields is not None else None
+        sub = f.type if f is not None and schema.is_message(f.type) else None
         if v is None:
             out.pop(k, None)
         elif isinstance(v, list):
-            out[k] = _merge_list(k, out.get(k), v)
+            out[k] = _merge_list(k, out.get(k), v, f, fields is not None)
+        elif isinstance(v, dict) and f is not None and f.map:
+            merged_map = dict(out.get(k) or {})
+            for mk, mv in v.items():
+                if mv is None:
+                    merged_map.pop(mk, None)
+                else:
+                    merged_map[mk] = strategic_merge_patch(merged_map.get(mk), mv, sub)
+            out[k] = merged_map
         elif isinstance(v, dict):
-            merged = strategic_merge_patch(out.get(k), v)
+            merged = strategic_merge_patch(out.get(k), v, sub)
             if merged is None:
                 out.pop(k, None)
             else:
@@ -98,12 +114,19 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
+def _merge_list(
+    field: str, current: Any, patch: list[Any], spec: FieldSpec | None, described: bool
+) -> list[Any]:
     if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
         return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
-    key = MERGE_KEYS.get(field)
+    if described:
+        key = spec.merge_key if spec is not None else None
+        primitive = key == ""
+        item_message = spec.type if spec is not None and schema.is_message(spec.type) else None
+    else:
+        key, primitive, item_message = MERGE_KEYS.get(field), field in MERGE_PRIMITIVE_LISTS, None
     items: list[Any] = list(current) if isinstance(current, list) else []
-    if field in MERGE_PRIMITIVE_LISTS:
+    if primitive:
         return items + [x for x in patch if x not in items]
     if key is None or not all(isinstance(x, dict) for x in patch):
         return copy.deepcopy(patch)
@@ -118,9 +141,9 @@ def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
             if idx is not None:
                 del items[idx]
         elif idx is None:
-            items.append(strategic_merge_patch({}, item))
+            items.append(strategic_merge_patch({}, item, item_message))
         else:
-            items[idx] = strategic_merge_patch(items[idx], item)
+            items[idx] = strategic_merge_patch(items[idx], item, item_message)
     return items
 
 
@@ -221,7 +244,8 @@ def apply_patch(content_type: str, target: dict[str, Any], patch: Any) -> dict[s
     if ctype == MERGE_PATCH:
         result = merge_patch(target, patch)
     elif ctype == STRATEGIC_PATCH:
-        result = strategic_merge_patch(target, patch)
+        spec = schema.message_for(str(target.get("apiVersion", "")), str(target.get("kind", "")))
+        result = strategic_merge_patch(target, patch, spec.name if spec else None)
     elif ctype == JSON_PATCH:
         result = json_patch(target, patch)
     else:

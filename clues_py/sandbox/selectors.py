@@ -24,6 +24,25 @@ class SelectorError(ValueError):
     """A selector string that does not parse; the message names the bad part."""
 
 
+class UnsupportedFieldLabel(SelectorError):
+    """A field selector on a field the kind does not index (the server answers 400)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"field label not supported: {label}")
+        self.label = label
+
+
+# Field labels whose value is not simply the field at that path: the registries' field sets
+# report absent booleans as "false", absent counts as "0", and an Event's `source` is its
+# source.component.
+FIELD_PATHS = {"source": "source.component"}
+FIELD_DEFAULTS = {
+    "spec.unschedulable": "false",
+    "spec.hostNetwork": "false",
+    "status.successful": "0",
+}
+
+
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
     parts: list[str] = []
@@ -133,10 +152,12 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     return str(cur)
 
 
-def _field_matcher(path: str, value: str, *, negate: bool) -> Matcher:
+def _field_matcher(label: str, value: str, *, negate: bool) -> Matcher:
+    path = FIELD_PATHS.get(label, label)
+    default = FIELD_DEFAULTS.get(label, "")
     if negate:
-        return lambda o: field_value(o, path) != value
-    return lambda o: field_value(o, path) == value
+        return lambda o: (field_value(o, path) or default) != value
+    return lambda o: (field_value(o, path) or default) == value
 
 
 @lru_cache(maxsize=512)
@@ -152,7 +173,7 @@ def parse_field_selector(text: str, allowed: Iterable[str] = ()) -> Matcher | No
             raise SelectorError(f"invalid field selector requirement {req!r} in {text!r}")
         path, op, value = m.groups()
         if path not in ok:
-            raise SelectorError(f"field label not supported: {path}")
+            raise UnsupportedFieldLabel(path)
         matchers.append(_field_matcher(path, value, negate=op == "!="))
     return _all(matchers)
 

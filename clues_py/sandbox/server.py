@@ -8,18 +8,18 @@ printing to `tables.py`, PDB arithmetic to `disruption.py`; controllers run else
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from clues_py.sandbox import disruption, openapi, resources, scale
-from clues_py.sandbox.httpio import Handler, HTTPServer, ListBody, Request, wants_table
+from clues_py.sandbox.encoding import Body, encode_response
+from clues_py.sandbox.httpio import Handler, HTTPServer, Request, wants_table
 from clues_py.sandbox.objects import ApiError, ObjectStore
 from clues_py.sandbox.verbs import Verbs
+from clues_py.sandbox.watches import Watches
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ VERSION = {
 }
 
 
-class ApiServer(Verbs):
+class ApiServer(Verbs, Watches):
     """A threaded HTTP/1.1 Kubernetes API server over `store`; `start()` returns at once."""
 
     def __init__(
@@ -118,20 +118,20 @@ class ApiServer(Verbs):
             if req.info and method == "GET" and req.name is None and req.flag("watch"):
                 return self._watch(handler, req)
             code, doc = self._dispatch(req)
-            if isinstance(doc, ListBody):
-                return handler.send_list(code, doc)
-            if isinstance(doc, bytes):
-                return handler.send_raw(code, doc)
-            handler.send_json(code, doc)
+            self._send(handler, req, code, doc)
         except ApiError as e:
-            handler.send_json(e.code, e.status())
+            self._send(handler, req, e.code, e.status())
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
         except Exception as e:  # never leak a traceback to the client
             log.exception("sandbox API: %s %s failed", method, handler.path)
-            handler.send_json(
-                500, ApiError(500, "InternalError", f"internal error: {type(e).__name__}").status()
-            )
+            err = ApiError(500, "InternalError", f"internal error: {type(e).__name__}")
+            self._send(handler, req, 500, err.status())
+
+    @staticmethod
+    def _send(handler: Handler, req: Request, code: int, body: Body) -> None:
+        ctype, payload = encode_response(req.headers.get("Accept"), body)
+        handler.send_body(code, ctype, payload)
 
     def _route_static(self, handler: Handler, req: Request) -> bool:
         path = req.path
@@ -192,7 +192,7 @@ class ApiServer(Verbs):
         if req.sub and req.sub not in info.subresources:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
-    def _dispatch(self, req: Request) -> tuple[int, Obj | bytes | ListBody]:
+    def _dispatch(self, req: Request) -> tuple[int, Body]:
         info, m = req.info, req.method
         assert info is not None
         if req.name is None:
@@ -216,7 +216,7 @@ class ApiServer(Verbs):
             if m == "DELETE" and req.sub is None:
                 return 200, self._delete(req)
         elif req.sub == "scale":
-            body = req.json() if m in ("PUT", "PATCH") else None
+            body = req.document() if m in ("PUT", "PATCH") else None
             ctype = req.headers.get("Content-Type", "")
             return 200, scale.handle(
                 self.store, info, m, req.name, req.namespace, body, ctype, req.dry_run()
@@ -232,80 +232,3 @@ class ApiServer(Verbs):
             "MethodNotAllowed",
             f"the server does not allow this method on the requested resource ({m})",
         )
-
-    # ------------------------------------------------------------------------- verbs
-    def _watch(self, handler: Handler, req: Request) -> None:
-        info = req.info
-        assert info is not None
-        ls, fs = req.query.get("labelSelector", ""), req.query.get("fieldSelector", "")
-        rv = req.query.get("resourceVersion", "")
-        timeout = float(req.query.get("timeoutSeconds") or 0) or None
-        bookmarks = req.flag("allowWatchBookmarks")
-        self.store.list_raw(info.plural, None, ls, fs, 1)  # validates the selectors before the 200
-        handler.start_stream()
-        cursor = None
-        try:
-            initial: list[bytes] = []
-            if rv in ("", "0"):
-                raws, rv, _ = self.store.list_raw(info.plural, req.namespace, ls, fs)
-                initial = [b'{"type":"ADDED","object":' + r + b"}\n" for r in raws]
-            try:
-                cursor, after = self.store.open_cursor(int(rv))
-            except (ApiError, ValueError) as e:
-                err = (
-                    e
-                    if isinstance(e, ApiError)
-                    else ApiError(400, "BadRequest", f"invalid resourceVersion {rv!r}")
-                )
-                if err.code == 410:
-                    err = ApiError(410, "Expired", err.message)
-                handler.write_chunk(
-                    json.dumps({"type": "ERROR", "object": err.status()}).encode() + b"\n"
-                )
-                handler.end_stream()
-                return
-            for i in range(0, len(initial), 500):
-                handler.write_chunk(b"".join(initial[i : i + 500]))
-            end = None if timeout is None else time.monotonic() + timeout
-            next_bookmark = time.monotonic() + self.bookmark_interval
-            while not self._stopping.is_set():
-                now = time.monotonic()
-                if end is not None and now >= end:
-                    break
-                wait = min(next_bookmark - now, 1.0, (end - now) if end else 1.0)
-                try:
-                    events, after = self.store.wait_events(
-                        info.plural, after, req.namespace, ls, fs, max(wait, 0), cursor
-                    )
-                except ApiError as e:
-                    handler.write_chunk(
-                        json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
-                    )
-                    break
-                if events:
-                    handler.write_chunk(
-                        b"".join(
-                            b'{"type":"' + t.encode() + b'","object":' + raw + b"}\n"
-                            for t, raw in events
-                        )
-                    )
-                if bookmarks and time.monotonic() >= next_bookmark:
-                    mark = {
-                        "kind": info.kind,
-                        "apiVersion": info.api_version,
-                        "metadata": {"resourceVersion": str(after)},
-                    }
-                    handler.write_chunk(
-                        json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n"
-                    )
-                if time.monotonic() >= next_bookmark:
-                    next_bookmark = time.monotonic() + self.bookmark_interval
-                if not events and handler.peer_closed():
-                    return
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            handler.close_connection = True
-            return
-        finally:
-            if cursor is not None:
-                self.store.close_cursor(cursor)
-        handler.end_stream()

@@ -12,10 +12,9 @@ import json
 import threading
 from typing import Any
 
-import yaml
-
-from clues_py.sandbox import disruption, resources, tables, workload_rules
-from clues_py.sandbox.httpio import ListBody, Request, wants_table
+from clues_py.sandbox import disruption, resources, schema, strategy, tables, workload_rules
+from clues_py.sandbox.encoding import ListBody
+from clues_py.sandbox.httpio import Request, wants_table
 from clues_py.sandbox.meta import conflict
 from clues_py.sandbox.objects import ApiError, ObjectStore, rfc3339
 from clues_py.sandbox.patch import APPLY_PATCH, STRATEGIC_PATCH, PatchError, apply_patch
@@ -51,10 +50,9 @@ class Verbs:
         meta = {"resourceVersion": rv}
         if nxt:
             meta["continue"] = nxt
-        head = json.dumps(
-            {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
+        return ListBody(
+            {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}, raws
         )
-        return ListBody(head[:-1].encode() + b',"items":[', raws, b"]}")
 
     def _table(self, req: Request, objs: list[Obj], rv: str, nxt: str = "") -> Obj:
         assert req.info is not None
@@ -64,12 +62,13 @@ class Verbs:
     def _create(self, req: Request) -> tuple[int, Obj]:
         info = req.info
         assert info is not None
-        obj = req.json()
+        obj = req.document()
         if not isinstance(obj, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
         _check_kind(info, obj)
         _prepare_create(info, obj)
         workload_rules.prepare(info.plural, obj, self.store)
+        strategy.validate_create(info, obj)
         if req.dry_run():
             name = (obj.get("metadata") or {}).get("name")
             if name:
@@ -106,7 +105,7 @@ class Verbs:
     def _update(self, req: Request) -> Obj:
         info = req.info
         assert info is not None and req.name is not None
-        obj = req.json()
+        obj = req.document()
         if not isinstance(obj, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
         _check_kind(info, obj)
@@ -119,6 +118,7 @@ class Verbs:
         new = self._merge_into(req, current, obj)
         if req.sub is None:
             workload_rules.prepare(info.plural, new, self.store, current)
+        strategy.validate_update(info, current, new)
         if req.dry_run():
             return new
         return self.store.update(info.plural, new, req.namespace)
@@ -129,7 +129,7 @@ class Verbs:
         ctype = req.headers.get("Content-Type", "")
         if ctype.startswith(APPLY_PATCH):
             return self._server_side_apply(req)
-        body = req.json()
+        body = req.document()
 
         def fn(obj: Obj) -> None:
             rv = obj["metadata"]["resourceVersion"]
@@ -145,6 +145,7 @@ class Verbs:
             new = self._merge_into(req, json.loads(json.dumps(obj)), patched)
             if req.sub is None:
                 workload_rules.prepare(info.plural, new, self.store, obj)
+            strategy.validate_update(info, obj, new)
             obj.clear()
             obj.update(new)
 
@@ -156,10 +157,7 @@ class Verbs:
 
     def _server_side_apply(self, req: Request) -> tuple[int, Obj]:
         """Server-side apply without field ownership: create if absent, else strategic merge."""
-        try:
-            body = yaml.safe_load(req.body or b"")
-        except yaml.YAMLError as e:
-            raise ApiError(400, "BadRequest", f"the apply patch is not valid YAML: {e}") from None
+        body = req.document()
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the apply patch must be an object")
         try:
@@ -178,7 +176,7 @@ class Verbs:
         info = req.info
         assert info is not None and req.name is not None
         workload_rules.check_delete(info.plural, req.name)
-        opts = req.json() or {}
+        opts = req.document() or {}
         grace = opts.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
         pre = opts.get("preconditions") or {}
         if pre or req.dry_run() or "dryRun" in opts:
@@ -209,7 +207,7 @@ class Verbs:
             req.query.get("labelSelector", ""),
             req.query.get("fieldSelector", ""),
         )
-        opts = req.json() or {}
+        opts = req.document() or {}
         grace = opts.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
         out = []
         for obj in items:
@@ -235,7 +233,7 @@ class Verbs:
         }
 
     def _bind(self, req: Request) -> Obj:
-        body = req.json() or {}
+        body = req.document() or {}
         node = (body.get("target") or {}).get("name")
         if not node:
             raise ApiError(
@@ -267,7 +265,7 @@ class Verbs:
         return _success()
 
     def _evict(self, req: Request) -> Obj:
-        body = req.json() or {}
+        body = req.document() or {}
         with self._evict_lock:
             pod = self.store.get("pods", req.name or "", req.namespace)
             disruption.check_eviction(self.store, pod)
@@ -291,29 +289,11 @@ def _check_kind(info: resources.ResourceInfo, obj: Obj) -> None:
 
 
 def _prepare_create(info: resources.ResourceInfo, obj: Obj) -> None:
-    """Defaults and status resets the API server applies on create (PrepareForCreate)."""
-    if info.plural == "nodes":
-        obj.setdefault("spec", {})
-    elif info.plural == "pods":
-        spec = obj.setdefault("spec", {})
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("dnsPolicy", "ClusterFirst")
-        obj["status"] = {"phase": "Pending"}
-    elif info.plural == "jobs":
-        spec = obj.setdefault("spec", {})
-        for k, v in (
-            ("parallelism", 1),
-            ("completions", 1),
-            ("backoffLimit", 6),
-            ("completionMode", "NonIndexed"),
-            ("suspend", False),
-        ):
-            spec.setdefault(k, v)
-        name = (obj.get("metadata") or {}).get("name") or ""
-        labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
-        labels.setdefault("batch.kubernetes.io/job-name", name)
-        labels.setdefault("job-name", name)
-        spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/job-name": name}})
-        obj["status"] = {}
+    """What a client may not set on create: status, for kinds whose status is a subresource.
+
+    Nodes are the exception (kubelets register with their status). Defaults are the store's
+    (`strategy.prepare_create`), so they apply to the sandbox's own controllers too.
+    """
+    if "status" in info.subresources and info.plural != "nodes":
+        status = schema.status_type(info.api_version, info.kind)
+        obj["status"] = schema.zero_json(status) if status else {}

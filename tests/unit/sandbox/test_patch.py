@@ -108,3 +108,30 @@ def test_json_patch_operations() -> None:
     with pytest.raises(PatchError) as err:
         apply_patch("application/apply-patch+yaml", doc, {})
     assert err.value.code == 415
+
+
+def test_strategic_merge_follows_each_kinds_merge_keys() -> None:
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "spec": {"ports": [{"name": "a", "port": 80, "targetPort": 80}]},
+    }
+    out = apply_patch(SMP, svc, {"spec": {"ports": [{"name": "b", "port": 8080}]}})
+    assert [p["port"] for p in out["spec"]["ports"]] == [80, 8080]  # by port, not containerPort
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"finalizers": ["a"]},
+        "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+    }
+    patch = {
+        "metadata": {"finalizers": ["b"]},
+        "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 81}]}]},
+    }
+    out = apply_patch(SMP, pod, patch)
+    assert out["metadata"]["finalizers"] == ["a", "b"]
+    assert out["spec"]["containers"][0]["ports"] == [{"containerPort": 80}, {"containerPort": 81}]
+    # A list without a patch strategy (a Service's externalIPs) is replaced.
+    svc["spec"]["externalIPs"] = ["1.1.1.1"]
+    out = apply_patch(SMP, svc, {"spec": {"externalIPs": ["2.2.2.2"]}})
+    assert out["spec"]["externalIPs"] == ["2.2.2.2"]

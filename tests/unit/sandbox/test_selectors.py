@@ -84,3 +84,11 @@ def test_structured_label_selector() -> None:
     assert not match_label_dict(sel, {"app": "a", "tier": "1", "x": ""})
     assert match_label_dict({}, {"anything": "1"})
     assert not match_label_dict(None, {"anything": "1"})
+
+
+def test_field_selector_values_as_the_registries_report_them() -> None:
+    node = obj(spec={})
+    assert parse_field_selector("spec.unschedulable=false", ("spec.unschedulable",))(node)
+    assert not parse_field_selector("spec.unschedulable=true", ("spec.unschedulable",))(node)
+    event = obj(source={"component": "kubelet", "host": "n1"})
+    assert parse_field_selector("source=kubelet", ("source",))(event)

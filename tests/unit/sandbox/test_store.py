@@ -50,9 +50,11 @@ def test_returned_objects_are_copies() -> None:
     store = ObjectStore()
     body = pod("a")
     got = store.create("pods", body)
+    spec = dict(got["spec"])
     body["metadata"]["labels"]["x"] = "1"
     got["spec"]["nodeName"] = "n"
-    assert store.get("pods", "a", "default") == {**got, "spec": {"containers": [{"name": "c"}]}}
+    assert store.get("pods", "a", "default") == {**got, "spec": spec}
+    assert "x" not in got["metadata"]["labels"]
 
 
 def test_update_conflict_generation_and_noop() -> None:
