@@ -201,11 +201,11 @@ class Sandbox:
 
     def save(self, path: str | Path) -> None:
         """Write every API object to a JSON snapshot (machines are not saved)."""
-        self.store.save(str(path))
+        Path(path).write_text(json.dumps(self.store.snapshot()), encoding="utf-8")
 
     def load(self, path: str | Path) -> None:
         """Replace the cluster with a snapshot from `save`; controllers resync from it."""
-        self.store.load(str(path))
+        self.store.restore(json.loads(Path(path).read_text(encoding="utf-8")))
         for node in self.store.list("nodes")[0]:
             # Loaded nodes count as powered-on machines, so power hooks can switch them off.
             cap = (node.get("status") or {}).get("capacity") or {}

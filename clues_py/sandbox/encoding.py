@@ -32,13 +32,13 @@ class ListBody:
 
     def __len__(self) -> int:
         n = len(self.items)
-        return len(self._open) + 2 + sum(map(len, self.items)) + max(n - 1, 0)
+        return len(self._open) + 3 + sum(map(len, self.items)) + max(n - 1, 0)
 
     def chunks(self, batch: int = 2000) -> Iterator[bytes]:
         yield self._open
         for i in range(0, len(self.items), batch):
             yield (b"," if i else b"") + b",".join(self.items[i : i + batch])
-        yield b"]}"
+        yield b"]}\n"
 
     def document(self) -> Obj:
         return {**self.head, "items": [json.loads(r) for r in self.items]}
@@ -75,9 +75,13 @@ def encode_response(accept: str | None, body: Body) -> tuple[str, bytes | ListBo
             # A kind without a message (a CRD) or a stored value Go could not hold: JSON is
             # always acceptable to Kubernetes clients, so answer in it rather than fail.
             log.debug("sandbox API: answering JSON, protobuf not possible: %s", e)
-    if isinstance(body, ListBody | bytes):
+    # Compact, one document per line: what Go's json.Encoder writes (clients compare Status
+    # bodies as text).
+    if isinstance(body, ListBody):
         return JSON, body
-    return JSON, json.dumps(body).encode()
+    if isinstance(body, bytes):
+        return JSON, body + b"\n"
+    return JSON, json.dumps(body, separators=(",", ":")).encode() + b"\n"
 
 
 def watch_encoder(accept: str | None, kind: Obj) -> tuple[str, Callable[[str, bytes], bytes]]:

@@ -404,22 +404,19 @@ class ObjectStore:
         return out, new_after
 
     # ----------------------------------------------------------------- snapshots
-    def save(self, path: str) -> None:
-        """Write every object and the resourceVersion to a JSON file."""
+    def counts(self) -> dict[str, int]:
+        """Stored objects per resource."""
         with self._lock:
-            data = {
-                "resourceVersion": self._rv,
-                "objects": {
-                    r: [json.loads(raw) for _, raw in t.values()] for r, t in self._data.items()
-                },
-            }
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f)
+            return {r: len(t) for r, t in self._data.items() if t}
 
-    def load(self, path: str) -> None:
-        """Replace the contents with a snapshot from `save` (history restarts; watchers get 410)."""
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+    def snapshot(self) -> dict[str, Any]:
+        """Every object and the resourceVersion, as JSON-ready data (Sandbox.save writes it)."""
+        with self._lock:
+            objects = {r: [json.loads(raw) for _, raw in t.values()] for r, t in self._data.items()}
+            return {"resourceVersion": self._rv, "objects": objects}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace the contents with a `snapshot` (history restarts; watchers get 410)."""
         with self._lock:
             self._data = {}
             self._sorted = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+_READ = ("get", "list")
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,31 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ),
     ResourceInfo("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
     ResourceInfo("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
+    # Storage: stored with the real defaults (strategy.py); no provisioner binds claims.
+    ResourceInfo("storageclasses", "StorageClass", "storage.k8s.io", "v1", False, ("sc",)),
+    ResourceInfo("csinodes", "CSINode", "storage.k8s.io", "v1", False),
+    ResourceInfo("csidrivers", "CSIDriver", "storage.k8s.io", "v1", False),
+    ResourceInfo("persistentvolumes", "PersistentVolume", "", "v1", False, ("pv",), ("status",)),
+    ResourceInfo(
+        "persistentvolumeclaims", "PersistentVolumeClaim", "", "v1", True, ("pvc",), ("status",)
+    ),
+    ResourceInfo("resourcequotas", "ResourceQuota", "", "v1", True, ("quota",), ("status",)),
+    ResourceInfo("limitranges", "LimitRange", "", "v1", True, ("limits",)),
+    ResourceInfo("endpoints", "Endpoints", "", "v1", True, ("ep",)),
+    ResourceInfo(
+        "apiservices", "APIService", "apiregistration.k8s.io", "v1", False, (), ("status",)
+    ),
+    # Answered by the server itself, never stored (virtual.py).
+    ResourceInfo("componentstatuses", "ComponentStatus", "", "v1", False, ("cs",), verbs=_READ),
+    *(
+        ResourceInfo(plural, kind, group, "v1", False, verbs=("create",))
+        for plural, kind, group in (
+            ("selfsubjectaccessreviews", "SelfSubjectAccessReview", "authorization.k8s.io"),
+            ("selfsubjectrulesreviews", "SelfSubjectRulesReview", "authorization.k8s.io"),
+            ("subjectaccessreviews", "SubjectAccessReview", "authorization.k8s.io"),
+            ("selfsubjectreviews", "SelfSubjectReview", "authentication.k8s.io"),
+        )
+    ),
 )
 
 _BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES}

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from clues_py.sandbox import disruption, openapi, resources, scale
+from clues_py.sandbox import disruption, openapi, podlogs, resources, scale, virtual
+from clues_py.sandbox.apimetrics import CONTENT_TYPE as METRICS_TYPE
+from clues_py.sandbox.apimetrics import ApiMetrics
 from clues_py.sandbox.encoding import Body, encode_response
 from clues_py.sandbox.httpio import Handler, HTTPServer, Request, wants_table
 from clues_py.sandbox.objects import ApiError, ObjectStore
@@ -59,6 +61,7 @@ class ApiServer(Verbs, Watches):
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
         self._unsubscribe = store.subscribe(self._on_change)
+        self.metrics = ApiMetrics(store.counts)
 
     @property
     def port(self) -> int:
@@ -108,25 +111,54 @@ class ApiServer(Verbs, Watches):
         if length:
             body = handler.rfile.read(length)
         req = Request(method, path, query, body, handler.headers)
+        started, code, streamed = self.metrics.start(req), 200, False
         try:
             for prefix, route in self._routes:
                 if path.startswith(prefix):
-                    return handler.send_json(*route(method, path, query, body))
+                    code, sandbox_doc = route(method, path, query, body)
+                    return handler.send_json(code, sandbox_doc)
             if self._route_static(handler, req):
                 return
             self._parse(req)
-            if req.info and method == "GET" and req.name is None and req.flag("watch"):
-                return self._watch(handler, req)
+            streamed = self._streamed(req)
+            if streamed:
+                with self.metrics.long_running(req):
+                    return self._stream(handler, req)
             code, doc = self._dispatch(req)
             self._send(handler, req, code, doc)
         except ApiError as e:
+            code = e.code
             self._send(handler, req, e.code, e.status())
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
         except Exception as e:  # never leak a traceback to the client
             log.exception("sandbox API: %s %s failed", method, handler.path)
+            code = 500
             err = ApiError(500, "InternalError", f"internal error: {type(e).__name__}")
             self._send(handler, req, 500, err.status())
+        finally:
+            self.metrics.observe(req, code, started, streamed)
+
+    @staticmethod
+    def _streamed(req: Request) -> bool:
+        """Watches and followed logs: answered as streams, counted as long-running."""
+        if req.info is None or req.method != "GET":
+            return False
+        if req.name is None:
+            return req.flag("watch")
+        return req.sub == "log"
+
+    def _stream(self, handler: Handler, req: Request) -> None:
+        if req.sub == "log":
+            podlogs.serve(self.store, self._stopping, handler, req)
+        elif "watch" not in req.info.verbs:  # type: ignore[union-attr]
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        else:
+            self._watch(handler, req)
 
     @staticmethod
     def _send(handler: Handler, req: Request, code: int, body: Body) -> None:
@@ -143,6 +175,9 @@ class ApiServer(Verbs, Watches):
         doc: Obj | None = None
         if req.method != "GET":
             return False
+        if path == "/metrics":
+            handler.send_raw(200, self.metrics.exposition(), METRICS_TYPE)
+            return True
         if path == "/version":
             doc = VERSION
         elif path == "/api":
@@ -150,11 +185,7 @@ class ApiServer(Verbs, Watches):
         elif path == "/apis":
             doc = resources.api_group_list()
         elif path.startswith("/openapi/"):
-            doc = openapi.document(path)
-            if doc is None:
-                raise ApiError(
-                    404, "NotFound", f"the server could not find the requested resource ({path})"
-                )
+            return self._openapi(handler, req)
         elif path.count("/") == 2 and path.startswith("/apis/"):
             doc = resources.api_group(path.split("/")[2])
         elif (
@@ -169,6 +200,24 @@ class ApiServer(Verbs, Watches):
         if doc is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         handler.send_json(200, doc)
+        return True
+
+    @staticmethod
+    def _openapi(handler: Handler, req: Request) -> bool:
+        body = openapi.encoded(req.path)
+        if body is None:
+            raise ApiError(
+                404, "NotFound", f"the server could not find the requested resource ({req.path})"
+            )
+        accept = req.headers.get("Accept") or "*/*"
+        if not any(t in accept for t in ("json", "*/*", "application/*")):
+            # kubectl asks /openapi/v2 as gnostic protobuf only; it falls back when refused.
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json",
+            )
+        handler.send_raw(200, body)
         return True
 
     def _parse(self, req: Request) -> None:
@@ -195,6 +244,15 @@ class ApiServer(Verbs, Watches):
     def _dispatch(self, req: Request) -> tuple[int, Body]:
         info, m = req.info, req.method
         assert info is not None
+        if req.sub is None:
+            _check_verb(info, m, req.name)
+        if info.plural in virtual.REVIEWS:
+            body = req.document()
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "the request body must be an object")
+            return 201, virtual.review(info, body, req.headers)
+        if info.plural == "componentstatuses":
+            return self._component_statuses(req)
         if req.name is None:
             if m == "GET":
                 return 200, self._list(req)
@@ -225,10 +283,55 @@ class ApiServer(Verbs, Watches):
             return 201, self._bind(req)
         elif req.sub == "eviction" and m == "POST":
             return 201, self._evict(req)
-        elif req.sub == "log" and m == "GET":
-            raise ApiError(404, "NotFound", f'pods "{req.name}" has no logs in the sandbox')
         raise ApiError(
             405,
             "MethodNotAllowed",
             f"the server does not allow this method on the requested resource ({m})",
+        )
+
+    def _component_statuses(self, req: Request) -> tuple[int, Body]:
+        if req.name is not None:
+            cs = virtual.component_status(req.name)
+            if cs is None:
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'componentstatuses "{req.name}" not found',
+                    {"name": req.name, "kind": "componentstatuses"},
+                )
+            items = [cs]
+        else:
+            items = virtual.component_statuses()
+        if wants_table(req):
+            return 200, self._table(req, items, "")
+        if req.name is not None:
+            return 200, items[0]
+        return 200, {
+            "kind": "ComponentStatusList",
+            "apiVersion": "v1",
+            "metadata": {},
+            "items": items,
+        }
+
+
+_VERBS = {
+    ("GET", True): "get",
+    ("GET", False): "list",
+    ("POST", False): "create",
+    ("PUT", True): "update",
+    ("PATCH", True): "patch",
+    ("DELETE", True): "delete",
+    ("DELETE", False): "deletecollection",
+}
+
+
+def _check_verb(info: resources.ResourceInfo, method: str, name: str | None) -> None:
+    """405 for a verb the resource does not serve (as its discovery document says)."""
+    wanted = _VERBS.get((method, name is not None))
+    if wanted is None or wanted not in info.verbs:
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            {"kind": info.plural, **({"name": name} if name else {})},
         )

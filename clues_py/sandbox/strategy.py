@@ -287,6 +287,37 @@ def _storageclass_create(obj: Obj, now: float, stored: Stored) -> None:
     obj.setdefault("volumeBindingMode", "Immediate")
 
 
+def _apiservice_create(obj: Obj, now: float, stored: Stored) -> None:
+    """The aggregator's availability: local groups are served, remote ones need their Service."""
+    ref = (obj.get("spec") or {}).get("service")
+    if not ref:
+        cond = {
+            "status": "True",
+            "reason": "Local",
+            "message": "Local APIServices are always available",
+        }
+    elif any(
+        s["metadata"].get("namespace") == ref.get("namespace")
+        and s["metadata"]["name"] == ref.get("name")
+        for s in stored("services")
+    ):
+        cond = {
+            "status": "False",
+            "reason": "MissingEndpoints",
+            "message": "endpoints for service/"
+            f'{ref.get("name")} in "{ref.get("namespace")}" have no addresses',
+        }
+    else:
+        cond = {
+            "status": "False",
+            "reason": "ServiceNotFound",
+            "message": f'service/{ref.get("name")} in "{ref.get("namespace")}" is not present',
+        }
+    obj["status"] = {
+        "conditions": [{"type": "Available", "lastTransitionTime": rfc3339(now), **cond}]
+    }
+
+
 def _service_validate_update(info: ResourceInfo, old: Obj, new: Obj) -> list[tuple[str, str, str]]:
     o, n = old.get("spec") or {}, new.get("spec") or {}
     changed = n.get("clusterIP") not in (None, "", o.get("clusterIP"))
@@ -304,6 +335,7 @@ _CREATE: dict[str, Callable[[Obj, float, Stored], None]] = {
     "persistentvolumeclaims": _pvc_create,
     "persistentvolumes": _pv_create,
     "storageclasses": _storageclass_create,
+    "apiservices": _apiservice_create,
 }
 _UPDATE: dict[str, Callable[[Obj, Obj, float], None]] = {
     "pods": _pod_update,

@@ -17,6 +17,7 @@ from clues_py.sandbox.cells import containers as _containers
 from clues_py.sandbox.cells import count as _count
 from clues_py.sandbox.cells import get as _get
 from clues_py.sandbox.cells import ts as _ts
+from clues_py.sandbox.tables_cluster import CLUSTER_COLUMNS
 from clues_py.sandbox.tables_workloads import WORKLOAD_COLUMNS
 
 
@@ -226,6 +227,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("Message", "string", 0, _get("message", default="")),
     ],
     **WORKLOAD_COLUMNS,
+    **CLUSTER_COLUMNS,
 }
 
 

@@ -303,7 +303,7 @@ def test_binding_sets_node_and_condition(sandbox: Sandbox) -> None:
     }
     # The real server answers a Status, which this client cannot parse as V1Binding; read it raw.
     resp = core.create_namespaced_pod_binding("to-bind", "default", body, _preload_content=False)
-    assert resp.status == 201 and b'"status": "Success"' in resp.data
+    assert resp.status == 201 and b'"status":"Success"' in resp.data
     resp.release_conn()
     got = core.read_namespaced_pod("to-bind", "default")
     assert got.spec.node_name == "n7"
