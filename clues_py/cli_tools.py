@@ -106,17 +106,11 @@ def sandbox(
 ) -> None:
     """Run a standalone sandbox Kubernetes API server (for trying cluesd without a cluster)."""
     run_standalone = _import("clues_py.sandbox.standalone", "run_standalone", "sandbox")
-    bad_option = _import("clues_py.sandbox.standalone", "NodeSpecError", "sandbox")
-    parse = _import("clues_py.sandbox.standalone", "parse_pod_duration", "sandbox")
     try:
         rc = run_standalone(
-            port,
-            list(node_specs),
-            kubeconfig,
-            snapshot,
-            default_pod_seconds=parse(default_pod_duration),
+            port, list(node_specs), kubeconfig, snapshot, default_pod_duration=default_pod_duration
         )
-    except bad_option as exc:
+    except ValueError as exc:  # a bad --nodes or --default-pod-duration, named in the message
         fail(f"error: {exc}", EXIT_USAGE)
     sys.exit(rc if isinstance(rc, int) else 0)
 

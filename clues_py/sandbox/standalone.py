@@ -88,7 +88,7 @@ def run_standalone(
     snapshot: str | None,
     *,
     stop: threading.Event | None = None,
-    default_pod_seconds: float | None = None,
+    default_pod_duration: str | None = None,
 ) -> None:
     """Serve a sandbox on 127.0.0.1:`port` until SIGINT/SIGTERM (or `stop` is set).
 
@@ -97,6 +97,7 @@ def run_standalone(
     """
     for s in nodes:
         parse_node_spec(s)
+    default_pod_seconds = parse_pod_duration(default_pod_duration)
     done = stop or threading.Event()
     sandbox = Sandbox(port=port, default_pod_seconds=default_pod_seconds).start()
     try:

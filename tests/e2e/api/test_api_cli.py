@@ -244,7 +244,9 @@ def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("demo").exit_code == 4 and calls.pop() == {"json_out": False, "live": True}
 
     fake_module(
-        monkeypatch, "clues_py.sandbox.standalone", run_standalone=lambda *a: calls.append(a)
+        monkeypatch,
+        "clues_py.sandbox.standalone",
+        run_standalone=lambda *a, **kw: calls.append((*a, kw)),
     )
     result = run(
         "sandbox",
@@ -258,7 +260,13 @@ def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
         "kc",
     )
     assert result.exit_code == 0
-    assert calls.pop() == (6443, ["2x4x8Gi", "1x8x16Gi"], "kc", None)
+    assert calls.pop() == (
+        6443,
+        ["2x4x8Gi", "1x8x16Gi"],
+        "kc",
+        None,
+        {"default_pod_duration": None},
+    )
 
 
 def test_missing_delegate_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
