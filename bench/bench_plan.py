@@ -22,8 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.factories
 
+from clues_py.daemon.pipeline import default_policies
 from clues_py.model import NodeState  # noqa: E402
-from clues_py.planner import PlannerSettings, default_policies, plan  # noqa: E402
+from clues_py.planner import PlannerSettings, plan  # noqa: E402
 from tests.factories import make_node, make_pod, make_snapshot, make_template  # noqa: E402
 
 TARGET_SECONDS = 1.0

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service, setup_logging
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service, setup_logging
 
 ROUNDS = 40
 TARGET_P99 = 1.0

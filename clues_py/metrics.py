@@ -3,10 +3,10 @@
 `DaemonMetrics` owns one `CollectorRegistry` per daemon (never the process-global one,
 so tests and simulations can run several daemons side by side). Two sources feed it:
 
-* bus events (`clues_py.bus`), for everything that happens between scrapes: power
+* bus events (`clues_py.daemon.bus`), for everything that happens between scrapes: power
   actions and their results, boot, reaction and planning durations, errors, and the
   node-seconds each template has been powered;
-* `daemon.status()` read at scrape time, for what *is*: nodes by state, pending
+* `daemon.control.status()` read at scrape time, for what *is*: nodes by state, pending
   demand, leader status.
 
 `MetricsServer` serves `/metrics` on its own TCP listener (`daemon.metrics_listen`):
@@ -30,7 +30,7 @@ from prometheus_client.exposition import start_wsgi_server
 from prometheus_client.registry import Collector
 
 from clues_py import __version__
-from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.model import ActionKind, NodeState, NodeTemplate
 
 log = logging.getLogger("clues.metrics")
@@ -54,14 +54,19 @@ PLAN_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 CALL_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
+class StatusSource(Protocol):
+    def status(self) -> dict[str, Any]: ...
+
+
 class DaemonLike(Protocol):
-    """What the exporter reads of `clues_py.daemon.Daemon` (a stub in unit tests)."""
+    """What the exporter reads of `clues_py.daemon.daemon.Daemon` (a stub in unit tests)."""
 
     bus: Bus
     templates: dict[str, NodeTemplate]
     is_leader: Callable[[], bool]
 
-    def status(self) -> dict[str, Any]: ...
+    @property
+    def control(self) -> StatusSource: ...
 
 
 class DaemonMetrics:
@@ -142,7 +147,7 @@ class DaemonMetrics:
         self._powered_since: dict[str, tuple[str, float]] = {}
         self._powered_emitted: dict[str, float] = {}
         start = now()
-        for n in daemon.status()["nodes"]:
+        for n in daemon.control.status()["nodes"]:
             if NodeState(n["state"]) not in UNPOWERED:
                 self._powered_since[n["name"]] = (n["template"], start)
             if n["state"] == NodeState.POWERING_ON:
@@ -247,7 +252,7 @@ class DaemonMetrics:
 
 
 class _StatusCollector(Collector):
-    """Gauges read from `daemon.status()` when Prometheus scrapes."""
+    """Gauges read from `daemon.control.status()` when Prometheus scrapes."""
 
     def __init__(self, metrics: DaemonMetrics) -> None:
         self._m = metrics
@@ -259,7 +264,7 @@ class _StatusCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         d = self._m._daemon
         try:
-            status = d.status()
+            status = d.control.status()
             leader = bool(d.is_leader())
         except Exception:
             log.exception("reading daemon status for /metrics failed")

@@ -19,7 +19,7 @@ import typing
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from clues_py.config import Config, ConfigError, ConfigIssue, PluginSpec
+from clues_py.config.load import Config, ConfigError, ConfigIssue, PluginSpec
 from clues_py.contracts import PluginContext
 
 BACKENDS = "clues_py.backends"

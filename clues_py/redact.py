@@ -130,7 +130,7 @@ SCRUBBER = Scrubber()
 
 
 def config_secrets(cfg: Any) -> set[str]:
-    """Secret values of a `clues_py.config.Config`: plugin options and the API token."""
+    """Secret values of a `clues_py.config.load.Config`: plugin options and the API token."""
     from pathlib import Path
 
     sections = [cfg.backend, *cfg.power.values(), *cfg.policies, *cfg.expanders]
@@ -145,7 +145,7 @@ def config_secrets(cfg: Any) -> set[str]:
 
 def effective_config(cfg: Any) -> dict[str, Any]:
     """The effective configuration (defaults filled in) as plain YAML-able data, redacted."""
-    from clues_py.config import _TOP  # the top-level scalar keys, in documented order
+    from clues_py.config.load import _TOP  # the top-level scalar keys, in documented order
 
     def plugin(spec: Any) -> dict[str, Any]:
         return {"kind": spec.kind, **dict(spec.options)}

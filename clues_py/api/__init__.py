@@ -1,9 +1,10 @@
 """The local HTTP API of cluesd: the seam between the daemon and its operators.
 
 This module holds what both sides share: the `DaemonControl` protocol the daemon implements
-(the API server only exposes it, it owns no state), the node operations, address parsing, and
-the errors. `server.py` serves a `DaemonControl` over TCP or a Unix socket; `client.py` talks to
-it for the `clues` CLI. The JSON shapes are documented in docs/cli.md.
+(`clues_py.daemon.control.Control`; the API server only exposes it, it owns no state), the
+node operations, address parsing, and the errors. `server.py` serves a `DaemonControl` over
+TCP or a Unix socket; `client.py` talks to it for the `clues` CLI. The JSON shapes are
+documented in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The planner: `plan(snapshot, policies) -> Plan`, pure and deterministic.
 
 Policies run in order on one `PlanBuilder` (see `builder.py`); each may add actions,
-veto earlier ones and record reasons. `default_policies` builds the standard
-pipeline: scale-up for demand, min nodes, idle power-off, limits. The planner does
+veto earlier ones and record reasons. The policies and expanders themselves are plugins
+(`plugins/policies/`, `plugins/expanders/`): the planner never imports them; the daemon's
+pipeline (`clues_py/daemon/pipeline.py`) resolves them by name. The planner does
 no I/O and reads no clock (`snapshot.now` is the time); the daemon executes the
 plan through the actuator and the lifecycle FSM tracks what follows.
 """
@@ -22,7 +23,6 @@ __all__ = [
     "PlannerSettings",
     "Policy",
     "check_pipeline",
-    "default_policies",
     "plan",
 ]
 
@@ -72,21 +72,3 @@ def check_pipeline(names: Sequence[str]) -> None:
                 "pending demand claims)",
                 seen[name],
             )
-
-
-def default_policies(settings: PlannerSettings) -> list[Policy]:
-    """scale_up, min_nodes, idle_off, limits, configured from `settings`."""
-    # Imported here: the built-in policies are plugins that import the planner.
-    from plugins.policies.idle_off import IdleOff
-    from plugins.policies.limits import Limits
-    from plugins.policies.min_nodes import MinNodes
-    from plugins.policies.scale_up import ScaleUp
-
-    return [
-        ScaleUp(ScaleUp.Config(pending_grace=settings.pending_grace)),
-        MinNodes(MinNodes.Config(min_nodes=settings.min_nodes)),
-        IdleOff(
-            IdleOff.Config(idle_time=settings.idle_time, scale_down_delay=settings.scale_down_delay)
-        ),
-        Limits(Limits.Config(max_booting=settings.max_booting, max_nodes=settings.max_nodes)),
-    ]

@@ -5,7 +5,8 @@ left becomes an `Option`. The chain runs its expanders in order: each keeps its 
 options (ties included) and the next one breaks the remaining ties; whatever is left
 at the end goes to the option with the smallest template name, so a plan is always
 deterministic. `random` (seeded) may only be last. The expanders themselves live in
-`plugins/expanders/`; this module knows their contract and the chain rules, not them.
+`plugins/expanders/`; this module knows their contract and the chain rules, not them (the
+default chain is resolved by name by the daemon's pipeline, like configured plugins).
 Which options exist (placement, max_count, back-off) is `packing.py`'s business.
 """
 
@@ -18,7 +19,6 @@ from typing import Protocol, runtime_checkable
 from clues_py.model import NodeTemplate, Resources
 
 __all__ = [
-    "DEFAULT_EXPANDERS",
     "ChainError",
     "Expander",
     "ExpanderChain",
@@ -26,9 +26,6 @@ __all__ = [
     "best_by",
     "check_chain",
 ]
-
-# Today's order before expanders were configurable: priority, then cost, then waste.
-DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste")
 
 
 class ChainError(ValueError):
@@ -118,13 +115,3 @@ class ExpanderChain:
             if len(left) == 1:
                 return left[0], decided
         return min(left, key=lambda o: o.template.name), decided or "name"
-
-
-def default_chain() -> ExpanderChain:
-    """priority, cheapest, least_waste with their default configs (the historic order)."""
-    # Imported here: the built-in expanders are plugins that import this module.
-    from plugins.expanders.cheapest import Cheapest
-    from plugins.expanders.least_waste import LeastWaste
-    from plugins.expanders.priority import Priority
-
-    return ExpanderChain([Priority(), Cheapest(), LeastWaste()])

@@ -12,8 +12,8 @@ fractions of the biggest template), ties by their first key. Each group goes:
 3. onto nodes opened earlier in this same packing (first fit);
 4. onto a newly opened OFF node. Template choice among those whose labels/taints
    admit the group and whose resources hold one pod is the expander chain's
-   (`chain.py`; default: highest `priority`, then lowest `cost_per_hour`, then least
-   waste, then name). GPU templates are options only for GPU work unless
+   (`chain.py`; the daemon's default chain: highest `priority`, then lowest
+   `cost_per_hour`, then least waste; the name breaks the last tie). GPU templates are options only for GPU work unless
    `gpu_nodes_for_cpu_work`. Within a template, OFF enabled nodes whose
    `retry_at` has passed, fewest failed attempts first, then by name; `max_count`
    counts the template's nodes that are not OFF.
@@ -39,7 +39,7 @@ from clues_py.model import (
     Resources,
     Taint,
 )
-from clues_py.planner.chain import ExpanderChain, Option, default_chain
+from clues_py.planner.chain import ExpanderChain, Option
 from clues_py.planner.firstfit import MaxTree
 
 __all__ = ["Group", "NewNode", "PackResult", "group_demand", "pack"]
@@ -385,19 +385,10 @@ def pack(
 ) -> PackResult:
     """Pack `groups` onto the snapshot's nodes; `taken` nodes are not opened (have actions).
 
-    `chain` picks the template of each new node (default: priority, cheapest,
-    least_waste); GPU templates are opened only for GPU work unless
+    `chain` picks the template of each new node (None: the template name alone; the
+    daemon always passes one, by default priority, cheapest, least_waste); GPU templates are opened only for GPU work unless
     `gpu_nodes_for_cpu_work`.
     """
-    return _Packer(snap, frozenset(taken), chain or _default_chain(), gpu_nodes_for_cpu_work).pack(
+    return _Packer(snap, frozenset(taken), chain or ExpanderChain(), gpu_nodes_for_cpu_work).pack(
         groups
     )
-
-
-_DEFAULT_CHAIN: list[ExpanderChain] = []
-
-
-def _default_chain() -> ExpanderChain:
-    if not _DEFAULT_CHAIN:
-        _DEFAULT_CHAIN.append(default_chain())
-    return _DEFAULT_CHAIN[0]

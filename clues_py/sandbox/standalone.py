@@ -2,7 +2,7 @@
 
 Parses `--nodes COUNTxCPUxMEMORY` specs, adds a tainted control-plane node
 `master` and workers `node-1`..`node-N`, writes a kubeconfig and prints how to
-reach the server. Option parsing is the CLI's job (`clues_py.cli`).
+reach the server. Option parsing is the CLI's job (`clues_py.cli.main`).
 """
 
 from __future__ import annotations

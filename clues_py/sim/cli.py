@@ -73,7 +73,7 @@ def _run(
     seed: int | None,
     notes: str = "",
 ) -> None:
-    from clues_py.config import ConfigError
+    from clues_py.config.load import ConfigError
     from clues_py.sim import report
 
     if seed is not None:

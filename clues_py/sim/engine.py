@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clues_py.bus import PlanEvent, TransitionEvent
 from clues_py.clock import VirtualClock
-from clues_py.config import Config, config_from_dict, merge_overrides
-from clues_py.daemon import Daemon
+from clues_py.config.load import Config, config_from_dict, merge_overrides
+from clues_py.daemon.bus import PlanEvent, TransitionEvent
+from clues_py.daemon.daemon import Daemon
 from clues_py.model import NodeState, cpu_millis, to_int
 from clues_py.outcome import JobTiming, summarize
 from clues_py.sandbox import VIRTUAL_EPOCH, Sandbox

@@ -9,7 +9,7 @@ stopped one is started) so a restarted daemon never creates a second instance fo
 
 Credentials come from environment variables or a file, never from the YAML itself, and
 never appear in logs, errors or `repr`. What to do with orphans and duplicates is decided
-by `clues_py.reconcile`; this module only lists and terminates.
+by `clues_py.daemon.reconcile`; this module only lists and terminates.
 """
 
 from __future__ import annotations

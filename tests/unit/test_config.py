@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import (
+from clues_py.config.load import (
     Config,
     ConfigError,
     NodeNameError,

@@ -1,9 +1,13 @@
 """The layer rules of STYLE.md, checked on the source (as import-linter would).
 
 - model, lifecycle and planner are pure: no I/O libraries, no clocks, no threads, and
-  nothing from the layers above them (store, actuator, daemon, api, cli...).
+  nothing from the layers above them (store, the wings, the plugin loader, any plugin).
 - Plugins depend only on the contracts, the model and the planner's policy framework,
   never on each other (a package's own private `_helper` module is fine).
+- The wings (docs/architecture.md): the core modules import no wing; the config wing
+  imports only the core; the daemon wing imports neither the CLI, the simulator nor the
+  sandbox, and only `daemon/service.py` imports the API; nothing outside the CLI wing
+  imports it. Every wing's `__init__.py` is a docstring and nothing else.
 """
 
 from __future__ import annotations
@@ -35,23 +39,17 @@ IO_MODULES = {
     "asyncio",
     "os",
 }
+WINGS = ("clues_py.daemon", "clues_py.config", "clues_py.cli")
 UPPER_LAYERS = {
     "clues_py.store",
-    "clues_py.actuator",
-    "clues_py.daemon",
-    "clues_py.control",
-    "clues_py.service",
+    *WINGS,
     "clues_py.api",
-    "clues_py.cli",
-    "clues_py.cli_common",
-    "clues_py.cli_tools",
-    "clues_py.config",
-    "clues_py.config_schema",
-    "clues_py.config_check",
-    "clues_py.config_names",
     "clues_py.sandbox",
     "clues_py.sim",
     "clues_py.metrics",
+    "clues_py.plugins",
+    "clues_py.redact",
+    "plugins",  # the planner never imports a plugin: the pipeline resolves them by name
 }
 PLUGIN_ALLOWED = ("clues_py.contracts", "clues_py.model", "clues_py.planner")
 
@@ -96,6 +94,67 @@ def test_plugins_use_only_the_contracts_and_never_each_other(path: Path) -> None
             ):
                 bad.append(m)
     assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def _modules(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (ROOT / f).rglob("*.py"))
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+CORE = [
+    ROOT / "clues_py" / f"{m}.py"
+    for m in ("model", "quantity", "clock", "lifecycle", "store", "contracts", "outcome")
+]
+OUTSIDE = ("clues_py.cli", "clues_py.sim", "clues_py.sandbox", "clues_py.api")
+
+
+@pytest.mark.parametrize("path", CORE, ids=_rel)
+def test_core_modules_import_no_wing(path: Path) -> None:
+    bad = [m for m in imports(path) if _under(m, (*WINGS, *OUTSIDE, "clues_py.plugins"))]
+    assert bad == [], f"{_rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", _modules("clues_py/config"), ids=_rel)
+def test_the_config_wing_imports_only_the_core(path: Path) -> None:
+    # The migration asks the plugin loader which options a power plugin has.
+    loader = () if "migrate" in path.parts else ("clues_py.plugins",)
+    forbidden = ("clues_py.daemon", "clues_py.store", "clues_py.metrics", *OUTSIDE, *loader)
+    bad = [m for m in imports(path) if _under(m, (*forbidden, "plugins"))]
+    assert bad == [], f"{_rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", _modules("clues_py/daemon"), ids=_rel)
+def test_the_daemon_wing_stays_below_the_cli(path: Path) -> None:
+    # cluesd serves the API; the rest of the daemon knows nothing of HTTP.
+    api = ("clues_py.api",) if path.name != "service.py" else ()
+    forbidden = ("clues_py.cli", "clues_py.sim", "clues_py.sandbox", *api)
+    bad = [m for m in imports(path) if _under(m, forbidden)]
+    assert bad == [], f"{_rel(path)} imports {bad}"
+
+
+NOT_CLI = [p for p in _modules("clues_py", "plugins") if "cli" not in p.relative_to(ROOT).parts]
+
+
+@pytest.mark.parametrize("path", NOT_CLI, ids=_rel)
+def test_nothing_outside_the_cli_wing_imports_it(path: Path) -> None:
+    bad = [m for m in imports(path) if _under(m, ("clues_py.cli",))]
+    assert bad == [], f"{_rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("wing", [*WINGS, "clues_py.config.migrate"])
+def test_wing_init_is_a_docstring_only(wing: str) -> None:
+    init = ROOT.joinpath(*wing.split("."), "__init__.py")
+    tree = ast.parse(init.read_text())
+    doc = ast.get_docstring(tree)
+    assert doc and len(doc.split()) > 30, f"{wing}: say what lives there and what it may import"
+    assert len(tree.body) == 1, f"{wing}/__init__.py re-exports or runs code; import from modules"
 
 
 def test_the_rule_catches_a_violation(tmp_path: Path) -> None:

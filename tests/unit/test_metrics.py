@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from clues_py import __version__
-from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import VirtualClock
+from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.metrics import DaemonMetrics, MetricsServer
 from clues_py.model import Action, ActionKind, ManagedNode, NodeState, Plan
 from tests.factories import make_hidden, make_pod, make_snapshot, make_template
@@ -31,6 +31,7 @@ class StubDaemon:
         self.is_leader = lambda: self.leader
         self.pending = {"pods": 0, "cpu": 0, "memory": 0, "hidden": 0}
         self.unplaceable: dict[str, str] = {}
+        self.control = self  # the real daemon's control surface is a separate object
 
     def status(self) -> dict[str, Any]:
         return {
@@ -200,7 +201,7 @@ def test_server_serves_the_registry_on_loopback(daemon: StubDaemon, clock: Virtu
 
 
 def test_metrics_listen_config_key() -> None:
-    from clues_py.config import ConfigError, parse_config
+    from clues_py.config.load import ConfigError, parse_config
 
     assert parse_config("{}").daemon.metrics_listen == "127.0.0.1:9484"
     assert parse_config("daemon: {metrics_listen: null}").daemon.metrics_listen is None

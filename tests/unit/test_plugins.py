@@ -17,7 +17,7 @@ from typing import Literal
 import pytest
 
 from clues_py import plugins
-from clues_py.config import ConfigError, PluginSpec, parse_config
+from clues_py.config.load import ConfigError, PluginSpec, parse_config
 from clues_py.contracts import PluginContext
 from clues_py.plugins import (
     POLICIES,

@@ -1,4 +1,4 @@
-"""Rendering of status/nodes/history dicts into text (clues_py.render): pure, nothing faked."""
+"""Rendering of status/nodes/history dicts into text (clues_py.cli.render): pure, nothing faked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clues_py.render import (
+from clues_py.cli.render import (
     format_bytes,
     format_cores,
     format_duration,

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from clues_py import __version__
 from clues_py.api.server import ApiServer
-from clues_py.cli import _connect_address, main
+from clues_py.cli.main import _connect_address, main
 
 pytestmark = pytest.mark.e2e
 
@@ -237,7 +237,7 @@ def test_config_check_reports_every_error_with_file_and_line(tmp_path: Path) -> 
 
 def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
-    fake_module(monkeypatch, "clues_py.demo", run_demo=lambda **kw: calls.append(kw) or 4)
+    fake_module(monkeypatch, "clues_py.cli.demo", run_demo=lambda **kw: calls.append(kw) or 4)
     result = run("demo", "--speed", "30", "--jobs", "5", "--json", "--no-live")
     assert result.exit_code == 4
     assert calls.pop() == {"speed": 30.0, "jobs": 5, "json_out": True, "live": False}
@@ -270,7 +270,7 @@ def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_delegate_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "clues_py.demo", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "clues_py.cli.demo", None)  # import now raises ImportError
     result = run("demo")
     assert result.exit_code == 1 and "`clues demo` is not available" in result.stderr
     assert "Traceback" not in result.output

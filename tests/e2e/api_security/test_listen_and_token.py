@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from clues_py.api.client import ApiClient
-from clues_py.cli import DEFAULT_CLI_ADDRESS, main
-from clues_py.config import ConfigError, DaemonConfig, config_from_dict, parse_config
+from clues_py.cli.main import DEFAULT_CLI_ADDRESS, main
+from clues_py.config.load import ConfigError, DaemonConfig, config_from_dict, parse_config
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config
 
 from .test_openapi_fuzz import TOKEN, write_token

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest
 
 pytestmark = pytest.mark.e2e

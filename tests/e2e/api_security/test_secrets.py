@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from clues_py.api.client import ApiClient
-from clues_py.cli import main
+from clues_py.cli.main import main
 from clues_py.redact import MASK, Scrubber, is_secret_key, redact_tree
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
@@ -53,7 +53,7 @@ def _config(sandbox: Sandbox, tmp: Path) -> Path:
 
 def test_no_secret_in_logs_api_events_or_config_show(sandbox: Sandbox, tmp_path: Path) -> None:
     path = _config(sandbox, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "clues_py.service", "-c", str(path)])
+    proc = subprocess.Popen([sys.executable, "-m", "clues_py.daemon.service", "-c", str(path)])
     try:
         log = tmp_path / "cluesd.log"
         address = wait_for(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.tools import wait_for
 
@@ -49,13 +49,13 @@ def test_pending_pods_run_scripts_on_and_idle_nodes_off(sandbox: Sandbox, tmp_pa
         pods = lambda: sandbox.store.list("pods", "default")[0]  # noqa: E731
         wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in pods()), timeout=30)
         assert {p["spec"]["nodeName"] for p in pods()} == set(NODES)
-        states = lambda: {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}  # noqa: E731
+        states = lambda: {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}  # noqa: E731
         # Idle for idle_time -> drained -> off script -> the status script says off -> off.
         wait_for(lambda: set(states().values()) == {"off"}, timeout=40)
         assert all(machines.power(n) == "off" for n in NODES)
         assert machines.power("wn-3") == "off"
         assert sorted(machines.calls()) == ["off wn-1", "off wn-2", "on wn-1", "on wn-2"]
-        ids = {n["name"]: n["provider_id"] for n in service.daemon.status()["nodes"]}
+        ids = {n["name"]: n["provider_id"] for n in service.daemon.control.status()["nodes"]}
         assert {k: v for k, v in ids.items() if k in NODES} == {n: f"command://{n}" for n in NODES}
         actions = service.daemon.store.actions(limit=50)
         assert sorted((a["kind"], a["node"]) for a in actions) == [

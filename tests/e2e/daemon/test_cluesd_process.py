@@ -24,7 +24,7 @@ def _bin(name: str) -> list[str]:
     path = shutil.which(name)
     if path:
         return [path]
-    module = {"clues": "clues_py.cli", "cluesd": "clues_py.service"}[name]
+    module = {"clues": "clues_py.cli", "cluesd": "clues_py.daemon.service"}[name]
     return [sys.executable, "-m", module]
 
 

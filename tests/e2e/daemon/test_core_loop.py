@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from clues_py.store import Store
 from tests.tools import wait_for
 
@@ -18,7 +18,7 @@ from .conftest import base_config, pod_manifest
 
 
 def _states(service: Service) -> dict[str, str]:
-    return {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}
+    return {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}
 
 
 def _machines(sandbox: Sandbox) -> dict[str, str]:
@@ -63,7 +63,9 @@ def test_pod_that_fits_no_template_is_reported_not_powered(
     service = Service(cfg).start()
     try:
         sandbox.store.create("pods", pod_manifest("huge", cpu="16"), "default")
-        status = wait_for(lambda: (s := service.daemon.status())["unplaceable"] and s, timeout=10)
+        status = wait_for(
+            lambda: (s := service.daemon.control.status())["unplaceable"] and s, timeout=10
+        )
         assert "default/huge" in status["unplaceable"]
         assert "template" in status["unplaceable"]["default/huge"]
         assert set(_states(service).values()) == {"off"}
@@ -108,7 +110,7 @@ def test_daemonset_pods_do_not_keep_a_node_on(sandbox: Sandbox, tmp_path: Path) 
             )
         )
         # ...but its requests are learned as per-node overhead for packing new nodes.
-        overhead = wait_for(lambda: service.daemon._ds_overhead.get("wn"))
+        overhead = wait_for(lambda: service.daemon.ds_overhead.by_template.get("wn"))
         assert (overhead.cpu_millis, overhead.pods) == (10, 1)
         wait_for(lambda: set(_states(service).values()) == {"off"}, timeout=30)
     finally:
@@ -160,7 +162,7 @@ def test_boot_that_never_joins_is_retried_then_given_up(sandbox: Sandbox, tmp_pa
         sandbox.store.create("pods", pod_manifest("waiting"), "default")
         wait_for(
             lambda: (
-                (n := service.daemon.status()["nodes"][0])["state"] == "on_error"
+                (n := service.daemon.control.status()["nodes"][0])["state"] == "on_error"
                 and n["attempts"] >= 2
             ),
             timeout=20,
@@ -172,12 +174,12 @@ def test_boot_that_never_joins_is_retried_then_given_up(sandbox: Sandbox, tmp_pa
         assert ons_before == 2
         wait_for(lambda: _machines(sandbox).get("wn-1") in (None, "off", "stopping"), timeout=10)
         service.daemon.run_once()
-        assert service.daemon.status()["nodes"][0]["state"] == "on_error"
-        assert "not Ready after" in service.daemon.status()["nodes"][0]["last_error"]
+        assert service.daemon.control.status()["nodes"][0]["state"] == "on_error"
+        assert "not Ready after" in service.daemon.control.status()["nodes"][0]["last_error"]
         # An operator reset makes it eligible again.
-        service.daemon.node_op("resetstate", "wn-1")
-        assert service.daemon.status()["nodes"][0]["state"] == "off"
-        assert service.daemon.status()["nodes"][0]["attempts"] == 0
+        service.daemon.control.node_op("resetstate", "wn-1")
+        assert service.daemon.control.status()["nodes"][0]["state"] == "off"
+        assert service.daemon.control.status()["nodes"][0]["attempts"] == 0
     finally:
         service.stop()
 
@@ -188,17 +190,17 @@ def test_operator_verbs(sandbox: Sandbox, tmp_path: Path) -> None:
     ).start()
     try:
         d = service.daemon
-        assert d.node_op("poweron", "wn-3")["state"] == "powering_on"
+        assert d.control.node_op("poweron", "wn-3")["state"] == "powering_on"
         wait_for(lambda: _states(service)["wn-3"] == "idle")
-        d.node_op("disable", "wn-1")
-        assert not [n for n in d.status()["nodes"] if n["name"] == "wn-1"][0]["enabled"]
+        d.control.node_op("disable", "wn-1")
+        assert not [n for n in d.control.status()["nodes"] if n["name"] == "wn-1"][0]["enabled"]
         # A disabled node is never chosen, even with demand.
         for i in range(5):
             sandbox.store.create("pods", pod_manifest(f"q{i}"), "default")
         wait_for(lambda: _states(service)["wn-2"] in ("powering_on", "idle", "used"))
         assert _states(service)["wn-1"] == "off"
         # Operator power-off of an idle node: drained, powered off, Node gone.
-        d.node_op("enable", "wn-1")
+        d.control.node_op("enable", "wn-1")
         wait_for(
             lambda: all(
                 p["status"].get("phase") == "Running"
@@ -207,7 +209,7 @@ def test_operator_verbs(sandbox: Sandbox, tmp_path: Path) -> None:
         )
         # Operator power-off of a used node: its pods are evicted first, then it goes off.
         assert _states(service)["wn-3"] == "used"
-        d.node_op("poweroff", "wn-3")
+        d.control.node_op("poweroff", "wn-3")
         wait_for(lambda: _states(service)["wn-3"] == "off", timeout=15)
         assert "wn-3" not in {n["metadata"]["name"] for n in sandbox.store.list("nodes")[0]}
         assert not [
@@ -219,8 +221,8 @@ def test_operator_verbs(sandbox: Sandbox, tmp_path: Path) -> None:
         import pytest
 
         with pytest.raises(ValueError, match="only an off node"):
-            d.node_op("poweron", "wn-2")
+            d.control.node_op("poweron", "wn-2")
         with pytest.raises(KeyError):
-            d.node_op("poweron", "nope")
+            d.control.node_op("poweron", "nope")
     finally:
         service.stop()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from clues_py.cli import main
-from clues_py.config import config_from_dict
+from clues_py.cli.main import main
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest
 from tests.tools import wait_for
 
@@ -33,9 +33,12 @@ def test_explain_pod_and_node(sandbox: Sandbox, tmp_path: Path) -> None:
         sandbox.store.create("pods", pod_manifest("huge", cpu="16"), "default")
         sandbox.store.create("pods", pod_manifest("a", cpu="3"), "default")
         sandbox.store.create("pods", pod_manifest("b", cpu="3"), "default")
-        wait_for(lambda: "default/huge" in service.daemon.status()["unplaceable"], timeout=15)
         wait_for(
-            lambda: any(n["state"] != "off" for n in service.daemon.status()["nodes"]), timeout=15
+            lambda: "default/huge" in service.daemon.control.status()["unplaceable"], timeout=15
+        )
+        wait_for(
+            lambda: any(n["state"] != "off" for n in service.daemon.control.status()["nodes"]),
+            timeout=15,
         )
 
         result = explain("pod", "default/huge")
@@ -56,7 +59,9 @@ def test_explain_pod_and_node(sandbox: Sandbox, tmp_path: Path) -> None:
         held = next(d for d in docs if (d["decision"] or {}).get("policy") == "limits")
         assert "max_cores would be exceeded" in held["decision"]["reason"]
 
-        powered = next(n["name"] for n in service.daemon.status()["nodes"] if n["state"] != "off")
+        powered = next(
+            n["name"] for n in service.daemon.control.status()["nodes"] if n["state"] != "off"
+        )
         node = explain("node", powered)
         assert node.exit_code == 0, node.output
         assert f"node {powered} (wn)" in node.output

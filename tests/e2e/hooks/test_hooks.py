@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.bus import ActionFinished, Bus, TransitionEvent
-from clues_py.config import HookConfig, config_from_dict
-from clues_py.hooks import HookFailed, Hooks, run_hook
+from clues_py.config.load import HookConfig, config_from_dict
+from clues_py.daemon.bus import ActionFinished, Bus, TransitionEvent
+from clues_py.daemon.hooks import HookFailed, Hooks, run_hook
+from clues_py.daemon.service import Service
 from clues_py.model import ManagedNode, NodeState
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from clues_py.store import Store
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.tools import wait_for
@@ -161,7 +161,7 @@ def test_failing_pre_power_off_hook_keeps_the_node_in_service(
     )
     service = Service(config_from_dict(raw, source="test")).start()
     daemon = service.daemon
-    state = lambda: {n["name"]: n["state"] for n in daemon.status()["nodes"]}["wn-1"]  # noqa: E731
+    state = lambda: {n["name"]: n["state"] for n in daemon.control.status()["nodes"]}["wn-1"]  # noqa: E731
     node = lambda: sandbox.store.get("nodes", "wn-1")  # noqa: E731
     try:
         sandbox.store.create("pods", pod_manifest("p0", duration="0.5s"), "default")

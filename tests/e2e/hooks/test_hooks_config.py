@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clues_py.config import ConfigError, HookConfig, parse_config
+from clues_py.config.load import ConfigError, HookConfig, parse_config
 
 
 def test_hooks_section_with_shorthands_and_defaults() -> None:

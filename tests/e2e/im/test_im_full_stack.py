@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest
 from tests.tools import wait_for
 
@@ -58,12 +58,14 @@ def test_pending_pods_become_im_vms_and_idle_vms_are_removed(
         wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in pods()), timeout=30)
         assert {p["spec"]["nodeName"] for p in pods()} == {"wn-1", "wn-2"}
         # The daemon recorded IM's ids for the nodes it powered on.
-        ids = {n["name"]: n.get("provider_id", "") for n in service.daemon.status()["nodes"]}
+        ids = {
+            n["name"]: n.get("provider_id", "") for n in service.daemon.control.status()["nodes"]
+        }
         assert {ids["wn-1"], ids["wn-2"]} == {f"im://{infid()}/{v}" for v in vms}
 
         # Idle for idle_time -> drained, VM removed from IM, node off, Node object gone.
         wait_for(lambda: client.vms(infid()) == {}, timeout=30)
-        states = lambda: {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}  # noqa: E731
+        states = lambda: {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}  # noqa: E731
         wait_for(lambda: set(states().values()) == {"off"}, timeout=30)
         wait_for(
             lambda: [n["metadata"]["name"] for n in sandbox.store.list("nodes")[0]] == ["master"]

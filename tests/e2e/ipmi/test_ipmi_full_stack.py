@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.e2e.join_agent import PollingAgent
 from tests.tools import wait_for
@@ -73,14 +73,14 @@ def test_pending_pods_power_bmcs_on_and_idle_nodes_off(sandbox: Sandbox, tmp_pat
         pods = lambda: sandbox.store.list("pods", "default")[0]  # noqa: E731
         wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in pods()), timeout=30)
         assert {p["spec"]["nodeName"] for p in pods()} == {"wn-1", "wn-2"}
-        states = lambda: {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}  # noqa: E731
+        states = lambda: {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}  # noqa: E731
         # Idle for idle_time -> drained -> soft power off through the BMC -> off.
         wait_for(lambda: set(states().values()) == {"off"}, timeout=40)
         assert all(b.power == "0" for b in bmcs.values())
         for b in bmcs.values():
             assert "0x20 set power 1" in b.calls()
             assert "0x20 set shutdown 1" in b.calls()  # soft, and it was enough
-        ids = {n["name"]: n["provider_id"] for n in service.daemon.status()["nodes"]}
+        ids = {n["name"]: n["provider_id"] for n in service.daemon.control.status()["nodes"]}
         assert ids == {n: f"ipmi://127.0.0.1:{b.port}" for n, b in bmcs.items()}
         actions = service.daemon.store.actions(limit=50)
         assert sorted(a["kind"] for a in actions) == ["power_off"] * 2 + ["power_on"] * 2

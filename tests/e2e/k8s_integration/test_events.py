@@ -11,9 +11,9 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from plugins.backends.k8s_events import EventRecord, EventRecorder
 from tests.e2e.daemon.conftest import base_config, pod_manifest
 from tests.tools import wait_for

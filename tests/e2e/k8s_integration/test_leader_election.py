@@ -123,7 +123,7 @@ def _cluesd(sandbox: Sandbox, tmp: Path, name: str) -> tuple[subprocess.Popen[st
     log = tmp / "cluesd.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clues_py.service", "-c", str(path)],
+            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(path)],
             stdout=out,
             stderr=out,
             text=True,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from clues_py.config import parse_config
+from clues_py.config.load import parse_config
 from clues_py.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e

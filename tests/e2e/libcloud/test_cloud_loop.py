@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.tools import wait_for
 
 from .cloud import MotoCloud
@@ -14,7 +14,7 @@ from .conftest import JoinAgent, cloud_config, pod_manifest
 
 
 def _states(service: Service) -> dict[str, str]:
-    return {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}
+    return {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}
 
 
 def _pods(sandbox: Sandbox) -> list[dict]:
@@ -33,7 +33,7 @@ def test_pending_pods_start_instances_that_are_terminated_when_idle(
         wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in _pods(sandbox)), 30)
         used = {p["spec"]["nodeName"] for p in _pods(sandbox)}
         assert used == set(live)
-        nodes = {n["name"]: n for n in service.daemon.status()["nodes"]}
+        nodes = {n["name"]: n for n in service.daemon.control.status()["nodes"]}
         assert {n: nodes[n]["provider_id"] for n in live} == {n: ids[0] for n, ids in live.items()}
         # Idle -> drained -> terminated; moto says so.
         wait_for(lambda: set(_states(service).values()) == {"off"}, timeout=30)
@@ -104,14 +104,14 @@ def test_reconciliation_adopts_ours_cleans_orphans_and_leaves_foreign_alone(
         wait_for(lambda: moto_cloud.state_of(ghost) == "terminated")
         wait_for(lambda: len(moto_cloud.live(cluster).get("wn-3", [])) == 1)
         wait_for(lambda: _states(service)["wn-2"] == "idle" and _states(service)["wn-3"] == "idle")
-        nodes = {n["name"]: n for n in service.daemon.status()["nodes"]}
+        nodes = {n["name"]: n for n in service.daemon.control.status()["nodes"]}
         assert nodes["wn-2"]["provider_id"] == adopted
         assert nodes["wn-3"]["provider_id"] in (dup_a, dup_b)
         assert moto_cloud.live(cluster)["wn-3"] == [nodes["wn-3"]["provider_id"]]
         # Never joined: gone after boot_timeout; the node is not left on.
         wait_for(lambda: moto_cloud.state_of(stuck) == "terminated", timeout=20)
         wait_for(lambda: _states(service)["wn-4"] in ("off", "on_error"))
-        status = service.daemon.status()
+        status = service.daemon.control.status()
         assert status["unmanaged_nodes"] == ["master"]
         assert status["reconcile"]["runs"] >= 2
         decisions = service.daemon.store.decisions(limit=50)

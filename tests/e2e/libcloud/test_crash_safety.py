@@ -73,7 +73,7 @@ def test_kill_9_at_random_points_leaves_no_duplicates_orphans_or_lost_state(
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "clues_py.service", "-c", str(cfg)],
+            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(cfg)],
             env=dict(os.environ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

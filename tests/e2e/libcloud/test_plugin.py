@@ -81,7 +81,7 @@ def test_unknown_driver_is_a_clear_error(moto_cloud: MotoCloud) -> None:
 
 
 def test_config_is_validated_by_the_plugin_loader(tmp_path: Path) -> None:
-    from clues_py.config import ConfigError, load_config
+    from clues_py.config.load import ConfigError, load_config
     from clues_py.plugins import check_plugins
 
     cfg = tmp_path / "c.yaml"

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest
 from tests.tools import stop_process, wait_for
 
@@ -48,7 +48,7 @@ def scale_up(svc: Service, sb: Sandbox) -> None:
         for i in range(6):
             sb.store.create("pods", pod_manifest(f"p{i}"), "default")
     wait_for(
-        lambda: sum(1 for n in svc.daemon.status()["nodes"] if n["state"] == "used") == 2,
+        lambda: sum(1 for n in svc.daemon.control.status()["nodes"] if n["state"] == "used") == 2,
         timeout=30,
     )
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from clues_py.cli import main
-from clues_py.config import config_from_dict
+from clues_py.cli.main import main
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox
 from tests.tools import wait_for
 
@@ -38,9 +38,11 @@ def ran(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Service, list[str]]]
             for i in range(5 - 2 * burst):
                 pod = pod_manifest(f"b{burst}-p{i}", duration="1s")
                 sandbox.store.create("pods", pod, "default")
-            wait_for(lambda: any(s["state"] == "used" for s in service.daemon.status()["nodes"]))
             wait_for(
-                lambda: {n["state"] for n in service.daemon.status()["nodes"]} == {"off"},
+                lambda: any(s["state"] == "used" for s in service.daemon.control.status()["nodes"])
+            )
+            wait_for(
+                lambda: {n["state"] for n in service.daemon.control.status()["nodes"]} == {"off"},
                 timeout=40,
             )
         yield service, ["--address", service.api.address]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from clues_py.cli import main
+from clues_py.cli.main import main
 from tests.tools import shared_file
 
 OSCAR = shared_file("scenarios", "oscar-burst.json")

@@ -37,7 +37,7 @@ class Cluesd:
         self.log_path = log
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clues_py.service", "-c", str(config)],
+            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(config)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

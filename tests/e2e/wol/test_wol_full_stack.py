@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import config_from_dict
+from clues_py.config.load import config_from_dict
+from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
-from clues_py.service import Service
 from tests.e2e.command.hardware import StateFileJoinAgent, WolMachines
 from tests.e2e.daemon.conftest import base_config, pod_manifest, sandbox  # noqa: F401
 from tests.tools import wait_for
@@ -53,7 +53,7 @@ def test_pending_pods_wake_machines_and_idle_nodes_go_off(sandbox: Sandbox, tmp_
         pods = lambda: sandbox.store.list("pods", "default")[0]  # noqa: E731
         wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in pods()), timeout=30)
         assert {p["spec"]["nodeName"] for p in pods()} == set(woken)
-        states = lambda: {n["name"]: n["state"] for n in service.daemon.status()["nodes"]}  # noqa: E731
+        states = lambda: {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}  # noqa: E731
         # Idle for idle_time -> drained -> off script -> the machine answers off -> off.
         wait_for(lambda: set(states().values()) == {"off"}, timeout=40)
         assert all(machines.power(n) == "off" for n in MACS)
@@ -61,7 +61,7 @@ def test_pending_pods_wake_machines_and_idle_nodes_go_off(sandbox: Sandbox, tmp_
         assert sorted(machines.packets) == ["wn-1", "wn-1", "wn-2", "wn-2"]
         assert machines.junk == []
         assert sorted(machines.calls()) == ["off wn-1", "off wn-2", "on wn-1", "on wn-2"]
-        ids = {n["name"]: n["provider_id"] for n in service.daemon.status()["nodes"]}
+        ids = {n["name"]: n["provider_id"] for n in service.daemon.control.status()["nodes"]}
         assert {k: v for k, v in ids.items() if k in woken} == {
             n: f"wol://{MACS[n]}" for n in woken
         }

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from clues_py.cli import main
-from clues_py.config import ConfigError, load_config, parse_config
-from clues_py.migrate import migrate
-from clues_py.migrate_nodes import compress_names, memory_bytes
-from clues_py.migrate_sources import OriginalConfig, SourceError, read_ini
+from clues_py.cli.main import main
+from clues_py.config.load import ConfigError, load_config, parse_config
+from clues_py.config.migrate.convert import migrate
+from clues_py.config.migrate.nodes import compress_names, memory_bytes
+from clues_py.config.migrate.sources import OriginalConfig, SourceError, read_ini
 
 SAMPLES = Path(__file__).parent / "samples"
 ALL = sorted(p.name for p in SAMPLES.iterdir() if (p / "clues2.cfg").is_file())

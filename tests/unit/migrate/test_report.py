@@ -1,4 +1,4 @@
-"""clues_py.report on a hand-made history: timeline arithmetic, --since parsing, escaping."""
+"""clues_py.cli.report on a hand-made history: timeline arithmetic, --since parsing, escaping."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.model import ManagedNode, NodeState
-from clues_py.report import (
+from clues_py.cli.report import (
     History,
     boot_times,
     load_history,
@@ -17,6 +16,7 @@ from clues_py.report import (
     render_report,
     state_timeline,
 )
+from clues_py.model import ManagedNode, NodeState
 from clues_py.store import Store
 
 

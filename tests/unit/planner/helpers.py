@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clues_py.daemon.pipeline import default_policies
 from clues_py.model import ActionKind, ClusterSnapshot, Plan
-from clues_py.planner import PlannerSettings, default_policies, plan
+from clues_py.planner import PlannerSettings, plan
 
 
 def run(snap: ClusterSnapshot, **settings: Any) -> Plan:

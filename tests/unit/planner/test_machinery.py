@@ -7,8 +7,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from clues_py.daemon.pipeline import default_policies
 from clues_py.model import Action, ActionKind, NodeState
-from clues_py.planner import PlanBuilder, PlannerSettings, Policy, default_policies, plan
+from clues_py.planner import PlanBuilder, PlannerSettings, Policy, plan
 from clues_py.planner.firstfit import MaxTree
 from tests.factories import make_node, make_snapshot, make_template
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clues_py.config import ConfigError, parse_config
-from clues_py.daemon import build_pipeline
+from clues_py.config.load import ConfigError, parse_config
+from clues_py.daemon.pipeline import build_pipeline
 
 BASE = """\
 idle_time: 120

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clues_py.config import PluginSpec
+from clues_py.config.load import PluginSpec
 from clues_py.contracts import NotImplementedByPlugin, PluginContext, PluginError, PowerState
 from clues_py.model import ManagedNode, NodeState, NodeTemplate, Resources
 from clues_py.plugins import instantiate

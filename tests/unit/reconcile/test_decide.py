@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from clues_py.contracts import OwnedInstance, PowerState
+from clues_py.daemon.reconcile import Adopt, Decisions, Terminate, decide
 from clues_py.model import ManagedNode, NodeState
-from clues_py.reconcile import Adopt, Decisions, Terminate, decide
 
 BOOT = 60.0
 ON, BOOTING, OFF = PowerState.ON, PowerState.BOOTING, PowerState.OFF

@@ -197,10 +197,10 @@ def run_demo(
 ) -> int:
     """Run the demo; returns the exit code (0 when every job succeeded and every node is off)."""
     from clues_py.api.client import ApiClient
-    from clues_py.config import config_from_dict
-    from clues_py.render import render_status
+    from clues_py.cli.render import render_status
+    from clues_py.config.load import config_from_dict
+    from clues_py.daemon.service import Service, setup_logging
     from clues_py.sandbox import Sandbox
-    from clues_py.service import Service, setup_logging
 
     if speed <= 0 or jobs < 1 or nodes < 1:
         print("clues demo: --speed, --jobs and --nodes must be positive", file=sys.stderr)

@@ -29,8 +29,8 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from clues_py.bus import ActionFinished, Bus, TransitionEvent
-from clues_py.config import HookConfig
+from clues_py.config.load import HookConfig
+from clues_py.daemon.bus import ActionFinished, Bus, TransitionEvent
 from clues_py.model import ManagedNode, NodeState
 from clues_py.store import Store
 

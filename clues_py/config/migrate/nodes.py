@@ -6,7 +6,7 @@ whose `nodes:` is compressed to range patterns (`wn-[1-8]`). Resources follow th
 Kubernetes plugin: `cpu` (older files: `cpus`) and `memory` (bytes unless suffixed), else
 KUBERNETES_NODE_SLOTS / KUBERNETES_NODE_MEMORY / KUBERNETES_NODE_PODS. Power options are
 named after the clues-py plugin's own `Config` fields when the plugin is installed. The
-option tables and the YAML rendering are clues_py.migrate's job.
+option tables and the YAML rendering are clues_py.config.migrate.convert's job.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from clues_py.config import NodeNameError, expand_node_names
-from clues_py.migrate_power import PowerBuilder, hosts_options, im_options
-from clues_py.migrate_sources import Entry, SourceError, read_vnodes
+from clues_py.config.load import NodeNameError, expand_node_names
+from clues_py.config.migrate.power import PowerBuilder, hosts_options, im_options
+from clues_py.config.migrate.sources import Entry, SourceError, read_vnodes
 
 if TYPE_CHECKING:
-    from clues_py.migrate import _Migration
+    from clues_py.config.migrate.state import Migration
 
 GI, MI = 1 << 30, 1 << 20
 _LABEL_KEY = re.compile(
@@ -106,7 +106,7 @@ def compress_names(names: Sequence[str]) -> str | list[str]:
     return out[0] if len(out) == 1 else out
 
 
-def build_nodes(m: _Migration, main: Path, vnodes_path: Path | None) -> Nodes:
+def build_nodes(m: Migration, main: Path, vnodes_path: Path | None) -> Nodes:
     general = ("general",)
     lrms = m.entry("LRMS_CLASS", general)
     if lrms is None or not lrms.value.endswith("kubernetes"):
@@ -167,7 +167,7 @@ def build_nodes(m: _Migration, main: Path, vnodes_path: Path | None) -> Nodes:
     return Nodes(backend, power, templates, sum(len(n) for n in _groups(names).values()), sources)
 
 
-def _vnode_resources(m: _Migration, v: Any, file: str, d_cpu: int, d_mem: int, d_pods: int) -> dict[str, Any]:  # fmt: skip
+def _vnode_resources(m: Migration, v: Any, file: str, d_cpu: int, d_mem: int, d_pods: int) -> dict[str, Any]:  # fmt: skip
     f = v.fields
     where = Entry("vnodes", v.name, "", file, v.line)
     cpu = int(f.get("cpu", f.get("cpus", d_cpu)))
@@ -204,7 +204,7 @@ def _groups(names: dict[str, dict[str, Any]]) -> dict[tuple[Any, ...], list[str]
     return groups
 
 
-def _templates(m: _Migration, names: dict[str, dict[str, Any]], power: str) -> list[dict[str, Any]]:  # fmt: skip
+def _templates(m: Migration, names: dict[str, dict[str, Any]], power: str) -> list[dict[str, Any]]:  # fmt: skip
     out: list[dict[str, Any]] = []
     used: set[str] = set()
     for (cpu, mem, gpus, pods, labels), members in _groups(names).items():

@@ -7,7 +7,7 @@ values lose a trailing `# comment`, and `%%` reads as `%`. Its host files (IPMI,
 command line) are `/etc/hosts`-like `ADDRESS NAME` lines; the Kubernetes plugin's virtual
 node list is a JSON list of objects (older releases: one node name per line). These
 readers reproduce that and raise `SourceError` (file:line) on what the original could not
-read either. Turning the values into clues-py settings is `clues_py.migrate`'s job.
+read either. Turning the values into clues-py settings is `clues_py.config.migrate.convert`'s job.
 """
 
 from __future__ import annotations

@@ -12,21 +12,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from clues_py.actuator import Actuator
-from clues_py.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.clock import Clock, WallClock
-from clues_py.config import Config
-from clues_py.contracts import Backend, Observation, PluginContext, PowerManager
-from clues_py.control import ControlMixin
+from clues_py.config.load import Config
+from clues_py.contracts import Backend, PluginContext, PowerManager
+from clues_py.daemon.actuator import Actuator
+from clues_py.daemon.bus import ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.control import Control
+from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
+from clues_py.daemon.pipeline import (
+    build_pipeline,
+    runtime_update,
+    timeouts,
+)
+from clues_py.daemon.reconciler import Reconciler
+from clues_py.daemon.state import LastPlan, NodeSide
 from clues_py.lifecycle import (
     Fact,
     FactKind,
     Transition,
     advance,
-    backoff,
     retry_due,
 )
 from clues_py.model import (
@@ -37,21 +43,12 @@ from clues_py.model import (
     Demand,
     ManagedNode,
     NodeState,
-    NodeTemplate,
     Plan,
-    Resources,
-)
-from clues_py.pipeline import (
-    RUNTIME_DAEMON_KEYS,
-    RUNTIME_KEYS,
-    build_pipeline,
-    timeouts,
 )
 from clues_py.planner import (
     plan,
 )
 from clues_py.plugins import instantiate
-from clues_py.reconciler import Reconciler
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
@@ -62,27 +59,7 @@ DEBOUNCE_SECONDS = 0.05
 DESCRIBE_INTERVAL = 2.0
 
 
-@dataclass
-class _Side:
-    """Per-node bookkeeping that is not lifecycle state (not persisted)."""
-
-    action_id: int | None = None
-    drain_started: bool = False
-    last_describe: float = float("-inf")
-    cleaned_up: bool = False
-
-
-@dataclass
-class LastPlan:
-    at: float = 0.0
-    plan: Plan = field(default_factory=Plan)
-    pending: int = 0
-    pending_cpu: int = 0
-    pending_memory: int = 0
-    hidden: int = 0
-
-
-class Daemon(ControlMixin):
+class Daemon:
     def __init__(
         self,
         cfg: Config,
@@ -126,7 +103,7 @@ class Daemon(ControlMixin):
         self.policies = self._make_policies(cfg)
         self._lock = threading.RLock()
         self._nodes: dict[str, ManagedNode] = {}
-        self._side: dict[str, _Side] = {}
+        self._side: dict[str, NodeSide] = {}
         self._load_nodes()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -145,14 +122,12 @@ class Daemon(ControlMixin):
         )
         # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
         self._first_seen: dict[str, float] = {}
-        # template -> requests of the DaemonSet pods seen on its nodes
-        self._ds_overhead: dict[str, Resources] = {}
-        # template -> (consecutive failed power-ons, back-off until)
-        self._template_failures: dict[str, tuple[int, float]] = {}
-        self.bus.subscribe(self._track_template_health)
-        # key ("ns/name", "job:ns/name", "node:NAME") -> last recorded decision (explain)
-        self._decided: dict[str, str] = {}
-        self.bus.subscribe(self._record_decisions)
+        # Learned per template: DaemonSet overhead, power-on back-off.
+        self.ds_overhead = DaemonSetOverhead()
+        self.template_health = TemplateHealth(lambda: self.timeouts)
+        self.bus.subscribe(self.template_health.on_event)
+        # Status, verbs and explain for the API, the CLI and the metrics exporter.
+        self.control = Control(self)
         self.passes = 0
         # Leader election (HA) replaces this; a non-leader observes and plans but never acts.
         self.is_leader: Callable[[], bool] = lambda: True
@@ -177,7 +152,7 @@ class Daemon(ControlMixin):
                     node = node.with_(template=t.name)
                     self.store.save_node(node)
                 self._nodes[name] = node
-                self._side[name] = _Side()
+                self._side[name] = NodeSide()
         for action in self.store.unfinished_actions():
             # The previous run died mid-call; the FSM's timeouts and the provider's
             # own state decide what really happened, so just close the record.
@@ -219,30 +194,6 @@ class Daemon(ControlMixin):
             side.drain_started = False
             side.action_id = None
 
-    def _track_template_health(self, event: object) -> None:
-        """Provider errors and boot timeouts put a template in back-off so the planner falls
-        back to the next template; a node of it becoming Ready clears it."""
-        if not isinstance(event, ActionFinished | TransitionEvent):
-            return
-        failed_template = ""
-        if isinstance(event, ActionFinished) and event.kind == "power_on" and not event.ok:
-            failed_template = event.template
-        elif isinstance(event, TransitionEvent):
-            if event.new == NodeState.ON_ERROR and event.old != NodeState.ON_ERROR:
-                failed_template = event.node.template
-            elif event.old == NodeState.POWERING_ON and event.new in ON_STATES:
-                self._template_failures.pop(event.node.template, None)
-        if failed_template:
-            count = self._template_failures.get(failed_template, (0, 0.0))[0] + 1
-            until = event.at + backoff(count, self.timeouts)
-            self._template_failures[failed_template] = (count, until)
-            log.warning(
-                "template %s: %d consecutive failed power-on(s); back-off until +%.0f s",
-                failed_template,
-                count,
-                until - event.at,
-            )
-
     # Read-only views and the one write path, for collaborators (simulator, reconciler).
 
     @property
@@ -260,7 +211,16 @@ class Daemon(ControlMixin):
 
     def template_backoff(self) -> dict[str, float]:
         """template -> time until which provider errors keep it out of scale-up."""
-        return {t: until for t, (_, until) in self._template_failures.items()}
+        return self.template_health.backoff_until()
+
+    @property
+    def last_plan(self) -> LastPlan:
+        return self._last
+
+    def pending_since(self) -> dict[str, float]:
+        """demand key -> when this daemon first saw it pending."""
+        with self._lock:
+            return dict(self._first_seen)
 
     def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None:
         """Advance one node's lifecycle with `fact`, persist it and publish the transition."""
@@ -292,7 +252,7 @@ class Daemon(ControlMixin):
             snapshot = ClusterSnapshot(
                 now=now,
                 nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
-                templates=self._templates_net_of_daemonsets(obs),
+                templates=self.ds_overhead.net_templates(self._nodes, obs, self.templates),
                 demand=Demand(pods=obs.pending, hidden=obs.hidden),
                 unmanaged=tuple(
                     o
@@ -300,18 +260,19 @@ class Daemon(ControlMixin):
                     if n not in managed and o.ready and not o.unschedulable
                 ),
                 last_scale_up=self._last_scale_up,
-                template_backoff={t: u for t, (_, u) in self._template_failures.items()},
+                template_backoff=self.template_health.backoff_until(),
                 pdbs=obs.pdbs,
             )
-        seen = self._first_seen
-        keys = {p.key for p in obs.pending} | {h.key for h in obs.hidden}
-        for key in keys:
-            seen.setdefault(key, now)
-        for key in set(seen) - keys:
-            del seen[key]
+            seen = self._first_seen
+            keys = {p.key for p in obs.pending} | {h.key for h in obs.hidden}
+            for key in keys:
+                seen.setdefault(key, now)
+            for key in set(seen) - keys:
+                del seen[key]
+            seen_now = dict(seen)
         t0 = time.perf_counter()
         result = plan(snapshot, self.policies)
-        self.bus.publish(PlanEvent(now, snapshot, result, time.perf_counter() - t0, dict(seen)))
+        self.bus.publish(PlanEvent(now, snapshot, result, time.perf_counter() - t0, seen_now))
         if leader:
             self._execute(result, now)
         with self._lock:
@@ -325,35 +286,6 @@ class Daemon(ControlMixin):
             )
         self.passes += 1
         return result
-
-    def _templates_net_of_daemonsets(self, obs: Observation) -> Mapping[str, NodeTemplate]:
-        """Templates with the room DaemonSet pods take on every node of them subtracted.
-
-        A new node is not empty: node-exporter, CNI and log agents land on it first. Like
-        Cluster Autoscaler's template node info, we learn that overhead from the nodes of
-        each template we have seen Ready (largest seen wins) and pack new nodes net of it.
-        """
-        for name, node in self._nodes.items():
-            o = obs.nodes.get(name)
-            if o is None or not o.ready:
-                continue
-            ds = Resources()
-            for p in o.pods:
-                if p.daemonset and p.phase in ("Pending", "Running"):
-                    ds = ds + p.requests
-            old = self._ds_overhead.get(node.template, Resources())
-            self._ds_overhead[node.template] = Resources(
-                max(old.cpu_millis, ds.cpu_millis),
-                max(old.memory_bytes, ds.memory_bytes),
-                max(old.gpus, ds.gpus),
-                max(old.pods, ds.pods),
-            )
-        return {
-            n: replace(t, resources=(t.resources - self._ds_overhead[n]).clamp0())
-            if n in self._ds_overhead
-            else t
-            for n, t in self.templates.items()
-        }
 
     def _drive_in_progress(self, now: float) -> None:
         """Keep multi-step operations moving: drains, power-off checks, error clean-up."""
@@ -423,41 +355,12 @@ class Daemon(ControlMixin):
         Returns the config keys that differ but only take effect after a restart; those
         keep their running values, so `self.cfg` always describes what is in force.
         """
-        from dataclasses import fields, replace
-
-        old = self.cfg
-        new = replace(
-            old,
-            **{k: getattr(cfg, k) for k in RUNTIME_KEYS},
-            daemon=replace(old.daemon, **{k: getattr(cfg.daemon, k) for k in RUNTIME_DAEMON_KEYS}),
-            source=cfg.source,
-        )
-        restart = [
-            f.name
-            for f in fields(Config)
-            if f.name not in (*RUNTIME_KEYS, "daemon", "source")
-            and getattr(cfg, f.name) != getattr(old, f.name)
-        ] + [
-            f"daemon.{f.name}"
-            for f in fields(type(old.daemon))
-            if f.name not in RUNTIME_DAEMON_KEYS
-            and getattr(cfg.daemon, f.name) != getattr(old.daemon, f.name)
-        ]
+        new, restart, changed = runtime_update(self.cfg, cfg)
         policies = self._make_policies(new)
         with self._lock:
             self.cfg = new
             self.timeouts = timeouts(new)
             self.policies = policies
-        changed = [
-            f.name
-            for f in fields(Config)
-            if f.name not in ("daemon", "source") and getattr(new, f.name) != getattr(old, f.name)
-        ]
-        changed += [
-            f"daemon.{f.name}"
-            for f in fields(type(old.daemon))
-            if getattr(new.daemon, f.name) != getattr(old.daemon, f.name)
-        ]
         log.info(
             "configuration reloaded from %s; changed: %s",
             cfg.source,

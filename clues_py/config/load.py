@@ -5,8 +5,8 @@ and every settings type are imported from here. The YAML is composed (not just l
 that every key and value keeps its line number; every problem becomes a `ConfigIssue`
 printed as `FILE:LINE: KEY.PATH: message (hint)`, and all of them are raised together in one
 `ConfigError`. This module reads and composes the YAML and assembles the `Config`; the types
-and key tables live in `clues_py.config_schema`, the per-section checks in
-`clues_py.config_check`, node-name patterns in `clues_py.config_names`. Plugin sections
+and key tables live in `clues_py.config.schema`, the per-section checks in
+`clues_py.config.check`, node-name patterns in `clues_py.config.names`. Plugin sections
 (`backend`, `power`, `policies`, `expanders`) are only split into a kind and free options, in
 a `PluginSpec` that remembers the lines; `clues_py.plugins` validates those options against
 each plugin's own `Config` dataclass. Wiring the settings into the planner and lifecycle is
@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from clues_py.config_check import _CLUSTER_RE, Path_, _Checker, _Positions
-from clues_py.config_names import MAX_PATTERN_NODES, NodeNameError, expand_node_names
-from clues_py.config_schema import (
+from clues_py.config.check import _CLUSTER_RE, Path_, _Checker, _Positions
+from clues_py.config.names import MAX_PATTERN_NODES, NodeNameError, expand_node_names
+from clues_py.config.schema import (
     _SECTIONS,
     HOOK_EVENTS,
     LOG_LEVELS,
@@ -37,7 +37,7 @@ from clues_py.config_schema import (
     PluginSpec,
     _default_backend,
 )
-from clues_py.config_schema import _TOP as _TOP  # redact.effective_config reads the key order
+from clues_py.config.schema import _TOP as _TOP  # redact.effective_config reads the key order
 from clues_py.model import NodeTemplate
 
 __all__ = [

@@ -5,7 +5,7 @@ with %a (address from a host file) and %h (node name)"; clues-py has a real `ipm
 plugin (per-node BMC settings), a `wol` plugin (magic packets, optional off command) and a
 `command` plugin (`{node}` in arguments). This module turns the original's options into
 those plugins' options, by the names of each plugin's `Config` fields when it is installed,
-and reports what cannot be carried over. Node names and templates are migrate_nodes.py's.
+and reports what cannot be carried over. Node names and templates are nodes.py's.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clues_py.migrate_sources import Entry, SourceError, read_hosts, resolve_beside
+from clues_py.config.migrate.sources import Entry, SourceError, read_hosts, resolve_beside
 
 if TYPE_CHECKING:
-    from clues_py.migrate import _Migration
+    from clues_py.config.migrate.state import Migration
 
 
 def _config_fields(kind: str) -> set[str] | None:
@@ -38,7 +38,7 @@ def _config_fields(kind: str) -> set[str] | None:
 class PowerBuilder:
     """Collects one power instance's options; reports options the plugin lacks."""
 
-    def __init__(self, m: _Migration, kind: str, section: str, prefix: str) -> None:
+    def __init__(self, m: Migration, kind: str, section: str, prefix: str) -> None:
         self.m, self.kind, self.section, self.prefix = m, kind, section, prefix
         self.fields = _config_fields(kind)
         self.options: dict[str, Any] = {"kind": kind}

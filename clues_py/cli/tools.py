@@ -1,10 +1,10 @@
 """`clues` commands that work without a running cluesd: report, config, demo, sandbox.
 
 `config check/show/migrate`, `demo` and `sandbox` delegate to modules written elsewhere
-(config.py, migrate.py, demo.py, sandbox/standalone.py), imported lazily so that a missing
+(config/load.py, config/migrate/, demo.py, sandbox/standalone.py), imported lazily so that a missing
 one breaks only its own command; `report` reads a state database or asks the daemon. The
-`main` group that registers these, and the daemon-facing commands, are cli.py's; `sim` is
-sim/cli.py's; shared helpers and exit codes are cli_common.py's.
+`main` group that registers these, and the daemon-facing commands, are main.py's; `sim` is
+sim/cli.py's; shared helpers and exit codes are common.py's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from clues_py.cli_common import (
+from clues_py.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
     SINCE_HELP,
@@ -44,7 +44,7 @@ from clues_py.cli_common import (
 @click.pass_obj
 def report(settings: Settings, out: str, db: str | None, since: str | None, title: str) -> None:
     """A self-contained HTML report: nodes by state over time, actions, waits, errors."""
-    from clues_py.report import load_history, render_report
+    from clues_py.cli.report import load_history, render_report
 
     since_at = since_option(since)
     if db is not None:
@@ -125,7 +125,7 @@ def demo(
     speed: float | None, as_json: bool, jobs: int | None, nodes: int | None, no_live: bool
 ) -> None:
     """Run cluesd against a sandbox cluster and a burst of jobs, and show what it does."""
-    run_demo = _import("clues_py.demo", "run_demo", "demo")
+    run_demo = _import("clues_py.cli.demo", "run_demo", "demo")
     # Only what the user gave, so the demo's own defaults apply otherwise.
     given = {
         k: v for k, v in {"speed": speed, "jobs": jobs, "nodes": nodes}.items() if v is not None
@@ -142,8 +142,8 @@ def config() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
     """Validate FILE; print each error (file:line: key: message) and exit 2 if any."""
-    load_config = _import("clues_py.config", "load_config", "config check")
-    config_error = _import("clues_py.config", "ConfigError", "config check")
+    load_config = _import("clues_py.config.load", "load_config", "config check")
+    config_error = _import("clues_py.config.load", "ConfigError", "config check")
     check_plugins = _import("clues_py.plugins", "check_plugins", "config check")
     try:
         cfg = load_config(file)
@@ -171,7 +171,7 @@ def config_show(ctx: click.Context, file: str | None) -> None:
     credentials...) are redacted."""
     import yaml
 
-    from clues_py.config import ConfigError, load_config
+    from clues_py.config.load import ConfigError, load_config
     from clues_py.redact import effective_config
 
     path = file or ctx.find_root().params.get("config") or "/etc/clues/clues.yaml"
@@ -201,9 +201,9 @@ def config_migrate(clues2_cfg: str, vnodes: str | None, output: str | None) -> N
     Options that are not carried over, or change meaning, are listed on stderr as
     file:line: KEY: why. Exit 2 if an input file cannot be read or parsed.
     """
-    migrate = _import("clues_py.migrate", "migrate", "config migrate")
-    source_error = _import("clues_py.migrate_sources", "SourceError", "config migrate")
-    from clues_py.config import ConfigError, parse_config
+    migrate = _import("clues_py.config.migrate.convert", "migrate", "config migrate")
+    source_error = _import("clues_py.config.migrate.sources", "SourceError", "config migrate")
+    from clues_py.config.load import ConfigError, parse_config
 
     try:
         result = migrate(clues2_cfg, vnodes)

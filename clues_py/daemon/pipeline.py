@@ -7,13 +7,13 @@ too, next to the code that turns them into settings.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import cast
 
-from clues_py.config import Config, ConfigError, ConfigIssue, PluginSpec
+from clues_py.config.load import Config, ConfigError, ConfigIssue, PluginSpec
 from clues_py.contracts import PluginContext
 from clues_py.lifecycle import Timeouts
-from clues_py.planner import ChainError, PlannerSettings, Policy, check_pipeline, default_policies
+from clues_py.planner import ChainError, PlannerSettings, Policy, check_pipeline
 from clues_py.planner.chain import Expander, ExpanderChain
 from clues_py.plugins import EXPANDERS, POLICIES, instantiate
 
@@ -36,6 +36,12 @@ RUNTIME_KEYS = (
 )
 RUNTIME_DAEMON_KEYS = ("tick", "log_level")
 
+# The pipeline and expander chain when the config lists none, by plugin name: they are
+# resolved through the plugin loader like configured ones (the planner knows no plugin).
+DEFAULT_POLICIES = ("scale_up", "min_nodes", "idle_off", "limits")
+# The order before expanders were configurable: priority, then cost, then waste.
+DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste")
+
 
 def planner_settings(cfg: Config) -> PlannerSettings:
     return PlannerSettings(
@@ -48,6 +54,41 @@ def planner_settings(cfg: Config) -> PlannerSettings:
         # scheduler has said Unschedulable; a second grace here would only add delay.
         pending_grace=0.0,
     )
+
+
+def _builtin(group: str, kind: str, options: dict[str, object], ctx: PluginContext) -> object:
+    return instantiate(group, PluginSpec(kind, options, "built-in default", kind), ctx)
+
+
+def default_chain(ctx: PluginContext | None = None) -> ExpanderChain:
+    """DEFAULT_EXPANDERS with their default options."""
+    ctx = ctx or PluginContext("", "planner")
+    return ExpanderChain(
+        [cast(Expander, _builtin(EXPANDERS, k, {}, ctx)) for k in DEFAULT_EXPANDERS]
+    )
+
+
+def default_policies(settings: PlannerSettings, ctx: PluginContext | None = None) -> list[Policy]:
+    """DEFAULT_POLICIES configured from `settings`, with the default expander chain."""
+    ctx = ctx or PluginContext("", "planner")
+    options: dict[str, dict[str, object]] = {
+        "scale_up": {"pending_grace": settings.pending_grace},
+        "min_nodes": {"min_nodes": settings.min_nodes},
+        "idle_off": {
+            "idle_time": settings.idle_time,
+            "scale_down_delay": settings.scale_down_delay,
+        },
+        "limits": {"max_booting": settings.max_booting, "max_nodes": settings.max_nodes},
+    }
+    policies = [cast(Policy, _builtin(POLICIES, k, options[k], ctx)) for k in DEFAULT_POLICIES]
+    _set_chain(policies, default_chain(ctx))
+    return policies
+
+
+def _set_chain(policies: list[Policy], chain: ExpanderChain) -> None:
+    for p in policies:
+        if hasattr(p, "chain"):
+            setattr(p, "chain", chain)  # noqa: B010 (not part of the Policy protocol)
 
 
 # Policy options that default to the top-level config key of the same name.
@@ -69,7 +110,7 @@ def build_pipeline(cfg: Config) -> list[Policy]:
         return ConfigError([ConfigIssue(spec.file, spec.line, spec.path or section, str(exc))])
 
     ctx = PluginContext(cfg.cluster_name, "planner", cfg.template_map, {})
-    policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg))
+    policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg), ctx)
     for spec in cfg.policies:
         defaults = {k: getattr(cfg, k) for k in _TOP_DEFAULTS.get(spec.kind, ())}
         spec = replace(spec, options={**defaults, **spec.options})
@@ -92,12 +133,10 @@ def build_pipeline(cfg: Config) -> list[Policy]:
         except ValueError as exc:
             raise fail(spec, "expanders", exc) from exc
     try:
-        chain = ExpanderChain(expanders) if expanders else None
+        chain = ExpanderChain(expanders) if expanders else default_chain(ctx)
     except ChainError as exc:
         raise fail(cfg.expanders[exc.index], "expanders", exc) from exc
-    for p in policies:
-        if hasattr(p, "chain"):
-            setattr(p, "chain", chain)  # noqa: B010 (not part of the Policy protocol)
+    _set_chain(policies, chain)
     return policies
 
 
@@ -110,3 +149,36 @@ def timeouts(cfg: Config) -> Timeouts:
         backoff_base=cfg.retry_backoff,
         backoff_max=cfg.retry_backoff_max,
     )
+
+
+def runtime_update(old: Config, cfg: Config) -> tuple[Config, list[str], list[str]]:
+    """What a reload of `cfg` over the running `old` applies: (the config now in force,
+    keys that differ but need a restart and keep their running values, keys that changed)."""
+    new = replace(
+        old,
+        **{k: getattr(cfg, k) for k in RUNTIME_KEYS},
+        daemon=replace(old.daemon, **{k: getattr(cfg.daemon, k) for k in RUNTIME_DAEMON_KEYS}),
+        source=cfg.source,
+    )
+    restart = [
+        f.name
+        for f in fields(Config)
+        if f.name not in (*RUNTIME_KEYS, "daemon", "source")
+        and getattr(cfg, f.name) != getattr(old, f.name)
+    ] + [
+        f"daemon.{f.name}"
+        for f in fields(type(old.daemon))
+        if f.name not in RUNTIME_DAEMON_KEYS
+        and getattr(cfg.daemon, f.name) != getattr(old.daemon, f.name)
+    ]
+    changed = [
+        f.name
+        for f in fields(Config)
+        if f.name not in ("daemon", "source") and getattr(new, f.name) != getattr(old, f.name)
+    ]
+    changed += [
+        f"daemon.{f.name}"
+        for f in fields(type(old.daemon))
+        if getattr(new.daemon, f.name) != getattr(old.daemon, f.name)
+    ]
+    return new, restart, changed

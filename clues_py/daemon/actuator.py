@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from clues_py.bus import ActionFinished, Bus
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
+from clues_py.daemon.bus import ActionFinished, Bus
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ManagedNode, NodeTemplate
 from clues_py.store import Store
@@ -52,7 +52,7 @@ class Actuator:
         self._busy: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._closed = False
-        # Operator pre-hooks (clues_py.hooks.Hooks.pre): (event, node, reason) -> veto message
+        # Operator pre-hooks (clues_py.daemon.hooks.Hooks.pre): (event, node, reason) -> veto message
         # or None. Run on the worker thread right before the provider call.
         self.pre_hook: Callable[[str, ManagedNode, str], str | None] | None = None
 

@@ -4,9 +4,9 @@ This module only declares: the frozen dataclasses a validated configuration is m
 (`Config`, `DaemonConfig`, `LeaderElectionConfig`, `HookConfig`, `PluginSpec`), the
 `ConfigIssue`/`ConfigError` pair every problem is reported with, and the tables of scalar
 keys `(type, default, minimum, nullable)` that the checker walks. Checking values against the
-tables is left to `clues_py.config_check`, node-name patterns to `clues_py.config_names`, and
+tables is left to `clues_py.config.check`, node-name patterns to `clues_py.config.names`, and
 reading YAML and the public entry points (`load_config`, `parse_config`...) to
-`clues_py.config`, which re-exports everything here; import from there.
+`clues_py.config.load`, which re-exports everything here; import from there.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class LeaderElectionConfig:
     identity: str | None = None  # null: HOSTNAME-PID
 
 
-# Operator hooks (clues_py.hooks): when each one runs is documented in docs/hooks.md.
+# Operator hooks (clues_py.daemon.hooks): when each one runs is documented in docs/hooks.md.
 HOOK_EVENTS = (
     "pre_power_on",
     "post_power_on",

@@ -2,9 +2,9 @@
 
 This module holds `main` (the click group and its global options) and the daemon-facing
 commands: status, nodes, the node verbs, explain and history. The commands that work without
-a daemon (report, config, demo, sandbox) are cli_tools.py's and `sim` is sim/cli.py's; both
+a daemon (report, config, demo, sandbox) are tools.py's and `sim` is sim/cli.py's; both
 are registered on `main` here. Address/token resolution, exit codes and the API-error mapping
-are cli_common.py's, rendering is render.py's.
+are common.py's, rendering is render.py's.
 
 Exit codes: 0 ok, 1 the operation failed (404/409/...), 2 usage or config error, 3 the daemon
 is unreachable.
@@ -21,8 +21,8 @@ import click
 
 from clues_py import __version__
 from clues_py.api import NODE_OPS, ApiError, DaemonUnreachable
-from clues_py.cli_common import DEFAULT_CLI_ADDRESS as DEFAULT_CLI_ADDRESS
-from clues_py.cli_common import (
+from clues_py.cli.common import DEFAULT_CLI_ADDRESS as DEFAULT_CLI_ADDRESS
+from clues_py.cli.common import (
     SINCE_HELP,
     Settings,
     call,
@@ -34,7 +34,7 @@ from clues_py.cli_common import (
 )
 
 # Tests import `_connect_address` and `DEFAULT_CLI_ADDRESS` from here, where they lived
-# before cli_common.py.
+# before common.py.
 _connect_address = connect_address
 
 
@@ -85,7 +85,7 @@ def status(
     settings: Settings, as_json: bool, watch: bool, interval: float, max_frames: int | None
 ) -> None:
     """Node table and a summary of demand, like the original `clues status`."""
-    from clues_py.render import render_status
+    from clues_py.cli.render import render_status
 
     client = settings.client()
     if not watch:
@@ -128,7 +128,7 @@ def status(
 @click.pass_obj
 def nodes(settings: Settings, as_json: bool) -> None:
     """The managed nodes, their state and usage."""
-    from clues_py.render import render_nodes
+    from clues_py.cli.render import render_nodes
 
     client = settings.client()
     if as_json:
@@ -271,7 +271,7 @@ def history(
     as_json: bool,
 ) -> None:
     """Actions taken and state transitions, newest first."""
-    from clues_py.render import render_history
+    from clues_py.cli.render import render_history
 
     since_at = since_option(since)
     wanted = tuple(k.strip() for v in kinds for k in v.split(",") if k.strip())
@@ -289,7 +289,7 @@ def history(
 # ---------------------------------------------------------------------- other modules' commands
 def _register_other_commands() -> None:
     # Light imports: each command imports its heavy modules only when it runs.
-    from clues_py.cli_tools import config, demo, report, sandbox
+    from clues_py.cli.tools import config, demo, report, sandbox
     from clues_py.sim.cli import sim
 
     for command in (config, demo, report, sandbox):

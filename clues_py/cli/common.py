@@ -1,8 +1,8 @@
 """What every `clues` command shares: exit codes, failing, the API client from the global options.
 
-The global options (--address, --token-file, --config) are declared on `main` in cli.py and
+The global options (--address, --token-file, --config) are declared on `main` in main.py and
 land in a `Settings`, which resolves them into an `ApiClient` only when a command needs the
-daemon. The commands themselves are cli.py's (daemon-facing) and cli_tools.py's (offline and
+daemon. The commands themselves are main.py's (daemon-facing) and tools.py's (offline and
 delegated); rendering is render.py's.
 """
 
@@ -23,7 +23,7 @@ from clues_py.api.client import ApiClient
 T = TypeVar("T")
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
-# cluesd's default daemon.listen (clues_py.config.DaemonConfig.listen).
+# cluesd's default daemon.listen (clues_py.config.load.DaemonConfig.listen).
 DEFAULT_CLI_ADDRESS = "unix:/run/clues/clues.sock"
 
 SINCE_HELP = "Only since then: a duration before now (90s, 30m, 2h, 1d), an ISO time or epoch."
@@ -110,7 +110,7 @@ def echo_json(data: Any) -> None:
 
 def since_option(text: str | None) -> float | None:
     """The value of a --since option as an epoch, or a usage error naming the option."""
-    from clues_py.report import parse_since
+    from clues_py.cli.report import parse_since
 
     if text is None:
         return None

@@ -1,8 +1,8 @@
 """Node-name patterns of `templates[].nodes`: `wn-[1-3]`, `wn-[01-10]`, `a,b`.
 
 Pure string expansion and validation, raising `NodeNameError` with a message that names the
-fix; attaching the message to a file:line is left to `clues_py.config_check`. Re-exported by
-`clues_py.config`; import from there.
+fix; attaching the message to a file:line is left to `clues_py.config.check`. Re-exported by
+`clues_py.config.load`; import from there.
 """
 
 from __future__ import annotations

@@ -5,27 +5,64 @@ Runs from the daemon loop (`Daemon.add_periodic`) at start-up and every
 power manager's owned instances (outside the daemon lock: cloud calls are slow), reads
 the managed nodes under the lock, and executes the decisions: adoptions become a
 PROVIDER_ON fact through the daemon (the FSM and the store stay the daemon's), terminations
-go through the actuator. Deciding is `clues_py.reconcile`'s job.
+go through the actuator. Deciding is `clues_py.daemon.reconcile`'s job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clues_py.contracts import NotImplementedByPlugin, OwnedInstance
-from clues_py.lifecycle import Fact, FactKind
-from clues_py.reconcile import Decisions, decide
+from clues_py.daemon.reconcile import Decisions, decide
+from clues_py.lifecycle import Fact, FactKind, Timeouts, Transition
+from clues_py.model import ManagedNode, NodeTemplate
 
 if TYPE_CHECKING:
-    from clues_py.daemon import Daemon
+    from clues_py.clock import Clock
+    from clues_py.config.load import Config
+    from clues_py.contracts import Backend, PowerManager
+    from clues_py.daemon.actuator import Actuator
+    from clues_py.store import Store
 
 log = logging.getLogger("clues.reconcile")
 
 
+class ReconcileHost(Protocol):
+    """What reconciliation needs of the daemon (`Daemon` provides it)."""
+
+    @property
+    def cfg(self) -> Config: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def templates(self) -> dict[str, NodeTemplate]: ...
+    @property
+    def timeouts(self) -> Timeouts: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def power(self) -> Mapping[str, PowerManager]: ...
+    @property
+    def actuator(self) -> Actuator: ...
+    @property
+    def is_leader(self) -> Callable[[], bool]: ...
+    @property
+    def state_lock(self) -> threading.RLock: ...
+
+    def managed_nodes(self) -> dict[str, ManagedNode]: ...
+
+    def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
+
+    def wake(self) -> None: ...
+
+
 class Reconciler:
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: ReconcileHost) -> None:
         self._d = daemon
         self._interval = float(getattr(daemon.cfg, "reconcile_interval", 120.0))
         self._next = float("-inf")

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from clues_py import __version__
-from clues_py.config import Config, ConfigError, load_config
+from clues_py.config.load import Config, ConfigError, load_config
 from clues_py.redact import SCRUBBER, config_secrets
 
 log = logging.getLogger("clues.service")
@@ -56,19 +56,21 @@ class Service:
 
     def __init__(self, cfg: Config, **daemon_kwargs: object) -> None:
         from clues_py.api.server import ApiServer
-        from clues_py.daemon import Daemon
+        from clues_py.daemon.daemon import Daemon
         from clues_py.metrics import DaemonMetrics, MetricsServer
 
         self.cfg = cfg
         SCRUBBER.add(config_secrets(cfg))  # before any plugin can log
         self.daemon = Daemon(cfg, **daemon_kwargs)  # type: ignore[arg-type]
-        self.api = ApiServer(self.daemon, cfg.daemon.listen, token_file=cfg.daemon.token_file)
+        self.api = ApiServer(
+            self.daemon.control, cfg.daemon.listen, token_file=cfg.daemon.token_file
+        )
         self.metrics = DaemonMetrics(self.daemon, self.daemon.clock.now)
         listen = cfg.daemon.metrics_listen
         self.metrics_server = MetricsServer(self.metrics, listen) if listen else None
         self._thread: threading.Thread | None = None
         self.elector, self.recorder = _kubernetes_extras(self.daemon, cfg)
-        from clues_py.hooks import Hooks
+        from clues_py.daemon.hooks import Hooks
 
         self.hooks = Hooks(
             cfg.hooks, cluster=cfg.cluster_name, store=self.daemon.store, now=self.daemon.clock.now

@@ -1,33 +1,30 @@
 """The operator's face of the daemon: status, node verbs, history and `explain`.
 
-A mixin of `Daemon` so callers (HTTP API, CLI through it, simulator, metrics) keep one
-object; it reads the daemon's state under its lock and changes it only through
-lifecycle facts and the actuator, like the loop does.
+Composed into `Daemon` (`daemon.control`) and handed to the HTTP API and the metrics
+exporter. It sees the daemon only through `ControlHost`, reads state under the daemon's
+lock, and changes it only through lifecycle facts and `start_action`, like the loop does.
+Recording the planner's decisions for `explain` is done here too (a bus subscriber).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clues_py import __version__
-from clues_py.bus import PlanEvent
-from clues_py.lifecycle import Fact, FactKind
-from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
+from clues_py.daemon.bus import Bus, PlanEvent
+from clues_py.lifecycle import Fact, FactKind, Transition
+from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, NodeTemplate, Plan
 
 if TYPE_CHECKING:
-    import threading
-    from collections.abc import Callable
-
-    from clues_py.actuator import Actuator
-    from clues_py.bus import Bus
     from clues_py.clock import Clock
-    from clues_py.config import Config
+    from clues_py.config.load import Config
     from clues_py.contracts import Backend
-    from clues_py.daemon import LastPlan, _Side
-    from clues_py.lifecycle import Transition
-    from clues_py.model import NodeTemplate
-    from clues_py.reconciler import Reconciler
+    from clues_py.daemon.actuator import Actuator
+    from clues_py.daemon.reconciler import Reconciler
+    from clues_py.daemon.state import LastPlan
     from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
@@ -42,33 +39,55 @@ def _never_fits(reason: str) -> bool:
     return any(m in reason for m in _NO_TEMPLATE_MARKERS)
 
 
-class ControlMixin:
-    # Provided by `Daemon`; declared so the type checker knows what the mixin relies on.
-    if TYPE_CHECKING:
-        cfg: Config
-        clock: Clock
-        templates: dict[str, NodeTemplate]
-        store: Store
-        bus: Bus
-        backend: Backend
-        actuator: Actuator
-        reconciler: Reconciler
-        is_leader: Callable[[], bool]
-        _lock: threading.RLock
-        _last: LastPlan
-        _nodes: dict[str, ManagedNode]
-        _side: dict[str, _Side]
-        _decided: dict[str, str]
-        _first_seen: dict[str, float]
+class ControlHost(Protocol):
+    """What the control surface needs of the daemon (`Daemon` provides it)."""
 
-        def _apply(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
+    @property
+    def cfg(self) -> Config: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def templates(self) -> dict[str, NodeTemplate]: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def bus(self) -> Bus: ...
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def actuator(self) -> Actuator: ...
+    @property
+    def reconciler(self) -> Reconciler: ...
+    @property
+    def is_leader(self) -> Callable[[], bool]: ...
+    @property
+    def state_lock(self) -> threading.RLock: ...
+    @property
+    def last_plan(self) -> LastPlan: ...
 
-        def wake(self) -> None: ...
+    def managed_nodes(self) -> dict[str, ManagedNode]: ...
 
-        def start_action(self, action: Action, now: float) -> int | None: ...
+    def pending_since(self) -> dict[str, float]: ...
+
+    def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
+
+    def start_action(self, action: Action, now: float) -> int | None: ...
+
+    def wake(self) -> None: ...
+
+
+class Control:
+    """Status, verbs, history and explain over one daemon (thread-safe: the API calls it
+    from one thread per request)."""
+
+    def __init__(self, host: ControlHost) -> None:
+        self._d = host
+        # key ("ns/name", "job:ns/name", "node:NAME") -> last recorded decision (explain)
+        self._decided: dict[str, str] = {}
+        host.bus.subscribe(self._record_decisions)
 
     def node_dict(self, node: ManagedNode) -> dict[str, Any]:
-        t = self.templates[node.template]
+        t = self._d.templates[node.template]
         obs = node.observed
         used = obs.requested if obs else None
         alloc = obs.allocatable if obs and obs.ready else t.resources
@@ -90,15 +109,16 @@ class ControlMixin:
         }
 
     def status(self) -> dict[str, Any]:
-        with self._lock:
-            last = self._last
-            nodes = [self.node_dict(self._nodes[n]) for n in sorted(self._nodes)]
+        with self._d.state_lock:
+            last = self._d.last_plan
+            managed = self._d.managed_nodes()
+            nodes = [self.node_dict(managed[n]) for n in sorted(managed)]
         return {
             "version": __version__,
-            "cluster": self.cfg.cluster_name,
-            "now": self.clock.now(),
-            "leader": self.is_leader(),
-            "synced": self.backend.synced(),
+            "cluster": self._d.cfg.cluster_name,
+            "now": self._d.clock.now(),
+            "leader": self._d.is_leader(),
+            "synced": self._d.backend.synced(),
             "nodes": nodes,
             "pending": {
                 "pods": last.pending,
@@ -110,8 +130,8 @@ class ControlMixin:
             # not power a node for (free room, booting nodes, limits, all nodes on) waits.
             "unplaceable": {k: v for k, v in last.plan.unplaceable.items() if _never_fits(v)},
             "waiting": {k: v for k, v in last.plan.unplaceable.items() if not _never_fits(v)},
-            "unmanaged_nodes": self.reconciler.report()["unmanaged_nodes"],
-            "reconcile": self.reconciler.report(),
+            "unmanaged_nodes": self._d.reconciler.report()["unmanaged_nodes"],
+            "reconcile": self._d.reconciler.report(),
             "last_plan": {
                 "at": last.at,
                 "actions": [
@@ -125,17 +145,17 @@ class ControlMixin:
         return list(self.status()["nodes"])
 
     def node_op(self, op: str, node: str) -> dict[str, Any]:
-        with self._lock:
-            current = self._nodes.get(node)
+        with self._d.state_lock:
+            current = self._d.managed_nodes().get(node)
             if current is None:
                 raise KeyError(node)
-            now = self.clock.now()
+            now = self._d.clock.now()
             if op == "enable":
-                self._apply(node, Fact(FactKind.ENABLE, "operator"), now)
+                self._d.apply_fact(node, Fact(FactKind.ENABLE, "operator"), now)
             elif op == "disable":
-                self._apply(node, Fact(FactKind.DISABLE, "operator"), now)
+                self._d.apply_fact(node, Fact(FactKind.DISABLE, "operator"), now)
             elif op == "resetstate":
-                self._apply(node, Fact(FactKind.RESET, "operator"), now)
+                self._d.apply_fact(node, Fact(FactKind.RESET, "operator"), now)
             elif op in ("poweron", "poweroff"):
                 on = op == "poweron"
                 allowed = {NodeState.OFF} if on else ON_STATES
@@ -144,22 +164,22 @@ class ControlMixin:
                     raise ValueError(
                         f"{node} is {current.state.value}; only {what} can be powered {op[5:]}"
                     )
-                if self.actuator.busy(node):
+                if self._d.actuator.busy(node):
                     raise ValueError(f"an operation on {node} is still running; try again")
                 kind = ActionKind.POWER_ON if on else ActionKind.POWER_OFF
                 action = Action(kind, node, current.template, "operator request", "operator")
-                self.start_action(action, now)
+                self._d.start_action(action, now)
             else:
                 raise ValueError(f"unknown operation {op!r}")
-            result = self.node_dict(self._nodes[node])
-        self.wake()
+            result = self.node_dict(self._d.managed_nodes()[node])
+        self._d.wake()
         return result
 
     def actions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.actions(node=node, limit=limit)
+        return self._d.store.actions(node=node, limit=limit)
 
     def transitions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.transitions(node=node, limit=limit)
+        return self._d.store.transitions(node=node, limit=limit)
 
     # ------------------------------------------------------------------ explain
 
@@ -189,7 +209,7 @@ class ControlMixin:
                 break
             budget -= 1
             self._decided[key] = reason
-            self.store.add_decision(event.at, key, reason)
+            self._d.store.add_decision(event.at, key, reason)
             if any(m in reason for m in _NO_TEMPLATE_MARKERS):
                 log.warning("unplaceable %s: %s", key, reason)
         for key in set(self._decided) - set(current):
@@ -200,15 +220,15 @@ class ControlMixin:
 
         Raises KeyError for a node the daemon does not manage.
         """
-        with self._lock:
-            last = self._last
-            pending = dict(self._first_seen)
+        with self._d.state_lock:
+            last = self._d.last_plan
+            pending = self._d.pending_since()
         result = last.plan
         by = result.decided_by
         out: dict[str, Any] = {"kind": kind, "at": last.at}
         if kind == "node":
-            with self._lock:
-                node = self._nodes.get(name)
+            with self._d.state_lock:
+                node = self._d.managed_nodes().get(name)
                 if node is None:
                     raise KeyError(name)
                 out["node"] = self.node_dict(node)
@@ -216,8 +236,8 @@ class ControlMixin:
             action = next((a for a in result.actions if a.node == name), None)
             if name in result.kept:
                 out["decision"] = {"policy": by.get(name, "planner"), "reason": result.kept[name]}
-            out["history"] = self.store.decisions(key=f"node:{name}", limit=20)
-            out["transitions"] = self.store.transitions(node=name, limit=10)
+            out["history"] = self._d.store.decisions(key=f"node:{name}", limit=20)
+            out["transitions"] = self._d.store.transitions(node=name, limit=10)
         else:
             keys = [name] if ":" in name else [name, f"job:{name}", f"workload:{name}"]
             key = next((k for k in keys if k in pending or k in result.unplaceable), keys[0])
@@ -231,7 +251,7 @@ class ControlMixin:
                     "policy": by.get(key, "planner"),
                     "reason": result.unplaceable[key],
                 }
-            out["history"] = self.store.decisions(key=key, limit=20)
+            out["history"] = self._d.store.decisions(key=key, limit=20)
         out.setdefault("decision", None)
         out["action"] = (
             {

@@ -1,10 +1,10 @@
 """Validation of composed YAML data against the schema, with file:line positions.
 
 `_Positions` maps each key path to the line of its key and of its value; `_Checker` walks the
-raw data section by section against the tables of `clues_py.config_schema`, collecting every
+raw data section by section against the tables of `clues_py.config.schema`, collecting every
 problem as a `ConfigIssue` (nothing is raised here) and building the typed settings. Reading
 and composing the YAML, assembling the whole `Config` and raising `ConfigError` are left to
-`clues_py.config`; plugin options are left to `clues_py.plugins`.
+`clues_py.config.load`; plugin options are left to `clues_py.plugins`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clues_py.config_names import NodeNameError, expand_node_names
-from clues_py.config_schema import (
+from clues_py.config.names import NodeNameError, expand_node_names
+from clues_py.config.schema import (
     _DAEMON,
     _HOOK,
     _LEADER,

@@ -1,13 +1,14 @@
 """`clues config migrate`: an original CLUES 2 configuration -> clues-py YAML.
 
 Input is what the original cluesd reads (clues2.cfg, its CONFIG_DIR/*.cfg, the power
-managers' host files and kubernetes_vnodes.info; see migrate_sources.py). Output is a dict
-that `clues_py.config` accepts, rendered as YAML with a header, plus `Finding`s: every option
+managers' host files and kubernetes_vnodes.info; see sources.py). Output is a dict
+that `clues_py.config.load` accepts, rendered as YAML with a header, plus `Finding`s: every option
 that has no clues-py equivalent, or whose meaning changes on the way, with file:line and
 why. Nothing is dropped silently. Unset options get the original's defaults written out,
 because clues-py's own defaults differ (IDLE_TIME 1800 vs idle_time 300). Templates and
-power options are built in migrate_nodes.py. Validating the result is config.py's and
-plugins.py's job; the CLI only prints.
+power options are built in nodes.py and power.py over the
+shared state of state.py. Validating the result is config/load.py's
+and plugins.py's job; the CLI only prints.
 """
 
 from __future__ import annotations
@@ -18,29 +19,13 @@ from typing import Any
 
 import yaml
 
-from clues_py.migrate_sources import (
-    Entry,
-    OriginalConfig,
-    SourceError,
-    read_original,
-    resolve_beside,
-)
+from clues_py.config import load as cfg_module
+from clues_py.config.migrate.nodes import build_nodes, hooks_section
+from clues_py.config.migrate.sources import SourceError, read_original, resolve_beside
+from clues_py.config.migrate.state import Finding, Migration
 
 __all__ = ["Finding", "MigrationResult", "SourceError", "migrate"]
 
-# The original's defaults (clueslib/configlib.py, schedulers.py), used when a key is unset.
-ORIGINAL_DEFAULTS = {
-    "IDLE_TIME": 1800.0,
-    "MAX_WAIT_POWERON": 300.0,
-    "MAX_WAIT_POWEROFF": 300.0,
-    "RETRIES_POWER_ON": 3,
-    "RETRIES_POWER_OFF": 3,
-    "PERIOD_LIFECYCLE": 5.0,
-    "PERIOD_RECOVERY_NODES": 30.0,
-    "MAX_BOOTING_NODES": 0,
-    "COOLDOWN_NODES": 0.0,
-    "EXTRA_NODES_FREE": 0,
-}
 DEFAULT_VNODES = "kubernetes_vnodes.info"
 
 # Options with no clues-py equivalent, and why (section-independent: names are unique).
@@ -92,21 +77,6 @@ SCHEDULERS = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    """An original option not carried over (`dropped`) or carried over with changes."""
-
-    file: str
-    line: int
-    key: str
-    message: str
-    dropped: bool = True
-
-    def __str__(self) -> str:
-        tag = "not migrated" if self.dropped else "note"
-        return f"{self.file}:{self.line}: {self.key}: {tag}: {self.message}"
-
-
 @dataclass
 class MigrationResult:
     data: dict[str, Any]
@@ -126,40 +96,8 @@ class MigrationResult:
         return "\n".join(head) + body + "\n".join(tail) + "\n"
 
 
-class _Migration:
-    def __init__(self, conf: OriginalConfig) -> None:
-        self.conf = conf
-        self.used: set[tuple[str, str]] = set()
-        self.findings: list[Finding] = []
-        self.out: dict[str, Any] = {}
-        self.known: dict[str, str] = {}  # option -> the section the original reads it from
-
-    # -- access
-    def entry(self, key: str, sections: tuple[str, ...]) -> Entry | None:
-        self.known.setdefault(key.upper(), sections[0])
-        for s in sections:
-            e = self.conf.get(s, key)
-            if e is not None:
-                self.used.add((e.section, e.key))
-                return e
-        return None
-
-    def number(self, key: str, sections: tuple[str, ...], kind: type = float) -> Any:
-        e = self.entry(key, sections)
-        if e is None or e.value == "":
-            return ORIGINAL_DEFAULTS[key]
-        try:
-            v = kind(float(e.value)) if kind is int else float(e.value)
-        except ValueError:
-            raise SourceError(e.file, e.line, f"{key}={e.value!r} is not a number") from None
-        if kind is int and float(e.value) != int(float(e.value)):
-            raise SourceError(e.file, e.line, f"{key}={e.value!r} must be a whole number")
-        return v
-
-    def note(self, e: Entry | None, message: str, dropped: bool = False, key: str = "") -> None:
-        """Record a finding at `e`, or (unset option) at the main file under `key`."""
-        file, line, name = (e.file, e.line, e.key) if e else (self.conf.main, 0, key or "-")
-        self.findings.append(Finding(file, line, name, message, dropped))
+class _Migration(Migration):
+    """The section builders of one migration, over the shared state."""
 
     # -- sections
     def general(self) -> dict[str, Any]:
@@ -250,16 +188,12 @@ class _Migration:
                       f"({', '.join(k['kind'] if isinstance(k, dict) else k for k in policies)})")  # fmt: skip
 
     def hooks(self) -> None:
-        from clues_py import config as cfg_module
-
         given = [e for k in HOOKS if (e := self.entry(k, ("hooks",))) is not None and e.value]
         folder = self.entry("WORKING_FOLDER", ("hooks",))
         timeout = self.entry("TIMEOUT_COMMAND", ("hooks",))
         if not given:
             return
-        # Another module owns the `hooks:` section; only emit it when this install has one.
-        from clues_py.migrate_nodes import hooks_section
-
+        # nodes.py builds the `hooks:` section; only emit it when this install has one.
         section, problems = hooks_section(given, folder, timeout, cfg_module)
         if section is not None:
             self.out["hooks"] = section
@@ -285,8 +219,6 @@ class _Migration:
 
 def migrate(cfg_path: str | Path, vnodes: str | Path | None = None) -> MigrationResult:
     """Read an original clues2.cfg (and its conf.d) and build the clues-py config."""
-    from clues_py.migrate_nodes import build_nodes
-
     main = Path(cfg_path)
     conf = read_original(main)
     m = _Migration(conf)
