@@ -281,18 +281,25 @@ class Store:
 
     def finish_action(
         self, action_id: int, status: str, error: str = "", at: float | None = None
-    ) -> None:
-        """Move an action to `running` or a final status (which also sets `finished_at`)."""
+    ) -> bool:
+        """Move an unfinished action to `running` or a final status (which also sets
+        `finished_at`). The first final status wins: later ones, and `running` after it,
+        change nothing and return False (a drain the FSM gave up on stays `failed` even if
+        the worker reports back afterwards)."""
         if status not in ACTION_STATUSES:
             raise ValueError(f"action status must be one of {ACTION_STATUSES}, not {status!r}")
         finished = (time.time() if at is None else at) if status in _FINAL_STATUSES else None
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE actions SET status=?, error=?, finished_at=? WHERE id=?",
+                "UPDATE actions SET status=?, error=?, finished_at=? "
+                "WHERE id=? AND status IN ('pending','running')",
                 (status, error, finished, action_id),
             )
-            if cur.rowcount != 1:
+            if cur.rowcount == 1:
+                return True
+            if db.execute("SELECT 1 FROM actions WHERE id=?", (action_id,)).fetchone() is None:
                 raise StoreError(f"no action with id {action_id} in {self.path}")
+            return False
 
     def actions(
         self, node: str | None = None, since: float | None = None, limit: int = 100

@@ -4,14 +4,21 @@ It runs node operations on a bounded thread pool, at most one at a time per
 node, and reports what happened as lifecycle facts through a callback (the
 daemon applies them to the FSM and the store). It decides nothing: which node
 to power and when is the planner's job, timeouts are the FSM's.
+
+Action records: an action becomes `running` when its operation starts on a worker and
+`ok`/`failed` when the provider call returns, always recorded before the fact that moves
+the node on is reported. While a provider power call is in flight, `calling(node)` is
+true and the daemon holds observations that would move the node on (a machine seen gone
+before its power-off call has returned), so no node is `off` with its action unfinished.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
 from clues_py.daemon.bus import ActionFinished, Bus
@@ -38,6 +45,7 @@ class Actuator:
         workers: int = 8,
         bus: Bus | None = None,
         inline: bool = False,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self._bus = bus or Bus()
         # Inline: run every operation in the caller's thread (the simulator's determinism).
@@ -50,6 +58,8 @@ class Actuator:
         self._now = now
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clues-act")
         self._busy: dict[str, Future[None]] = {}
+        self._calling: set[str] = set()  # nodes whose provider power call has not returned
+        self._wake = wake  # tells the daemon a call returned (held observations can apply)
         self._lock = threading.Lock()
         self._closed = False
         # Operator pre-hooks (clues_py.daemon.hooks.Hooks.pre): (event, node, reason) -> veto message
@@ -62,6 +72,25 @@ class Actuator:
         with self._lock:
             fut = self._busy.get(node)
             return fut is not None and not fut.done()
+
+    def calling(self, node: str) -> bool:
+        """A provider power call for `node` is in flight (its outcome is not recorded yet)."""
+        with self._lock:
+            return node in self._calling
+
+    @contextmanager
+    def _provider_call(self, node: str) -> Iterator[None]:
+        with self._lock:
+            self._calling.add(node)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calling.discard(node)
+
+    def _running(self, action_id: int | None) -> None:
+        if action_id is not None:
+            self._store.finish_action(action_id, "running")
 
     def in_flight(self) -> int:
         with self._lock:
@@ -124,22 +153,25 @@ class Actuator:
 
         def op() -> None:
             t0 = self._now()
+            self._running(action_id)
             veto = self._pre("pre_power_on", node)
             if veto:
                 self._finish(action_id, node, "power_on", "failed", veto, t0)
                 self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=veto))
                 return
-            try:
-                provider_id = self._pm(node).power_on(node, template)
-            except Exception as exc:
-                msg = _error_text(exc)
-                log.warning("power on %s failed: %s", node.name, msg)
-                self._finish(action_id, node, "power_on", "failed", msg, t0)
-                self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=msg))
-                return
-            log.info("power on %s: requested (provider id %s)", node.name, provider_id)
-            self._finish(action_id, node, "power_on", "ok", started=t0)
-            self._report(node.name, Fact(FactKind.PROVIDER_ON, detail=provider_id))
+            with self._provider_call(node.name):
+                try:
+                    provider_id = self._pm(node).power_on(node, template)
+                except Exception as exc:
+                    msg = _error_text(exc)
+                    log.warning("power on %s failed: %s", node.name, msg)
+                    self._finish(action_id, node, "power_on", "failed", msg, t0)
+                    fact = Fact(FactKind.POWER_ON_FAILED, detail=msg)
+                else:
+                    log.info("power on %s: requested (provider id %s)", node.name, provider_id)
+                    self._finish(action_id, node, "power_on", "ok", started=t0)
+                    fact = Fact(FactKind.PROVIDER_ON, detail=provider_id)
+            self._report(node.name, fact)
 
         return self._submit(node.name, "power on", op)
 
@@ -147,6 +179,7 @@ class Actuator:
         """Cordon (first time), evict what can go, and power off once the node is empty."""
 
         def op() -> None:
+            self._running(action_id)
             try:
                 if first:
                     self._backend.cordon(node.name, True)
@@ -154,9 +187,9 @@ class Actuator:
             except Exception as exc:
                 msg = _error_text(exc)
                 log.warning("drain %s failed: %s", node.name, msg)
+                self._finish(action_id, node, "power_off", "failed", msg)
                 self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=msg))
                 self._uncordon(node.name)
-                self._finish(action_id, node, "power_off", "failed", msg)
                 return
             if not result.done:
                 if result.blocked:
@@ -169,12 +202,11 @@ class Actuator:
             veto = self._pre("pre_power_off", node)
             if veto:
                 # The operator said no: back in service, as after a failed drain.
+                self._finish(action_id, node, "power_off", "failed", veto)
                 self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=veto))
                 self._uncordon(node.name)
-                self._finish(action_id, node, "power_off", "failed", veto)
                 return
-            self._report(node.name, Fact(FactKind.POWER_OFF_SENT, detail="drained"))
-            self._power_off_now(node, action_id)
+            self._power_off_now(node, action_id, Fact(FactKind.POWER_OFF_SENT, detail="drained"))
 
         return self._submit(node.name, "drain", op)
 
@@ -182,18 +214,31 @@ class Actuator:
         """Power off without draining (retry from OFF_ERROR, clean-up of a failed boot)."""
         return self._submit(node.name, "power off", lambda: self._power_off_now(node, action_id))
 
-    def _power_off_now(self, node: ManagedNode, action_id: int | None) -> None:
+    def _power_off_now(
+        self, node: ManagedNode, action_id: int | None, sent: Fact | None = None
+    ) -> None:
+        """The provider's power-off; `sent` (POWER_OFF_SENT) is reported inside the call's
+        window, so an observation of the machine going away waits for its outcome."""
         t0 = self._now()
-        try:
-            self._pm(node).power_off(node)
-        except Exception as exc:
-            msg = _error_text(exc)
-            log.warning("power off %s failed: %s", node.name, msg)
-            self._finish(action_id, node, "power_off", "failed", msg, t0)
-            self._report(node.name, Fact(FactKind.POWER_OFF_FAILED, detail=msg))
-            return
-        log.info("power off %s: requested", node.name)
-        self._finish(action_id, node, "power_off", "ok", started=t0)
+        self._running(action_id)
+        fact: Fact | None = None
+        with self._provider_call(node.name):
+            if sent is not None:
+                self._report(node.name, sent)
+            try:
+                self._pm(node).power_off(node)
+            except Exception as exc:
+                msg = _error_text(exc)
+                log.warning("power off %s failed: %s", node.name, msg)
+                self._finish(action_id, node, "power_off", "failed", msg, t0)
+                fact = Fact(FactKind.POWER_OFF_FAILED, detail=msg)
+            else:
+                log.info("power off %s: requested", node.name)
+                self._finish(action_id, node, "power_off", "ok", started=t0)
+        if fact is not None:
+            self._report(node.name, fact)
+        elif self._wake is not None:
+            self._wake()
 
     def check_off(self, node: ManagedNode) -> bool:
         """Ask the provider whether a node we are powering off is off; then forget its Node."""

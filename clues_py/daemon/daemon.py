@@ -18,7 +18,7 @@ from clues_py.clock import Clock, WallClock
 from clues_py.config.load import Config
 from clues_py.contracts import Backend, PluginContext, PowerManager
 from clues_py.daemon.actuator import Actuator
-from clues_py.daemon.bus import ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
 from clues_py.daemon.control import Control
 from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
 from clues_py.daemon.pipeline import (
@@ -119,6 +119,7 @@ class Daemon:
             workers=cfg.daemon.workers,
             bus=self.bus,
             inline=inline_actions,
+            wake=self.wake,
         )
         # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
         self._first_seen: dict[str, float] = {}
@@ -168,6 +169,10 @@ class Daemon:
                 return None
             now = self.clock.now() if now is None else now
             tr = advance(node, fact, now, self.timeouts)
+            if fact.kind == FactKind.OBSERVED and tr.new != tr.old and self.actuator.calling(name):
+                # The provider call of this node's action has not returned: its outcome is
+                # recorded first; the pass after it returns (it wakes us) applies this.
+                tr = Transition(node, node.state, node.state, "", changed=False)
             new = tr.node
             if fact.kind == FactKind.OBSERVED:
                 new = new.with_(observed=fact.observation)
@@ -176,12 +181,27 @@ class Daemon:
                 self.store.save_node(new)
             self._nodes[name] = new
             if tr.changed:
+                self._close_stranded_action(name, tr, now)
                 self.store.save_transition(new, tr.old, tr.new, tr.reason, now)
                 if tr.old != tr.new:
                     log.info("%s: %s -> %s (%s)", name, tr.old, tr.new, tr.reason)
                 self._after_transition(node, tr, now)
                 self.bus.publish(TransitionEvent(now, new, tr.old, tr.new, tr.reason))
             return tr
+
+    def _close_stranded_action(self, name: str, tr: Transition, now: float) -> None:
+        """A drain the FSM stops (timeout, new work) ends its power-off action before the
+        node moves on; the actuator's own report, if any, then changes nothing."""
+        action_id = self._side[name].action_id
+        if action_id is None or tr.old != NodeState.DRAINING or tr.new not in ON_STATES:
+            return
+        self._side[name].action_id = None
+        error = f"drain stopped: {tr.reason}"
+        if self.store.finish_action(action_id, "failed", error, at=now):
+            node = tr.node
+            self.bus.publish(
+                ActionFinished(now, action_id, "power_off", name, node.template, False, error)
+            )
 
     def _after_transition(self, before: ManagedNode, tr: Transition, now: float) -> None:
         side = self._side[before.name]
@@ -331,7 +351,7 @@ class Daemon:
                 fact, wanted = FactKind.DRAIN_STARTED, NodeState.DRAINING
             tr = self._apply(action.node, Fact(fact, action.reason), now)
             if tr is None or tr.new != wanted:
-                self.store.finish_action(action_id, "skipped", "not allowed in this state")
+                self.store.finish_action(action_id, "skipped", "not allowed in this state", now)
                 return None
             node = self._nodes[action.node]
             if action.kind == ActionKind.POWER_ON:

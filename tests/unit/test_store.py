@@ -103,6 +103,13 @@ def test_actions_lifecycle_filters_and_order(tmp_path):
     s.finish_action(a3, "interrupted", "daemon restarted", at=6.0)
     assert s.unfinished_actions() == []
     assert s.actions(limit=1)[0]["finished_at"] == 6.0
+    # The first final status wins; nothing moves a finished action back or over.
+    assert s.finish_action(a3, "ok", at=7.0) is False
+    assert s.finish_action(a3, "running") is False
+    assert (s.actions(limit=1)[0]["status"], s.actions(limit=1)[0]["finished_at"]) == (
+        "interrupted",
+        6.0,
+    )
     with pytest.raises(ValueError, match="status must be one of"):
         s.finish_action(a3, "done")
     with pytest.raises(StoreError, match="no action with id 999"):
