@@ -5,6 +5,9 @@ and prints wall seconds, simulated seconds per wall second, jobs, daemon passes 
 run's headline metrics. Target: under 30 s of wall time on one core; exits 1 above it.
 
     python bench/bench_sim.py [--trace PATH] [--hours 168] [--nodes 16x8]
+
+The full trace (public, Parallel Workloads Archive) is not in the repository: pass it with
+--trace, or put it in `../shared/traces/` beside the checkout (or $CLUES_SHARED/traces/).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from clues_py.sim import Simulation
 from clues_py.sim.traces import swf_scenario
 
 TARGET_SECONDS = 30.0
-# The shared data lives beside the checkout (../shared); never copied into the repository.
+# Big inputs may live beside the checkout (../shared); never copied into the repository.
 TRACE = str(
     Path(
         os.environ.get("CLUES_SHARED", Path(__file__).resolve().parents[2] / "shared"),
@@ -37,6 +40,9 @@ def main() -> int:
     ap.add_argument("--start", type=float, default=0.0)
     ap.add_argument("--nodes", default="16x8")
     args = ap.parse_args()
+    if not Path(args.trace).is_file():
+        print(f"bench_sim: trace {args.trace} not found; pass --trace PATH", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     scenario, info = swf_scenario(args.trace, nodes=args.nodes, start=args.start, hours=args.hours)
     sim = Simulation(scenario)

@@ -48,22 +48,18 @@ def wait_for(
         time.sleep(interval)
 
 
-def shared_file(*parts: str) -> str:
-    """A file of the project's shared data (traces, scenarios): `shared/` beside the checkout.
+REPO = Path(__file__).resolve().parents[1]
 
-    The traces are read from there, never copied into the repository.
+
+def repo_file(*parts: str) -> str:
+    """A file shipped in the repository (test data, example scenarios), by repo-relative parts.
+
+    Tests never read outside the checkout: big benchmark inputs (full traces) are the
+    bench scripts' business, passed to them as a path.
     """
-    repo = Path(__file__).resolve().parents[1]
-    for base in (
-        Path(os.environ.get("CLUES_SHARED", repo.parent / "shared")),
-        Path("/work/shared"),
-    ):
-        candidate = base.joinpath(*parts)
-        if candidate.exists():
-            return str(candidate)
-    unavailable(
-        f"shared data {'/'.join(parts)} not found beside the checkout ({repo.parent}/shared)"
-    )
+    path = REPO.joinpath(*parts)
+    assert path.is_file(), f"{path.relative_to(REPO)} is missing from the checkout"
+    return str(path)
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:

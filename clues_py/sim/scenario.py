@@ -1,7 +1,7 @@
 """The `clues-scenario/v1` workload format: load, validate, and turn into a clues-py config.
 
 A scenario is a cluster (node groups), daemon overrides and jobs (see
-/work/shared/scenarios/FORMAT.md and docs/sim.md). This module only parses and
+docs/scenario-format.md and docs/sim.md). This module only parses and
 validates; running it is `engine.py`'s job, traces are `traces.py`'s.
 Errors name the file and the JSON path of the bad value, and how to fix it.
 """

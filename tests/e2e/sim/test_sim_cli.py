@@ -8,10 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from clues_py.cli.main import main
-from tests.tools import shared_file
+from tests.tools import repo_file
 
-OSCAR = shared_file("scenarios", "oscar-burst.json")
-NASA = shared_file("traces", "NASA-iPSC-1993-3.1-cln.swf.gz")
+OSCAR = repo_file("etc", "sim", "scenarios", "oscar-burst.json")
+NASA = repo_file("tests", "data", "traces", "NASA-iPSC-1993-3.1-cln-excerpt.swf")
 KEYS = {
     "scenario", "node_seconds_powered", "node_seconds_ready", "power_on_actions",
     "power_off_actions", "failed_boots", "jobs", "jobs_completed", "wait_seconds",

@@ -6,7 +6,7 @@ import pytest
 
 from clues_py.sim.scenario import ScenarioError
 from clues_py.sim.traces import clues_sim_scenario, parse_nodes, parse_swf_lines, swf_scenario
-from tests.tools import shared_file
+from tests.tools import repo_file
 
 SWF = """; Version: 2.2
 ; MaxNodes: 16
@@ -49,7 +49,8 @@ def test_swf_bad_lines_and_nodes() -> None:
     assert parse_nodes("16x8x32Gi").memory == "32Gi"
 
 
-NASA = shared_file("traces", "NASA-iPSC-1993-3.1-cln.swf.gz")
+# The first two days of the public NASA iPSC/860 trace (Parallel Workloads Archive).
+NASA = repo_file("tests", "data", "traces", "NASA-iPSC-1993-3.1-cln-excerpt.swf")
 
 
 def test_real_nasa_window() -> None:
@@ -57,7 +58,7 @@ def test_real_nasa_window() -> None:
     assert info["jobs"] == len(sc.jobs) > 0
     assert all(0 <= j.submit < 6 * 3600 for j in sc.jobs)
     assert all(j.pods * int(j.cpu) >= 1 and int(j.cpu) <= 8 for j in sc.jobs)
-    assert sc.name == "NASA-iPSC-1993-3.1-cln"
+    assert sc.name == "NASA-iPSC-1993-3.1-cln-excerpt"
 
 
 def test_clues_sim_format() -> None:
