@@ -19,6 +19,7 @@ import click
 
 from clues_py.api import ApiError, DaemonUnreachable
 from clues_py.api.client import ApiClient
+from clues_py.cli.runtime import published
 
 T = TypeVar("T")
 
@@ -76,6 +77,9 @@ class Settings:
                 address = connect_address(str(daemon["listen"]))
             if token_file is None and daemon.get("token_file"):
                 token_file = str(daemon["token_file"])
+        if address is None:
+            # A `clues demo` running for this user (see runtime.py), else the default.
+            address = published()
         token = None
         if token_file:
             try:

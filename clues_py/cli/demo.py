@@ -4,8 +4,11 @@ Starts the sandbox API server (with a master node and a node-exporter
 DaemonSet), cluesd with the `sim` power manager and N managed nodes that are
 all off, then submits image-upload Jobs through the official Kubernetes client,
 as OSCAR would. It shows `clues status` live and ends with the run's metrics.
-All durations are divided by `speed`; reported times are scaled back, so the
-numbers compare with `clues sim` on the same workload.
+All durations of the scenario are divided by `speed`. Every view of the demo uses one
+clock, the wall clock: the live view's `t=`, `clues status` (time in state), `clues
+history`, kubectl's AGE and the summary (`--json` adds `speed`: multiply by it to compare
+with `clues sim` on the same workload). While it runs, the API address is published for
+this user's other `clues` commands (runtime.py), so `clues status --watch` just works.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from clues_py.cli.runtime import publish, withdraw
 from clues_py.outcome import JobTiming, summarize
 
 NAMESPACE = "oscar-svc"
@@ -221,6 +225,8 @@ def run_demo(
     )
     deadline_s = timeout if timeout is not None else max(60.0, 3 * expected / speed)
 
+    minutes = expected / speed / 60
+
     with tempfile.TemporaryDirectory(prefix="clues-demo-") as tmp:
         sandbox = Sandbox(port=0, default_pod_seconds=JOB_SECONDS / speed).start()
         service = None
@@ -255,11 +261,11 @@ def run_demo(
                 target=_submit_jobs, args=(kubeconfig, arrivals, book, t0), daemon=True
             )
             submitter.start()
-            if not json_out:
-                print(
-                    f"clues demo: sandbox API at {sandbox.url} (kubeconfig {kubeconfig}); "
-                    f"cluesd API at {service.address}; {jobs} jobs onto {nodes} nodes, speed x{speed:g}"
-                )
+            published = publish(service.address)
+            _print_header(
+                jobs, nodes, speed, minutes, service.address, published, sandbox.url, kubeconfig,
+                sys.stderr if json_out else sys.stdout,
+            )  # fmt: skip
             ok = _watch_until_done(
                 api, book, jobs, t0, deadline_s, json_out, live, render_status, speed
             )
@@ -267,8 +273,10 @@ def run_demo(
             status = api.status()
             metrics = _metrics(service, book, cfg, t0, end, speed)
             metrics["nodes_on_at_end"] = sum(1 for n in status["nodes"] if n["state"] != "off")
+            metrics["speed"] = speed
         finally:
             if service is not None:
+                withdraw(service.address)
                 service.stop()
             sandbox.stop()
     if json_out:
@@ -304,7 +312,7 @@ def _watch_until_done(
             done, submitted, started = len(book.finished), len(book.submit), len(book.started)
         all_off = all(n["state"] == "off" for n in status["nodes"])
         header = (
-            f"t={(time.monotonic() - t0) * speed:6.0f}s  jobs: {submitted}/{jobs} submitted, "
+            f"t={time.monotonic() - t0:5.0f}s  jobs: {submitted}/{jobs} submitted, "
             f"{started} started, {done} completed"
         )
         return done >= jobs and all_off, header + "\n" + render(status, color=False)
@@ -360,7 +368,7 @@ def _metrics(
         node_template=node_template,
         start=t0,
         end=end,
-        scale=speed,
+        scale=1.0,  # wall-clock seconds, like every other view of the demo
     )
 
 
@@ -376,5 +384,31 @@ def _print_summary(m: dict[str, Any], ok: bool) -> None:
         f"failed boots {m['failed_boots']}\n"
         f"  job wait mean {w['mean']:.1f}s p50 {w['p50']:.1f}s p95 {w['p95']:.1f}s max {w['max']:.1f}s; "
         f"makespan {m['makespan_seconds']:.0f}s; energy {m['energy_kwh']:.3f} kWh\n"
-        "  (times in scenario seconds: measured x speed)"
+        f"  (wall-clock seconds; the scenario ran x{m['speed']:g} faster than real time)"
+    )
+
+
+def _print_header(
+    jobs: int,
+    nodes: int,
+    speed: float,
+    minutes: float,
+    address: str,
+    published: Path | None,
+    sandbox_url: str,
+    kubeconfig: str,
+    out: TextIO,
+) -> None:
+    took = f"{minutes:.1f} min" if minutes >= 2 else f"{minutes * 60:.0f} s"
+    watch = "clues status --watch" if published else f"CLUES_ADDRESS={address} clues status --watch"
+    where = f"published in {published}" if published else "could not publish it for other commands"
+    print(
+        f"clues demo: {jobs} jobs onto {nodes} nodes at speed x{speed:g}, about {took}."
+        f" Times shown are wall-clock seconds (a {JOB_SECONDS / 60:g} min job takes"
+        f" {JOB_SECONDS / speed:.0f} s).\n"
+        f"  watch it from another terminal: {watch}   (also: clues nodes, clues history)\n"
+        f"  cluesd API: {address} ({where})\n"
+        f"  sandbox API: {sandbox_url}   kubectl --kubeconfig {kubeconfig} get nodes,pods -A\n",
+        file=out,
+        flush=True,
     )

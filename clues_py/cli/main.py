@@ -43,7 +43,10 @@ _connect_address = connect_address
     "--address",
     envvar="CLUES_ADDRESS",
     metavar="HOST:PORT|unix:PATH",
-    help=f"Where cluesd listens [env CLUES_ADDRESS; default: daemon.listen of --config, else {DEFAULT_CLI_ADDRESS}].",
+    help=(
+        "Where cluesd listens [env CLUES_ADDRESS; default: daemon.listen of --config, else "
+        f"the address a running `clues demo` published, else {DEFAULT_CLI_ADDRESS}]."
+    ),
 )
 @click.option(
     "--token-file",

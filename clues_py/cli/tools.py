@@ -115,22 +115,41 @@ def sandbox(
     sys.exit(rc if isinstance(rc, int) else 0)
 
 
+# The demo's defaults, shown by --help; tests check they are run_demo's own.
+DEMO_DEFAULTS = {"speed": 4.0, "jobs": 100, "nodes": 10}
+
+
 @click.command()
-@click.option("--speed", type=float, help="Time runs this many times faster than the wall clock.")
+@click.option(
+    "--speed",
+    type=float,
+    default=DEMO_DEFAULTS["speed"],
+    show_default=True,
+    help="Run the scenario this many times faster than real time (a 2 min job takes 2/SPEED).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--jobs", type=int, help="How many jobs to submit.")
-@click.option("--nodes", type=int, help="How many worker nodes the cluster may have.")
-@click.option("--no-live", is_flag=True, help="No live table, just the result.")
-def demo(
-    speed: float | None, as_json: bool, jobs: int | None, nodes: int | None, no_live: bool
-) -> None:
-    """Run cluesd against a sandbox cluster and a burst of jobs, and show what it does."""
+@click.option(
+    "--jobs", type=int, default=DEMO_DEFAULTS["jobs"], show_default=True, help="Jobs to submit."
+)
+@click.option(
+    "--nodes",
+    type=int,
+    default=DEMO_DEFAULTS["nodes"],
+    show_default=True,
+    help="Worker nodes the cluster may have (all off at the start).",
+)
+@click.option("--no-live", is_flag=True, help="No live table: a progress line now and then.")
+def demo(speed: float, as_json: bool, jobs: int, nodes: int, no_live: bool) -> None:
+    """Run cluesd against a sandbox cluster and a burst of OSCAR-shaped jobs, and show it.
+
+    With the defaults it takes about 2.5 minutes (--speed 30: about 25 s). While it runs,
+    `clues status --watch`, `clues nodes` and `clues history` in another terminal show the
+    demo's daemon (the address is published in a per-user runtime file). Every time shown
+    is wall-clock seconds.
+    """
     run_demo = _import("clues_py.cli.demo", "run_demo", "demo")
-    # Only what the user gave, so the demo's own defaults apply otherwise.
-    given = {
-        k: v for k, v in {"speed": speed, "jobs": jobs, "nodes": nodes}.items() if v is not None
-    }
-    sys.exit(int(run_demo(json_out=as_json, live=not no_live, **given) or 0))
+    rc = run_demo(speed=speed, jobs=jobs, nodes=nodes, json_out=as_json, live=not no_live)
+    sys.exit(int(rc or 0))
 
 
 @click.group()

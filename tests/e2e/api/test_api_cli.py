@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from click.testing import CliRunner, Result
 from clues_py import __version__
 from clues_py.api.server import ApiServer
 from clues_py.cli.main import _connect_address, main
+from clues_py.cli.tools import DEMO_DEFAULTS
 
 pytestmark = pytest.mark.e2e
 
@@ -240,8 +242,13 @@ def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_module(monkeypatch, "clues_py.cli.demo", run_demo=lambda **kw: calls.append(kw) or 4)
     result = run("demo", "--speed", "30", "--jobs", "5", "--json", "--no-live")
     assert result.exit_code == 4
-    assert calls.pop() == {"speed": 30.0, "jobs": 5, "json_out": True, "live": False}
-    assert run("demo").exit_code == 4 and calls.pop() == {"json_out": False, "live": True}
+    assert calls.pop() == {
+        "speed": 30.0, "jobs": 5, "nodes": 10, "json_out": True, "live": False
+    }  # fmt: skip
+    assert run("demo").exit_code == 4
+    assert calls.pop() == {**DEMO_DEFAULTS, "json_out": False, "live": True}
+    shown = run("demo", "--help").output
+    assert "[default: 4.0]" in shown and "[default: 100]" in shown and "minutes" in shown
 
     fake_module(
         monkeypatch,
@@ -267,6 +274,13 @@ def test_demo_and_sandbox_delegate(monkeypatch: pytest.MonkeyPatch) -> None:
         None,
         {"default_pod_duration": None},
     )
+
+
+def test_demo_help_shows_run_demos_own_defaults() -> None:
+    from clues_py.cli.demo import run_demo
+
+    defaults = inspect.signature(run_demo).parameters
+    assert {k: defaults[k].default for k in DEMO_DEFAULTS} == DEMO_DEFAULTS
 
 
 def test_missing_delegate_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
