@@ -30,7 +30,15 @@ from prometheus_client.exposition import start_wsgi_server
 from prometheus_client.registry import Collector
 
 from clues_py import __version__
-from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.bus import (
+    ActionCalled,
+    ActionFinished,
+    ActionStarted,
+    Bus,
+    PassFinished,
+    PlanEvent,
+    TransitionEvent,
+)
 from clues_py.model import ActionKind, NodeState, NodeTemplate
 
 log = logging.getLogger("clues.metrics")
@@ -111,13 +119,22 @@ class DaemonMetrics:
         )
         self.reaction = Histogram(
             "clues_scale_up_reaction_seconds",
-            "Time from first seeing pending demand until a power-on action for it started.",
+            "Time from the creation of pending demand (its creationTimestamp, or first sight "
+            "when that is missing or later) until the power-on call for it was made.",
             buckets=REACTION_BUCKETS,
             registry=r,
         )
         self.plan_duration = Histogram(
             "clues_plan_duration_seconds",
-            "Wall time of one planning pass (plan() only, no I/O).",
+            "Wall time of plan() alone in one pass (no I/O); see clues_pass_duration_seconds.",
+            buckets=PLAN_BUCKETS,
+            registry=r,
+        )
+        self.pass_duration = Histogram(
+            "clues_pass_duration_seconds",
+            "Wall time of one whole pass of the loop (observe, lifecycle, plan, act, record), "
+            "by kind: full (everything re-planned) or incremental (only what changed).",
+            ["kind"],
             buckets=PLAN_BUCKETS,
             registry=r,
         )
@@ -138,9 +155,12 @@ class DaemonMetrics:
             self.errors.labels(kind)
         for kind in (ActionKind.POWER_ON.value, ActionKind.POWER_OFF.value):
             self.call_duration.labels(kind)
+        for kind in ("full", "incremental"):
+            self.pass_duration.labels(kind)
 
         self._boot_started: dict[str, float] = {}  # node -> when it entered POWERING_ON
-        self._first_seen: dict[str, float] = {}  # demand key -> first seen (last PlanEvent)
+        # power-on action id -> when its demand started waiting (until its call is made)
+        self._waiting: dict[int, float] = {}
         self._hidden = (0, 0.0, 0.0)  # pods, cpu cores, memory bytes (last PlanEvent)
         # Powered node-seconds: closed intervals per template + open ones per node.
         self._powered_total: dict[str, float] = dict.fromkeys(daemon.templates, 0.0)
@@ -172,6 +192,10 @@ class DaemonMetrics:
                 self._on_transition(event)
             elif isinstance(event, ActionStarted):
                 self._on_started(event)
+            elif isinstance(event, ActionCalled):
+                self._on_called(event)
+            elif isinstance(event, PassFinished):
+                self.pass_duration.labels(event.kind).observe(event.seconds)
             elif isinstance(event, ActionFinished):
                 self._on_finished(event)
             elif isinstance(event, PlanEvent):
@@ -203,13 +227,17 @@ class DaemonMetrics:
             self._powered_since[name] = (template, e.at)
 
     def _on_started(self, e: ActionStarted) -> None:
-        if e.action.kind != ActionKind.POWER_ON:
-            return
-        seen = [self._first_seen[p] for p in e.action.pods if p in self._first_seen]
-        if seen:
-            self.reaction.observe(max(0.0, e.at - min(seen)))
+        if e.action.kind == ActionKind.POWER_ON and e.demand_since is not None:
+            self._waiting[e.action_id] = e.demand_since
+
+    def _on_called(self, e: ActionCalled) -> None:
+        since = self._waiting.pop(e.action_id, None) if e.action_id is not None else None
+        if since is not None:
+            self.reaction.observe(max(0.0, e.at - since))
 
     def _on_finished(self, e: ActionFinished) -> None:
+        if e.action_id is not None:
+            self._waiting.pop(e.action_id, None)  # vetoed before its call: no reaction
         result = "ok" if e.ok else "failed"
         counter = {"power_on": self.power_on, "power_off": self.power_off}.get(e.kind)
         if counter is None:
@@ -224,7 +252,6 @@ class DaemonMetrics:
 
     def _on_plan(self, e: PlanEvent) -> None:
         self.plan_duration.observe(e.seconds)
-        self._first_seen = dict(e.first_seen)
         hidden = e.snapshot.demand.hidden
         self._hidden = (
             sum(h.count for h in hidden),

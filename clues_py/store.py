@@ -282,19 +282,29 @@ class Store:
     def finish_action(
         self, action_id: int, status: str, error: str = "", at: float | None = None
     ) -> bool:
-        """Move an unfinished action to `running` or a final status (which also sets
-        `finished_at`). The first final status wins: later ones, and `running` after it,
+        """Move an unfinished action to `running` (with `at`: re-stamped with the time its
+        operation started) or a final status (which also sets `finished_at`). The first final status wins: later ones, and `running` after it,
         change nothing and return False (a drain the FSM gave up on stays `failed` even if
         the worker reports back afterwards)."""
         if status not in ACTION_STATUSES:
             raise ValueError(f"action status must be one of {ACTION_STATUSES}, not {status!r}")
         finished = (time.time() if at is None else at) if status in _FINAL_STATUSES else None
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE actions SET status=?, error=?, finished_at=? "
-                "WHERE id=? AND status IN ('pending','running')",
-                (status, error, finished, action_id),
-            )
+            if status == "running" and at is not None:
+                # The record is stamped when its operation starts, not when it was planned
+                # (a drain's later steps keep the first stamp).
+                cur = db.execute(
+                    "UPDATE actions SET status=?, error=?, "
+                    "at=CASE WHEN status='pending' THEN ? ELSE at END "
+                    "WHERE id=? AND status IN ('pending','running')",
+                    (status, error, at, action_id),
+                )
+            else:
+                cur = db.execute(
+                    "UPDATE actions SET status=?, error=?, finished_at=? "
+                    "WHERE id=? AND status IN ('pending','running')",
+                    (status, error, finished, action_id),
+                )
             if cur.rowcount == 1:
                 return True
             if db.execute("SELECT 1 FROM actions WHERE id=?", (action_id,)).fetchone() is None:

@@ -45,6 +45,10 @@ class DaemonControl(Protocol):
         """The newest `limit` lifecycle transitions, newest first, optionally for one node."""
         ...
 
+    def passes(self) -> dict[str, Any]:
+        """Timing of the loop's recent passes (see `clues_py.daemon.passes`)."""
+        ...
+
 
 class ApiError(Exception):
     """The daemon answered with an error status; `message` is its `error` field."""

@@ -52,6 +52,9 @@ class ApiClient:
     def status(self) -> dict[str, Any]:
         return self._request("GET", "/v1/status")  # type: ignore[no-any-return]
 
+    def passes(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/passes")  # type: ignore[no-any-return]
+
     def nodes(self) -> list[dict[str, Any]]:
         return self._request("GET", "/v1/nodes")  # type: ignore[no-any-return]
 

@@ -109,6 +109,16 @@ _SCHEMAS: dict[str, Any] = {
         new=_STR,
         reason=_STR,
     ),
+    "Passes": _obj(
+        ["started_at", "counts", "recent"],
+        started_at=_NUM,
+        first_pass_at={"type": "number", "nullable": True},
+        first_pass_seconds={"type": "number", "nullable": True},
+        counts={"type": "object", "additionalProperties": _INT},
+        full={"type": "object", "nullable": True, "additionalProperties": True},
+        incremental={"type": "object", "nullable": True, "additionalProperties": True},
+        recent={"type": "array", "items": {"type": "object", "additionalProperties": True}},
+    ),
     "Explanation": {
         "type": "object",
         "description": "why a pod or node was or was not acted upon (see `clues explain`)",
@@ -175,6 +185,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "/v1/openapi.json": _get("This document", {"type": "object"}),
         "/v1/status": _get("Nodes, demand and the last plan (`clues status`)", _ref("Status")),
         "/v1/nodes": _get("Managed nodes", array("Node")),
+        "/v1/passes": _get("Timing of the loop's recent passes", _ref("Passes")),
         "/v1/nodes/{name}": _get(
             "One managed node",
             _ref("Node"),

@@ -210,6 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
         if resource == "nodes" and not rest:
             allow("GET")
             return 200, control.nodes()
+        if resource == "passes" and not rest:
+            allow("GET")
+            return 200, control.passes()
         if resource == "nodes" and len(rest) == 1:
             allow("GET")
             for row in control.nodes():

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
-from clues_py.daemon.bus import ActionFinished, Bus
+from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ManagedNode, NodeTemplate
 from clues_py.store import Store
@@ -88,9 +88,15 @@ class Actuator:
             with self._lock:
                 self._calling.discard(node)
 
-    def _running(self, action_id: int | None) -> None:
+    def _running(self, action_id: int | None, at: float) -> None:
         if action_id is not None:
-            self._store.finish_action(action_id, "running")
+            self._store.finish_action(action_id, "running", at=at)
+
+    def _called(self, action_id: int | None, node: ManagedNode, kind: str) -> float:
+        """Publish that the provider call of an action is being made now; return the time."""
+        at = self._now()
+        self._bus.publish(ActionCalled(at, action_id, kind, node.name, node.template))
+        return at
 
     def in_flight(self) -> int:
         with self._lock:
@@ -153,13 +159,14 @@ class Actuator:
 
         def op() -> None:
             t0 = self._now()
-            self._running(action_id)
+            self._running(action_id, t0)
             veto = self._pre("pre_power_on", node)
             if veto:
                 self._finish(action_id, node, "power_on", "failed", veto, t0)
                 self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=veto))
                 return
             with self._provider_call(node.name):
+                t0 = self._called(action_id, node, "power_on")
                 try:
                     provider_id = self._pm(node).power_on(node, template)
                 except Exception as exc:
@@ -179,7 +186,7 @@ class Actuator:
         """Cordon (first time), evict what can go, and power off once the node is empty."""
 
         def op() -> None:
-            self._running(action_id)
+            self._running(action_id, self._now())
             try:
                 if first:
                     self._backend.cordon(node.name, True)
@@ -220,11 +227,12 @@ class Actuator:
         """The provider's power-off; `sent` (POWER_OFF_SENT) is reported inside the call's
         window, so an observation of the machine going away waits for its outcome."""
         t0 = self._now()
-        self._running(action_id)
+        self._running(action_id, t0)
         fact: Fact | None = None
         with self._provider_call(node.name):
             if sent is not None:
                 self._report(node.name, sent)
+            t0 = self._called(action_id, node, "power_off")
             try:
                 self._pm(node).power_off(node)
             except Exception as exc:

@@ -34,6 +34,20 @@ class ActionStarted:
     at: float
     action_id: int
     action: Action
+    # Power-on for demand: when the oldest of its pods was created (or first seen, if the
+    # creation time is missing or later), for the reaction-time metric. None otherwise.
+    demand_since: float | None = None
+
+
+@dataclass(frozen=True)
+class ActionCalled:
+    """The actuator is about to make the provider call of an action (its time is the call's)."""
+
+    at: float
+    action_id: int | None
+    kind: str  # power_on | power_off
+    node: str
+    template: str
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,17 @@ class PlanEvent:
     first_seen: dict[str, float] = field(default_factory=dict)
 
 
-Event = TransitionEvent | ActionStarted | ActionFinished | PlanEvent
+@dataclass(frozen=True)
+class PassFinished:
+    """One pass of the loop ended (see `clues_py.daemon.passes`)."""
+
+    at: float
+    seconds: float  # wall time of the whole pass: observe, FSM, plan, act, record
+    kind: str  # full | incremental
+    changed: int
+
+
+Event = TransitionEvent | ActionStarted | ActionCalled | ActionFinished | PlanEvent | PassFinished
 Listener = Callable[[Any], None]
 
 

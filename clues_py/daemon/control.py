@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from clues_py.config.load import Config
     from clues_py.contracts import Backend
     from clues_py.daemon.actuator import Actuator
+    from clues_py.daemon.passes import PassLog
     from clues_py.daemon.reconciler import Reconciler
     from clues_py.daemon.state import LastPlan
     from clues_py.store import Store
@@ -64,6 +65,8 @@ class ControlHost(Protocol):
     def state_lock(self) -> threading.RLock: ...
     @property
     def last_plan(self) -> LastPlan: ...
+    @property
+    def pass_log(self) -> PassLog: ...
 
     def managed_nodes(self) -> dict[str, ManagedNode]: ...
 
@@ -174,6 +177,9 @@ class Control:
             result = self.node_dict(self._d.managed_nodes()[node])
         self._d.wake()
         return result
+
+    def passes(self) -> dict[str, Any]:
+        return self._d.pass_log.report()
 
     def actions(self, node: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self._d.store.actions(node=node, limit=limit)

@@ -18,9 +18,17 @@ from clues_py.clock import Clock, WallClock
 from clues_py.config.load import Config
 from clues_py.contracts import Backend, PluginContext, PowerManager
 from clues_py.daemon.actuator import Actuator
-from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.bus import (
+    ActionFinished,
+    ActionStarted,
+    Bus,
+    PassFinished,
+    PlanEvent,
+    TransitionEvent,
+)
 from clues_py.daemon.control import Control
 from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
+from clues_py.daemon.passes import PassLog
 from clues_py.daemon.pipeline import (
     build_pipeline,
     runtime_update,
@@ -121,8 +129,12 @@ class Daemon:
             inline=inline_actions,
             wake=self.wake,
         )
-        # demand key -> when this daemon first saw it pending (reaction-time metrics, explain)
+        # demand key -> when this daemon first saw it pending (explain)
         self._first_seen: dict[str, float] = {}
+        # demand key -> when it started waiting: its creation time, or first sight if that is
+        # missing or later (clock skew); the reaction-time metric starts here.
+        self._waiting_since: dict[str, float] = {}
+        self.pass_log = PassLog()
         # Learned per template: DaemonSet overhead, power-on back-off.
         self.ds_overhead = DaemonSetOverhead()
         self.template_health = TemplateHealth(lambda: self.timeouts)
@@ -257,6 +269,7 @@ class Daemon:
     # ------------------------------------------------------------------ one pass
 
     def run_once(self) -> Plan | None:
+        t_pass = time.perf_counter()
         now = self.clock.now()
         if not self.backend.synced():
             return None
@@ -283,18 +296,21 @@ class Daemon:
                 template_backoff=self.template_health.backoff_until(),
                 pdbs=obs.pdbs,
             )
-            seen = self._first_seen
-            keys = {p.key for p in obs.pending} | {h.key for h in obs.hidden}
-            for key in keys:
-                seen.setdefault(key, now)
-            for key in set(seen) - keys:
+            seen, since = self._first_seen, self._waiting_since
+            created = {p.key: p.created for p in obs.pending}
+            created.update((h.key, h.created) for h in obs.hidden)
+            for key, c in created.items():
+                if key not in seen:
+                    seen[key] = now
+                    since[key] = c if 0 < c <= now else now
+            for key in set(seen) - created.keys():
                 del seen[key]
+                since.pop(key, None)
             seen_now = dict(seen)
         t0 = time.perf_counter()
         result = plan(snapshot, self.policies)
         self.bus.publish(PlanEvent(now, snapshot, result, time.perf_counter() - t0, seen_now))
-        if leader:
-            self._execute(result, now)
+        started = self._execute(result, now) if leader else 0
         with self._lock:
             self._last = LastPlan(
                 at=now,
@@ -305,7 +321,13 @@ class Daemon:
                 hidden=sum(h.count for h in obs.hidden),
             )
         self.passes += 1
+        self._finish_pass(t_pass, "full", len(snapshot.nodes) + len(obs.pending), started)
         return result
+
+    def _finish_pass(self, t_pass: float, kind: str, changed: int, started: int) -> None:
+        seconds = time.perf_counter() - t_pass
+        rec = self.pass_log.record(seconds, kind, changed, started)
+        self.bus.publish(PassFinished(rec.at, seconds, kind, changed))
 
     def _drive_in_progress(self, now: float) -> None:
         """Keep multi-step operations moving: drains, power-off checks, error clean-up."""
@@ -328,10 +350,12 @@ class Daemon:
                 if tr is not None and tr.new == NodeState.POWERING_OFF:
                     self.actuator.power_off(self._nodes[name], None)
 
-    def _execute(self, result: Plan, now: float) -> None:
+    def _execute(self, result: Plan, now: float) -> int:
+        started = 0
         for action in result.actions:
             if not self.actuator.busy(action.node):
-                self.start_action(action, now)
+                started += self.start_action(action, now) is not None
+        return started
 
     def start_action(self, action: Action, now: float) -> int | None:
         """Record `action`, move the node's FSM first (the intent, decision 0002), then hand
@@ -344,7 +368,8 @@ class Daemon:
             )
             self._side[action.node].action_id = action_id
             log.info("%s %s: %s", action.kind.value, action.node, action.reason)
-            self.bus.publish(ActionStarted(now, action_id, action))
+            waits = [self._waiting_since[k] for k in action.pods if k in self._waiting_since]
+            self.bus.publish(ActionStarted(now, action_id, action, min(waits, default=None)))
             if action.kind == ActionKind.POWER_ON:
                 fact, wanted = FactKind.POWER_ON_SENT, NodeState.POWERING_ON
             else:

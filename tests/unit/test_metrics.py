@@ -16,7 +16,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clues_py import __version__
 from clues_py.clock import VirtualClock
-from clues_py.daemon.bus import ActionFinished, ActionStarted, Bus, PlanEvent, TransitionEvent
+from clues_py.daemon.bus import (
+    ActionCalled,
+    ActionFinished,
+    ActionStarted,
+    Bus,
+    PassFinished,
+    PlanEvent,
+    TransitionEvent,
+)
 from clues_py.metrics import DaemonMetrics, MetricsServer
 from clues_py.model import Action, ActionKind, ManagedNode, NodeState, Plan
 from tests.factories import make_hidden, make_pod, make_snapshot, make_template
@@ -104,10 +112,12 @@ def test_power_actions_boot_and_reaction_time(daemon: StubDaemon, clock: Virtual
         PlanEvent(1003.0, snap, Plan(), 0.002, {"default/a": 1000.0, "default/b": 1001.0})
     )
     action = Action(ActionKind.POWER_ON, "wn-1", "wn", "2 pending pods", "scale_up", ("default/a",))
-    daemon.bus.publish(ActionStarted(1003.5, 1, action))
-    daemon.move(1003.5, "wn-1", NodeState.POWERING_ON)
+    # Reaction runs from when the demand started waiting (pod created at 1000.0) to the call.
+    daemon.bus.publish(ActionStarted(1003.0, 1, action, demand_since=1000.0))
+    daemon.move(1003.0, "wn-1", NodeState.POWERING_ON)
+    daemon.bus.publish(ActionCalled(1003.5, 1, "power_on", "wn-1", "wn"))
     daemon.bus.publish(ActionFinished(1004.0, 1, "power_on", "wn-1", "wn", True, seconds=0.5))
-    daemon.move(1063.5, "wn-1", NodeState.IDLE)
+    daemon.move(1063.0, "wn-1", NodeState.IDLE)
     assert value(m, "clues_power_on_total", template="wn", result="ok") == 1
     assert value(m, "clues_power_on_total", template="wn", result="failed") == 0
     assert value(m, "clues_scale_up_reaction_seconds_count") == 1
@@ -118,6 +128,11 @@ def test_power_actions_boot_and_reaction_time(daemon: StubDaemon, clock: Virtual
     assert value(m, "clues_boot_duration_seconds_bucket", template="wn", le="60.0") == 1
     assert value(m, "clues_plan_duration_seconds_count") == 1
     assert value(m, "clues_power_call_duration_seconds_sum", kind="power_on") == 0.5
+    # A boot for no demand (operator, keep_free) has no reaction time.
+    operator = Action(ActionKind.POWER_ON, "wn-2", "wn", "operator request", "operator")
+    daemon.bus.publish(ActionStarted(1100.0, 2, operator))
+    daemon.bus.publish(ActionCalled(1100.5, 2, "power_on", "wn-2", "wn"))
+    assert value(m, "clues_scale_up_reaction_seconds_count") == 1
     assert value(m, "clues_node_transitions_total", from_state="off", to_state="powering_on") == 1
 
 
@@ -209,3 +224,15 @@ def test_metrics_listen_config_key() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config("daemon:\n  metrics_listen: unix:/run/x.sock\n", "c.yaml")
     assert "c.yaml:2: daemon.metrics_listen: not a TCP listen address" in str(err.value)
+
+
+def test_pass_duration_by_kind(daemon: StubDaemon, clock: VirtualClock) -> None:
+    m = DaemonMetrics(daemon, clock.now)
+    assert value(m, "clues_pass_duration_seconds_count", kind="incremental") == 0
+    daemon.bus.publish(PassFinished(1000.0, 0.25, "full", 5000))
+    daemon.bus.publish(PassFinished(1001.0, 0.004, "incremental", 1))
+    daemon.bus.publish(PassFinished(1002.0, 0.006, "incremental", 2))
+    assert value(m, "clues_pass_duration_seconds_count", kind="full") == 1
+    assert value(m, "clues_pass_duration_seconds_sum", kind="full") == pytest.approx(0.25)
+    assert value(m, "clues_pass_duration_seconds_count", kind="incremental") == 2
+    assert value(m, "clues_pass_duration_seconds_bucket", kind="incremental", le="0.005") == 1

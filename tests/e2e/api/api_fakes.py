@@ -117,3 +117,9 @@ class FakeControl:
     def transitions(self, node: str | None, limit: int) -> list[dict[str, Any]]:
         rows = [t for t in reversed(self._transitions) if node in (None, t["node"])]
         return rows[:limit]
+
+    def passes(self) -> dict[str, Any]:
+        return {"started_at": 0.0, "first_pass_at": 1.5, "first_pass_seconds": 1.5,
+                "counts": {"full": 1, "incremental": 0}, "full": None, "incremental": None,
+                "recent": [{"at": 1.5, "seconds": 0.01, "kind": "full", "changed": 4,
+                            "actions": 0}]}  # fmt: skip
