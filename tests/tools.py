@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,16 @@ def repo_file(*parts: str) -> str:
     path = REPO.joinpath(*parts)
     assert path.is_file(), f"{path.relative_to(REPO)} is missing from the checkout"
     return str(path)
+
+
+# The checkout's own commands, run with this interpreter: a `clues` found on PATH may belong
+# to another install (a system-wide one, another worktree) and test other code.
+COMMANDS = {"clues": "clues_py.cli", "cluesd": "clues_py.daemon.service"}
+
+
+def command(name: str) -> list[str]:
+    """argv of the checkout's `clues` or `cluesd` (tests/conftest.py puts it on PYTHONPATH)."""
+    return [sys.executable, "-m", COMMANDS[name]]
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:

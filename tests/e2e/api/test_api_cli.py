@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from clues_py import __version__
 from clues_py.api.server import ApiServer
 from clues_py.cli.main import _connect_address, main
 from clues_py.cli.tools import DEMO_DEFAULTS
+from tests.tools import command
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +43,7 @@ def free_port() -> int:
 
 
 def clues_cmd() -> list[str]:
-    exe = shutil.which("clues")
-    return [exe] if exe else [sys.executable, "-m", "clues_py.cli"]
+    return command("clues")
 
 
 def subprocess_env() -> dict[str, str]:
@@ -339,7 +338,7 @@ def test_subprocess_unreachable_and_op_failure(tcp_server: ApiServer) -> None:
 
 def test_module_entry_point_version() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "clues_py.cli", "--version"],
+        [*command("clues"), "--version"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,7 +8,6 @@ import json
 import logging
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from clues_py.cli.main import main
 from clues_py.redact import MASK, Scrubber, is_secret_key, redact_tree
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
-from tests.tools import wait_for
+from tests.tools import command, wait_for
 
 from .test_openapi_fuzz import TOKEN, write_token
 
@@ -53,7 +52,7 @@ def _config(sandbox: Sandbox, tmp: Path) -> Path:
 
 def test_no_secret_in_logs_api_events_or_config_show(sandbox: Sandbox, tmp_path: Path) -> None:
     path = _config(sandbox, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "clues_py.daemon.service", "-c", str(path)])
+    proc = subprocess.Popen([*command("cluesd"), "-c", str(path)])
     try:
         log = tmp_path / "cluesd.log"
         address = wait_for(

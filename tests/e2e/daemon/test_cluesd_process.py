@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +13,13 @@ from pathlib import Path
 import pytest
 
 from clues_py.sandbox import Sandbox
-from tests.tools import wait_for
+from tests.tools import command, wait_for
 
 from .conftest import base_config, pod_manifest, write_config
 
 
 def _bin(name: str) -> list[str]:
-    path = shutil.which(name)
-    if path:
-        return [path]
-    module = {"clues": "clues_py.cli", "cluesd": "clues_py.daemon.service"}[name]
-    return [sys.executable, "-m", module]
+    return command(name)
 
 
 def clues(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

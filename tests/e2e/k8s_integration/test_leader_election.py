@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from clues_py.api.client import ApiClient
 from clues_py.sandbox import Sandbox
 from plugins.backends.k8s_lease import LeaseElector, LeaseSettings
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
-from tests.tools import wait_for
+from tests.tools import command, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +122,7 @@ def _cluesd(sandbox: Sandbox, tmp: Path, name: str) -> tuple[subprocess.Popen[st
     log = tmp / "cluesd.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(path)],
+            [*command("cluesd"), "-c", str(path)],
             stdout=out,
             stderr=out,
             text=True,

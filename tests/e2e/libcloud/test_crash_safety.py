@@ -10,14 +10,13 @@ import os
 import random
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
 from clues_py.sandbox import Sandbox
-from tests.tools import wait_for
+from tests.tools import command, wait_for
 
 from .cloud import MotoCloud
 from .conftest import JoinAgent, cloud_config, pod_manifest
@@ -73,7 +72,7 @@ def test_kill_9_at_random_points_leaves_no_duplicates_orphans_or_lost_state(
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(cfg)],
+            [*command("cluesd"), "-c", str(cfg)],
             env=dict(os.environ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

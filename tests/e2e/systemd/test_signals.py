@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
-from tests.tools import wait_for
+from tests.tools import command, wait_for
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ class Cluesd:
         self.log_path = log
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clues_py.daemon.service", "-c", str(config)],
+            [*command("cluesd"), "-c", str(config)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
