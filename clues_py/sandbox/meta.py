@@ -48,10 +48,10 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details is not None:
             out["details"] = self.details
+        out["code"] = self.code  # Go's field order: clients compare these bodies as text
         return out
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from clues_py.sandbox import disruption, openapi, podlogs, resources, scale, virtual
+from clues_py.sandbox import disruption, openapi, podlogs, quota, resources, scale, virtual
 from clues_py.sandbox.apimetrics import CONTENT_TYPE as METRICS_TYPE
 from clues_py.sandbox.apimetrics import ApiMetrics
 from clues_py.sandbox.encoding import Body, encode_response
@@ -94,12 +94,15 @@ class ApiServer(Verbs, Watches):
             self._thread.join(5)
 
     def _on_change(self, type_: str, resource: str, obj: Obj) -> None:
-        # Stand-in for the disruption controller: keep PDB status current as pods change.
+        # Stand-ins for the disruption and quota controllers: keep PDB and quota status current.
         ns = obj["metadata"].get("namespace", "default")
         if resource == "pods":
             disruption.refresh_budgets(self.store, ns, obj)
+            quota.refresh(self.store, ns)
         elif resource == "poddisruptionbudgets" and type_ == "ADDED":
             disruption.refresh_budgets(self.store, ns)
+        elif resource == "resourcequotas" and type_ == "ADDED":
+            quota.refresh(self.store, ns)
 
     # ------------------------------------------------------------------------- dispatch
     def handle(self, handler: Handler, method: str) -> None:

@@ -336,6 +336,7 @@ _CREATE: dict[str, Callable[[Obj, float, Stored], None]] = {
     "persistentvolumes": _pv_create,
     "storageclasses": _storageclass_create,
     "apiservices": _apiservice_create,
+    "secrets": lambda obj, now, stored: obj.__setitem__("type", obj.get("type") or "Opaque"),
 }
 _UPDATE: dict[str, Callable[[Obj, Obj, float], None]] = {
     "pods": _pod_update,

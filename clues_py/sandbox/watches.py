@@ -4,6 +4,9 @@
 history (`ObjectStore.wait_events`) as JSON lines or length-prefixed protobuf frames
 (`encoding.watch_encoder`), sends bookmarks when asked, reports a resume point that left the
 history as a 410 Expired ERROR event, and ends on timeoutSeconds, server stop or client hang-up.
+`sendInitialEvents=true` (client-go's streaming list, which kubectl >= 1.35 uses for `wait` and
+`rollout status`) sends the current objects as ADDED events, then a bookmark annotated
+`k8s.io/initial-events-end`, then the changes after it.
 """
 
 from __future__ import annotations
@@ -35,11 +38,23 @@ class Watches:
         )
         handler.start_stream(ctype)
         cursor = None
+        streaming_list = req.flag("sendInitialEvents")
         try:
             initial: list[bytes] = []
-            if rv in ("", "0"):
+            if rv in ("", "0") or streaming_list:
+                # NotOlderThan: the current state is never older than the rv asked for.
                 raws, rv, _ = self.store.list_raw(info.plural, req.namespace, ls, fs)
                 initial = [frame("ADDED", r) for r in raws]
+                if streaming_list:
+                    end_mark = {
+                        "kind": info.kind,
+                        "apiVersion": info.api_version,
+                        "metadata": {
+                            "resourceVersion": rv,
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    }
+                    initial.append(frame("BOOKMARK", json.dumps(end_mark).encode()))
             try:
                 cursor, after = self.store.open_cursor(int(rv))
             except (ApiError, ValueError) as e:

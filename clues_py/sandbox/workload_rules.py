@@ -1,6 +1,6 @@
 """API-side defaults and validation of the workload kinds the sandbox's controllers run.
 
-What kube-apiserver does to a Deployment, ReplicaSet, StatefulSet,
+What kube-apiserver does to a DaemonSet, Deployment, ReplicaSet, StatefulSet,
 ReplicationController, CronJob or PriorityClass before storing it (defaulting,
 selector/template checks, the immutable selector), and the Priority admission of
 pods. Called by the verbs on create and update; the controllers then rely on the
@@ -23,18 +23,14 @@ from clues_py.sandbox.selectors import SelectorError, parse_label_selector
 Obj = dict[str, Any]
 
 _GROUPED = {
+    "daemonsets": "DaemonSet.apps",
     "deployments": "Deployment.apps",
     "replicasets": "ReplicaSet.apps",
     "statefulsets": "StatefulSet.apps",
     "replicationcontrollers": "ReplicationController",
     "cronjobs": "CronJob.batch",
 }
-_SET_SELECTOR = ("deployments", "replicasets", "statefulsets")
-_ZERO_STATUS: dict[str, dict[str, int]] = {
-    "replicasets": {"replicas": 0},
-    "replicationcontrollers": {"replicas": 0},
-    "statefulsets": {"replicas": 0, "availableReplicas": 0},
-}
+_SET_SELECTOR = ("daemonsets", "deployments", "replicasets", "statefulsets")
 
 
 def _invalid(resource: str, obj: Mapping[str, Any], detail: str) -> ApiError:
@@ -116,6 +112,16 @@ def _defaults(resource: str, obj: Obj) -> None:
                     resource, obj, f'spec.{field}: Invalid value: "{value}": {e}'
                 ) from None
         return
+    if resource == "daemonsets":
+        strategy = spec.setdefault("updateStrategy", {})
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            ru = strategy.setdefault("rollingUpdate", {})
+            ru.setdefault("maxUnavailable", 1)
+            ru.setdefault("maxSurge", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+        _pod_template_defaults(spec.setdefault("template", {}))
+        return
     spec.setdefault("replicas", 1)
     if resource == "replicationcontrollers":
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -169,9 +175,7 @@ def prepare(resource: str, obj: Obj, store: ObjectStore, old: Obj | None = None)
             return
         priority.validate_class(obj, store.list("priorityclasses")[0])
     elif resource in _GROUPED:
-        if old is None:
-            # Status counters that are not omitempty in the API types start at zero.
-            obj["status"] = dict(_ZERO_STATUS.get(resource, {}))
+        # (A new object's status is already the zero value of its type: verbs._prepare_create.)
         _defaults(resource, obj)
         if resource != "cronjobs":
             _selector_matches_template(resource, obj)

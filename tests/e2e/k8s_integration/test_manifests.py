@@ -3,8 +3,6 @@ RBAC grants exactly the verbs cluesd uses, and the embedded clues.yaml passes `c
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import yaml
 
 from clues_py.config.load import parse_config
 from clues_py.sandbox import Sandbox
+from tests.tools import kubectl_binaries, kubectl_for
 
 pytestmark = pytest.mark.e2e
 
@@ -28,19 +27,23 @@ def _docs() -> list[dict[str, Any]]:
     return out
 
 
-def _kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl is required in CI (install kubectl v1.32)")
-        pytest.skip("kubectl not installed")
-    return path
-
-
-def test_kubectl_apply_dry_run_server(sandbox: Sandbox, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "kubectl", kubectl_binaries(), ids=[label for label, _ in kubectl_binaries()]
+)
+def test_kubectl_apply_dry_run_server(
+    sandbox: Sandbox, tmp_path: Path, kubectl: tuple[str, str | None]
+) -> None:
     kubeconfig = sandbox.write_kubeconfig(str(tmp_path / "kubeconfig"))
     proc = subprocess.run(
-        [_kubectl(), "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", str(MANIFESTS)],
+        [
+            kubectl_for(kubectl),
+            "--kubeconfig",
+            kubeconfig,
+            "apply",
+            "--dry-run=server",
+            "-f",
+            str(MANIFESTS),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
