@@ -21,9 +21,18 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 Obj = dict[str, Any]
 
 
+_LAST_STAMP: list[Any] = [None, ""]
+
+
 def rfc3339(t: float) -> str:
-    """Kubernetes timestamp (second precision, UTC, `Z`)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Kubernetes timestamp (second precision, UTC, `Z`); bursts share one second's text."""
+    second = int(t // 1)
+    if _LAST_STAMP[0] != second:
+        _LAST_STAMP[:] = [
+            second,
+            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ]
+    return str(_LAST_STAMP[1])
 
 
 def parse_rfc3339(s: str | None) -> float | None:

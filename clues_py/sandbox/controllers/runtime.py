@@ -28,6 +28,7 @@ from clues_py.sandbox.objects import ApiError, ObjectStore
 log = logging.getLogger(__name__)
 
 WATCHED = (
+    "namespaces",
     "nodes",
     "pods",
     "jobs",

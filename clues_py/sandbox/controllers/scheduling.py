@@ -10,7 +10,7 @@ way `FitError.Error()` does, sorted histogram included.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +23,35 @@ MAX_NODE_SCORE = 100
 # Weights of kube-scheduler's default profile for the score plugins the sandbox emulates.
 TAINT_TOLERATION_WEIGHT = 3
 
+# The filters' words, as kube-scheduler's plugins write them.
+UNSCHEDULABLE_REASON = "node(s) were unschedulable"
+NODE_AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector"
+PORTS_REASON = "node(s) didn't have free ports for the requested pod ports"
+SPREAD_REASON = "node(s) didn't match pod topology spread constraints"
+SPREAD_LABEL_REASON = SPREAD_REASON + " (missing required label)"
+AFFINITY_REASON = "node(s) didn't match pod affinity rules"
+ANTI_REASON = "node(s) didn't match pod anti-affinity rules"
+EXISTING_ANTI_REASON = "node(s) didn't satisfy existing pods anti-affinity rules"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
 # Reasons preemption cannot fix (UnschedulableAndUnresolvable in kube-scheduler).
-_UNRESOLVABLE_PREFIXES = (
-    "node(s) had untolerated",
-    "node(s) didn't match",
-    "node(s) were unschedulable",
+_UNRESOLVABLE = frozenset(
+    {UNSCHEDULABLE_REASON, NODE_AFFINITY_REASON, AFFINITY_REASON, SPREAD_LABEL_REASON, NO_VICTIMS}
 )
 
 
+_PARSED: dict[tuple[tuple[str, str], ...], Resources] = {}
+
+
 def _resources(mapping: Mapping[str, Any] | None) -> Resources:
-    return Resources.from_k8s(mapping or {}, pods=0)
+    """Parse a resource map; pods of one template ask the same, so parses are remembered."""
+    key = tuple(sorted((str(k), str(v)) for k, v in (mapping or {}).items()))
+    hit = _PARSED.get(key)
+    if hit is None:
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+        hit = _PARSED[key] = Resources.from_k8s(mapping or {}, pods=0)
+    return hit
 
 
 def _container_request(container: Mapping[str, Any]) -> Resources:
@@ -132,17 +151,29 @@ class NodeInfo:
         )
 
 
-def static_reason(node: NodeInfo, placement: Placement) -> str | None:
-    """Why `node` rejects a pod regardless of free resources, or None."""
+def untolerated_hard_taint(node: NodeInfo, placement: Placement) -> str | None:
+    """TaintToleration's filter reason for `node` (NoSchedule/NoExecute, not-ready included)."""
     tol = placement.tolerations
-    if node.unschedulable and not any(t.tolerates(UNSCHEDULABLE_TAINT) for t in tol):
-        return "node(s) were unschedulable"
     taints = node.taints if node.ready else (NOT_READY_TAINT, *node.taints)
     for taint in taints:
         if taint.effect in ("NoSchedule", "NoExecute") and not any(t.tolerates(taint) for t in tol):
             return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
+    return None
+
+
+def static_reason(node: NodeInfo, placement: Placement) -> str | None:
+    """Why `node` rejects a pod regardless of what runs on it, or None.
+
+    kube-scheduler's first filters in order: NodeUnschedulable, TaintToleration, NodeAffinity.
+    """
+    tol = placement.tolerations
+    if node.unschedulable and not any(t.tolerates(UNSCHEDULABLE_TAINT) for t in tol):
+        return UNSCHEDULABLE_REASON
+    why = untolerated_hard_taint(node, placement)
+    if why is not None:
+        return why
     if not placement.labels_match(node.labels):
-        return "node(s) didn't match Pod's node affinity/selector"
+        return NODE_AFFINITY_REASON
     return None
 
 
@@ -184,98 +215,28 @@ def feasible_to_find(num_nodes: int) -> int:
     return max(100, num_nodes * pct // 100)
 
 
-@dataclass(slots=True)
-class Decision:
-    node: str | None
-    # reason -> number of nodes that gave it (empty when bound)
-    reasons: Counter[str]
-    num_nodes: int
-
-    @property
-    def message(self) -> str:
-        return fit_error_message(self.num_nodes, self.reasons)
+def unresolvable(reason: str) -> bool:
+    """UnschedulableAndUnresolvable: removing pods from the node (preemption) cannot help."""
+    return reason in _UNRESOLVABLE or reason.startswith("node(s) had untolerated taint")
 
 
-def choose_node(
-    request: Resources,
-    placement: Placement,
-    nodes: Sequence[NodeInfo],
-    requested: Mapping[str, Resources],
-    *,
-    strategy: str = "LeastAllocated",
-    start: int = 0,
-    static: Mapping[str, str | None] | None = None,
-) -> Decision:
-    """Pick the best node for one pod, or explain why none fits.
-
-    `nodes` must be in a stable order; the search starts at `start` (rotated per
-    pod as kube-scheduler does) and stops after `feasible_to_find` feasible nodes.
-    `static` may carry precomputed `static_reason` results by node name.
-    """
-    n = len(nodes)
-    want = feasible_to_find(n)
-    found = 0
-    reasons: Counter[str] = Counter()
-    rc, rm, rg, rp = request.cpu_millis, request.memory_bytes, request.gpus, request.pods
-    most = strategy == "MostAllocated"
-    zero = Resources()
-    feasible: list[tuple[float, str]] = []
-    soft: dict[str, int] = {}
-    # Plain-int arithmetic: this loop runs (pods x nodes) times in a busy sandbox.
-    for i in range(n):
-        node = nodes[(start + i) % n]
-        why = static[node.name] if static is not None else static_reason(node, placement)
-        if why is not None:
-            reasons[why] += 1
-            continue
-        used = requested.get(node.name, zero)
-        a = node.allocatable
-        uc, um = used.cpu_millis + rc, used.memory_bytes + rm
-        if (
-            uc > a.cpu_millis
-            or um > a.memory_bytes
-            or used.gpus + rg > a.gpus
-            or used.pods + rp > a.pods
-        ):
-            free = a - used
-            for r in resource_reasons(request, free):
-                reasons[r] += 1
-            continue
-        fc = uc / a.cpu_millis if a.cpu_millis > 0 else 1.0
-        fm = um / a.memory_bytes if a.memory_bytes > 0 else 1.0
-        feasible.append(((fc + fm) * 50.0 if most else (2.0 - fc - fm) * 50.0, node.name))
-        if node.taints:
-            soft[node.name] = soft_taint_count(node, placement)
-        found += 1
-        if found >= want:
-            break
-    if not feasible:
-        return Decision(None, reasons, n)
-    bonus = taint_scores({name: soft.get(name, 0) for _, name in feasible}) if soft else {}
-    # Highest score wins; the lower name breaks ties so the result is deterministic.
-    best = min(
-        feasible,
-        key=lambda f: (-(f[0] + TAINT_TOLERATION_WEIGHT * bonus.get(f[1], MAX_NODE_SCORE)), f[1]),
-    )
-    return Decision(best[1], Counter(), n)
+def fit_error(num_nodes: int, reasons: Mapping[str, int]) -> str:
+    """FitError.Error(): `0/N nodes are available: <sorted "count reason" list>.`"""
+    if num_nodes == 0:
+        return "no nodes available to schedule pods"
+    head = f"0/{num_nodes} nodes are available:"
+    parts = sorted(f"{count} {reason}" for reason, count in reasons.items() if count > 0)
+    return f"{head} {', '.join(parts)}." if parts else head
 
 
 def fit_error_message(num_nodes: int, reasons: Mapping[str, int]) -> str:
-    """`0/N nodes are available: ...` with the preemption sentence, as kube-scheduler writes it.
+    """The FailedScheduling message when no node has lower-priority pods to preempt.
 
     Each node gives the reasons of its first failing filter; resource reasons may be
     several per node, so the preemption sentence counts the nodes, not the reasons.
     """
     if num_nodes == 0:
-        return "no nodes available to schedule pods"
-    head = f"0/{num_nodes} nodes are available"
-    parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
-    msg = f"{head}: {', '.join(parts)}." if parts else f"{head}."
-    unresolvable = sum(c for r, c in reasons.items() if r.startswith(_UNRESOLVABLE_PREFIXES))
-    resolvable = num_nodes - unresolvable
-    pre = []
-    if resolvable > 0:
-        pre.append(f"{resolvable} No preemption victims found for incoming pod")
-    if unresolvable > 0:
-        pre.append(f"{unresolvable} Preemption is not helpful for scheduling")
-    return f"{msg} preemption: {head}: {', '.join(sorted(pre))}."
+        return fit_error(0, reasons)
+    hopeless = sum(c for r, c in reasons.items() if unresolvable(r))
+    post = Counter({NO_VICTIMS: num_nodes - hopeless, NOT_HELPFUL: hopeless})
+    return f"{fit_error(num_nodes, reasons)} preemption: {fit_error(num_nodes, post)}"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from clues_py.model import Resources
+from clues_py.sandbox.controllers import preemption
 from clues_py.sandbox.controllers.common import node_object
+from clues_py.sandbox.controllers.placed import PlacedPods
+from clues_py.sandbox.controllers.podterms import PodSpecInfo
 from clues_py.sandbox.controllers.scheduling import (
     NodeInfo,
-    choose_node,
     feasible_to_find,
     fit_error_message,
-    pod_placement,
     pod_requests,
 )
+from clues_py.sandbox.controllers.selection import select_node
 
 GI = 2**30
 
@@ -34,8 +36,21 @@ def pod(cpu="1", memory="1Gi", **spec):
     }
 
 
+class Outcome:
+    def __init__(self, node, message):
+        self.node, self.message = node, message
+
+
 def decide(p, nodes, requested=None, strategy="LeastAllocated"):
-    return choose_node(pod_requests(p), pod_placement(p), nodes, requested or {}, strategy=strategy)
+    """Filter, score and (on failure) evaluate preemption, as the scheduler does."""
+    info = PodSpecInfo.from_k8s(p)
+    placed = PlacedPods()
+    placed.requested = dict(requested or {})
+    d = select_node(info, nodes, placed, most=strategy == "MostAllocated")
+    if d.node is not None:
+        return Outcome(d.node, "")
+    _, post = preemption.preempt(info, d, nodes, placed, None, lambda n: None)
+    return Outcome(None, f"{d.message} {post}")
 
 
 def test_requests_sum_containers_fall_back_to_limits_and_max_with_init():
@@ -145,13 +160,6 @@ def test_no_nodes_message():
     assert fit_error_message(0, {}) == "no nodes available to schedule pods"
 
 
-def test_feasible_to_find_follows_kube_scheduler():
-    assert feasible_to_find(50) == 50
-    assert feasible_to_find(1000) == 420
-    assert feasible_to_find(5000) == 500
-    assert feasible_to_find(100_000) == 5000
-
-
 def test_prefer_no_schedule_taints_are_avoided_when_other_nodes_fit():
     soft = {"key": "clues-py.io/idle", "effect": "PreferNoSchedule"}
     tainted = node("a", taints=[soft])
@@ -163,3 +171,10 @@ def test_prefer_no_schedule_taints_are_avoided_when_other_nodes_fit():
     assert decide(tolerant, [tainted, node("b")], used).node == "a"
     # The taint never blocks: with no other room, the pod goes there.
     assert decide(pod(cpu="2"), [tainted, node("b")], used).node == "a"
+
+
+def test_feasible_to_find_follows_kube_scheduler():
+    assert feasible_to_find(50) == 50
+    assert feasible_to_find(1000) == 420
+    assert feasible_to_find(5000) == 500
+    assert feasible_to_find(100_000) == 5000
