@@ -12,11 +12,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from clues_py.clock import Clock, WallClock
 from clues_py.config.load import Config
-from clues_py.contracts import Backend, PluginContext, PowerManager
+from clues_py.contracts import Backend, PowerManager
 from clues_py.daemon.actuator import Actuator
 from clues_py.daemon.bus import (
     ActionFinished,
@@ -31,11 +31,12 @@ from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
 from clues_py.daemon.passes import PassLog
 from clues_py.daemon.pipeline import (
     build_pipeline,
+    build_plugins,
     runtime_update,
     timeouts,
 )
 from clues_py.daemon.reconciler import Reconciler
-from clues_py.daemon.state import LastPlan, NodeSide
+from clues_py.daemon.state import LastPlan, NodeSide, recover_nodes
 from clues_py.lifecycle import (
     Fact,
     FactKind,
@@ -56,7 +57,6 @@ from clues_py.model import (
 from clues_py.planner import (
     plan,
 )
-from clues_py.plugins import instantiate
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
@@ -86,33 +86,13 @@ class Daemon:
         self.bus = bus or Bus()
         self.clock = clock or WallClock()
         self.templates = {t.name: t for t in cfg.templates}
-        extras = dict(extras or {})
-        self.backend: Backend = backend or cast(
-            Backend,
-            instantiate(
-                "clues_py.backends",
-                cfg.backend,
-                PluginContext(cfg.cluster_name, "backend", self.templates, extras),
-            ),
-        )
-        self.power: dict[str, PowerManager] = dict(power or {})
-        for name, spec in cfg.power.items():
-            if name not in self.power:
-                self.power[name] = cast(
-                    PowerManager,
-                    instantiate(
-                        "clues_py.power",
-                        spec,
-                        PluginContext(cfg.cluster_name, name, self.templates, extras),
-                    ),
-                )
+        self.backend, self.power = build_plugins(cfg, self.templates, extras, backend, power)
         self.store = store or Store(cfg.daemon.state_db)
         self.timeouts = timeouts(cfg)
         self.policies = self._make_policies(cfg)
         self._lock = threading.RLock()
-        self._nodes: dict[str, ManagedNode] = {}
-        self._side: dict[str, NodeSide] = {}
-        self._load_nodes()
+        self._nodes: dict[str, ManagedNode] = recover_nodes(self.store, cfg, self.clock.now())
+        self._side: dict[str, NodeSide] = {name: NodeSide() for name in self._nodes}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last = LastPlan()
@@ -151,28 +131,6 @@ class Daemon:
         self.add_periodic(cfg.daemon.tick, self.reconciler.maybe_run)
 
     # ------------------------------------------------------------------ state
-
-    def _load_nodes(self) -> None:
-        stored = self.store.load_nodes()
-        now = self.clock.now()
-        for t in self.cfg.templates:
-            for name in t.node_names:
-                node = stored.get(name)
-                if node is None:
-                    node = ManagedNode(name=name, template=t.name, state=NodeState.OFF, since=now)
-                    self.store.save_node(node)
-                elif node.template != t.name:
-                    node = node.with_(template=t.name)
-                    self.store.save_node(node)
-                self._nodes[name] = node
-                self._side[name] = NodeSide()
-        for action in self.store.unfinished_actions():
-            # The previous run died mid-call; the FSM's timeouts and the provider's
-            # own state decide what really happened, so just close the record.
-            self.store.finish_action(action["id"], "interrupted", "daemon restarted", at=now)
-        dropped = sorted(set(stored) - set(self._nodes))
-        if dropped:
-            log.warning("nodes in the store but no longer in the config (ignored): %s", dropped)
 
     def _apply(self, name: str, fact: Fact, now: float | None = None) -> Transition | None:
         with self._lock:

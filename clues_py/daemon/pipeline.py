@@ -1,4 +1,4 @@
-"""From configuration to planner and lifecycle settings: the policy pipeline and timeouts.
+"""From configuration to what the daemon runs: plugins, the policy pipeline, timeouts.
 
 Pure construction (no I/O): the daemon calls these at start-up and on reload, the
 simulator and tests call them directly. Which keys a reload may change lives here
@@ -7,15 +7,17 @@ too, next to the code that turns them into settings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields, replace
-from typing import cast
+from typing import Any, cast
 
 from clues_py.config.load import Config, ConfigError, ConfigIssue, PluginSpec
-from clues_py.contracts import PluginContext
+from clues_py.contracts import Backend, PluginContext, PowerManager
 from clues_py.lifecycle import Timeouts
+from clues_py.model import NodeTemplate
 from clues_py.planner import ChainError, PlannerSettings, Policy, check_pipeline
 from clues_py.planner.chain import Expander, ExpanderChain
-from clues_py.plugins import EXPANDERS, POLICIES, instantiate
+from clues_py.plugins import BACKENDS, EXPANDERS, POLICIES, POWER, instantiate
 
 # Config keys a reload (SIGHUP) applies at runtime; any other difference (templates, power,
 # backend, listeners, store, leader election...) is reported as needing a restart.
@@ -54,6 +56,26 @@ def planner_settings(cfg: Config) -> PlannerSettings:
         # scheduler has said Unschedulable; a second grace here would only add delay.
         pending_grace=0.0,
     )
+
+
+def build_plugins(
+    cfg: Config,
+    templates: Mapping[str, NodeTemplate],
+    extras: Mapping[str, Any] | None = None,
+    backend: Backend | None = None,
+    power: Mapping[str, PowerManager] | None = None,
+) -> tuple[Backend, dict[str, PowerManager]]:
+    """The backend and the power managers the config names; those given are used as is."""
+    extras = dict(extras or {})
+    if backend is None:
+        ctx = PluginContext(cfg.cluster_name, "backend", templates, extras)
+        backend = cast(Backend, instantiate(BACKENDS, cfg.backend, ctx))
+    managers: dict[str, PowerManager] = dict(power or {})
+    for name, spec in cfg.power.items():
+        if name not in managers:
+            ctx = PluginContext(cfg.cluster_name, name, templates, extras)
+            managers[name] = cast(PowerManager, instantiate(POWER, spec, ctx))
+    return backend, managers
 
 
 def _builtin(group: str, kind: str, options: dict[str, object], ctx: PluginContext) -> object:

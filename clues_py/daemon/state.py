@@ -2,15 +2,21 @@
 
 `NodeSide` is per-node state that is not lifecycle state and is never persisted (the
 action in flight, drain and clean-up progress); `LastPlan` is what the last planning pass
-saw and decided, which status and explain report. Plain data: who updates them and when
-is `daemon.py`'s business, how they are shown is `control.py`'s.
+saw and decided, which status and explain report. `recover_nodes` rebuilds the managed
+nodes from the store at start-up. Who updates these and when is `daemon.py`'s business,
+how they are shown is `control.py`'s.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
-from clues_py.model import Plan
+from clues_py.config.load import Config
+from clues_py.model import ManagedNode, NodeState, Plan
+from clues_py.store import Store
+
+log = logging.getLogger("clues.daemon")
 
 
 @dataclass
@@ -33,3 +39,28 @@ class LastPlan:
     pending_cpu: int = 0
     pending_memory: int = 0
     hidden: int = 0
+
+
+def recover_nodes(store: Store, cfg: Config, now: float) -> dict[str, ManagedNode]:
+    """The managed nodes after a (re)start: the store's state for every node the config
+    names (new ones OFF), and unfinished actions closed as interrupted."""
+    stored = store.load_nodes()
+    nodes: dict[str, ManagedNode] = {}
+    for t in cfg.templates:
+        for name in t.node_names:
+            node = stored.get(name)
+            if node is None:
+                node = ManagedNode(name=name, template=t.name, state=NodeState.OFF, since=now)
+                store.save_node(node)
+            elif node.template != t.name:
+                node = node.with_(template=t.name)
+                store.save_node(node)
+            nodes[name] = node
+    for action in store.unfinished_actions():
+        # The previous run died mid-call; the FSM's timeouts and the provider's own
+        # state decide what really happened, so just close the record.
+        store.finish_action(action["id"], "interrupted", "daemon restarted", at=now)
+    dropped = sorted(set(stored) - set(nodes))
+    if dropped:
+        log.warning("nodes in the store but no longer in the config (ignored): %s", dropped)
+    return nodes
