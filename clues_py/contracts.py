@@ -56,6 +56,23 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What differs between an observation and the one before it (`observe_changes`).
+
+    `full` means anything may have changed (the first call, a relist): the daemon then
+    re-examines everything. Otherwise `nodes` names every node whose `NodeObservation`
+    changed, appeared or went away, `pending` every demand pod that appeared or changed
+    (its `PodInfo`) or left (None), and `other` says whether hidden demand, PDBs or any
+    other part of the observation changed.
+    """
+
+    full: bool = True
+    nodes: frozenset[str] = frozenset()
+    pending: Mapping[str, PodInfo | None] = field(default_factory=dict)
+    other: bool = False
+
+
+@dataclass(frozen=True)
 class DrainResult:
     done: bool
     # Pods still on the node and why they could not be evicted (PDB, protected, ...).
@@ -76,6 +93,11 @@ class Backend(Protocol):
 
     def observe(self, now: float) -> Observation:
         """Required. Current view; must not block on I/O (served from the watch caches)."""
+
+    # Optional: `observe_changes(now) -> tuple[Observation, Changes]`, the observation and
+    # what changed since the previous call of it (not of `observe`). Unchanged node
+    # observations must be the same objects as before. Without it every pass of the daemon
+    # re-examines every node (see docs/plugins.md).
 
     def cordon(self, node: str, cordoned: bool = True) -> None:
         """Required. Mark the node (un)schedulable."""

@@ -49,12 +49,15 @@ Table (S = IDLE if the observation has no workload pods, else USED):
 
 OBSERVED always refreshes bookkeeping first, whatever the state: `observed`,
 `seen_ready_at` (when Ready) and `last_used` (when workload pods run). `changed`
-is True when anything but that bookkeeping changed.
+is True when anything but that bookkeeping changed. A caller that applies an observation
+only when it changed calls `carry_forward` first (the old observation held until now), and
+`tick_due` says from when a TICK can change a node, so it need not tick every node.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -69,7 +72,9 @@ __all__ = [
     "Transition",
     "advance",
     "backoff",
+    "carry_forward",
     "retry_due",
+    "tick_due",
 ]
 
 S = NodeState
@@ -419,6 +424,42 @@ def _bookkeep(node: ManagedNode, obs: NodeObservation | None, now: float) -> Man
     if obs is not None and obs.workload_pods:
         changes["last_used"] = now
     return node.with_(**changes)
+
+
+def carry_forward(node: ManagedNode, now: float) -> ManagedNode:
+    """`node` as if its current observation had been applied again at `now`: for a caller
+    that applies observations only when they change, the old one held until then."""
+    obs = node.observed
+    if obs is None or not (obs.ready or obs.workload_pods):
+        return node
+    return _bookkeep(node, obs, now)
+
+
+def _after(start: float, span: float) -> float:
+    """The first time `t` with `t - start >= span` (the handlers' own comparison)."""
+    t = start + span
+    while t - start < span:
+        t = math.nextafter(t, math.inf)
+    return t
+
+
+def tick_due(node: ManagedNode, t: Timeouts) -> float:
+    """The earliest time at which a TICK can change `node` (inf: never, until another fact).
+
+    Before it, `advance(node, TICK, now, t)` changes nothing; from it on, it does.
+    """
+    s = node.state
+    if s is S.POWERING_ON:
+        return node.since + t.boot
+    if s is S.DRAINING:
+        return node.since + t.drain
+    if s is S.POWERING_OFF:
+        return node.since + t.shutdown
+    if s is S.ON_ERROR:
+        return node.retry_at if node.attempts < t.max_retries else math.inf
+    if s in _SERVING and not node.ready:
+        return _after(node.seen_ready_at, t.unknown_grace)
+    return math.inf
 
 
 def advance(node: ManagedNode, fact: Fact, now: float, t: Timeouts) -> Transition:

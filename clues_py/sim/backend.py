@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clues_py.contracts import (
+    Changes,
     DrainResult,
     NotImplementedByPlugin,
     Observation,
@@ -94,6 +95,9 @@ class SandboxBackend:
 
     def observe(self, now: float) -> Observation:
         return self.cache.observe(now)
+
+    def observe_changes(self, now: float) -> tuple[Observation, Changes]:
+        return self.cache.observe_changes(now)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:

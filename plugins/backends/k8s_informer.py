@@ -6,8 +6,10 @@ relist on 410 Gone (HTTP 410 or an ERROR event carrying a 410 Status) -> reconne
 capped, jittered exponential backoff on any other failure.
 
 Responses are requested with `_preload_content=False` and parsed as JSON here, which is
-several times faster than the client's model deserialisation and keeps only dicts alive
-until the cache converts them. What an object means is left to the `apply`/`replace`
+several times faster than the client's model deserialisation. A list is handed to `replace`
+as a generator of items that fetches the next page only when the previous one has been
+consumed, so the cache converts each page as it arrives and the raw objects of only one
+page are alive at a time (the peak memory of a relist stays near the converted data). What an object means is left to the `apply`/`replace`
 callbacks (`k8s_cache`); building the API calls is left to `kubernetes.py`.
 """
 
@@ -18,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -32,7 +34,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 log = logging.getLogger(__name__)
 
-LIST_PAGE_SIZE = 5000
+# Items per list page: big enough that a 150k-pod relist is a few hundred requests, small
+# enough that one page of raw JSON objects is a few MB.
+LIST_PAGE_SIZE = 1000
 CONNECT_TIMEOUT = 5.0
 LIST_READ_TIMEOUT = 120.0
 
@@ -43,7 +47,8 @@ class GoneError(Exception):
 
 # (event type, object) -> changed?
 ApplyFn = Callable[[str, dict[str, Any]], bool]
-ReplaceFn = Callable[[list[dict[str, Any]]], bool]
+# items (a generator: consume it once, in order; it may raise mid-way) -> changed?
+ReplaceFn = Callable[[Iterable[dict[str, Any]]], bool]
 # keyword arguments -> raw urllib3 response (a CoreV1Api/BatchV1Api list method)
 CallFn = Callable[..., Any]
 
@@ -215,8 +220,9 @@ class Informer:
         resp.close()
         resp.release_conn()
 
-    def _list(self) -> str:
-        items: list[dict[str, Any]] = []
+    def _pages(self, out: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The items of every page, fetching a page once the previous one is consumed;
+        `out["rv"]` is the list's resourceVersion once the last page is read."""
         cont = ""
         while True:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
@@ -227,13 +233,21 @@ class Informer:
                 body = loads(resp.data)
             finally:
                 self._close(resp)
-            items.extend(body.get("items") or ())
             meta = body.get("metadata") or {}
+            items = body.get("items") or ()
+            del body  # the page's items are the only raw objects kept
+            yield from items
             cont = meta.get("continue") or ""
             if not cont:
-                break
-        rv = str(meta.get("resourceVersion") or "")
-        changed = self._replace(items)
+                out["rv"] = str(meta.get("resourceVersion") or "")
+                return
+
+    def _list(self) -> str:
+        out: dict[str, str] = {}
+        changed = self._replace(self._pages(out))
+        if "rv" not in out:
+            raise RuntimeError(f"{self.name}: the list was not read to its end")
+        rv = out["rv"]
         self.lists += 1
         self.resource_version = rv
         self.absent = False

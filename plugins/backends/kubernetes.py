@@ -21,7 +21,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from clues_py.contracts import DrainResult, Observation, PluginContext, PluginError
+from clues_py.contracts import Changes, DrainResult, Observation, PluginContext, PluginError
 
 from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord, pod_record
@@ -170,6 +170,9 @@ class KubernetesBackend:
 
     def observe(self, now: float) -> Observation:
         return self.cache.observe(now)
+
+    def observe_changes(self, now: float) -> tuple[Observation, Changes]:
+        return self.cache.observe_changes(now)
 
     def stop(self) -> None:
         for inf in self.informers:

@@ -118,3 +118,51 @@ def test_malformed_objects_are_skipped_not_fatal(caplog: pytest.LogCaptureFixtur
     bad_job = job("j", rv="9")
     bad_job["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "?"
     assert not c.apply_job("ADDED", bad_job)
+
+
+def test_observe_changes_journals_nodes_and_demand() -> None:
+    c = cache_with(node("n1"), node("n2"), pods=(pod("a", node="n1"), pod("w", unschedulable=True)))
+    obs, ch = c.observe_changes(T0_EPOCH)
+    assert ch.full  # the first call: everything is new
+    obs, ch = c.observe_changes(T0_EPOCH)
+    assert not ch.full and ch.nodes == frozenset() and dict(ch.pending) == {} and not ch.other
+    c.apply_pod("ADDED", pod("b", node="n2", rv="2"))
+    c.apply_pod("ADDED", pod("fresh", rv="3"))  # not marked: demand once its grace is over
+    obs2, ch = c.observe_changes(T0_EPOCH + 1)
+    assert ch.nodes == {"n2"} and dict(ch.pending) == {}
+    assert obs2.nodes["n1"] is obs.nodes["n1"] and obs2.pending is obs.pending
+    obs3, ch = c.observe_changes(T0_EPOCH + 6)
+    assert ch.nodes == frozenset() and list(ch.pending) == ["default/fresh"]
+    assert [p.name for p in obs3.pending] == ["fresh", "w"]
+    c.apply_pod("MODIFIED", pod("w", node="n1", phase="Running", rv="4"))  # bound: not demand
+    c.apply_node("DELETED", node("n2"))
+    c.apply_job("ADDED", job("j", rv="5"))
+    obs4, ch = c.observe_changes(T0_EPOCH + 7)
+    assert ch.nodes == {"n1", "n2"} and dict(ch.pending) == {"default/w": None} and ch.other
+    assert set(obs4.nodes) == {"n1"} and [p.name for p in obs4.pending] == ["fresh"]
+    assert [h.name for h in obs4.hidden] == ["j"]
+
+
+def test_a_relist_that_changes_pods_is_a_full_change() -> None:
+    c = cache_with(node("n1"), pods=(pod("a", node="n1"), pod("w", unschedulable=True)))
+    c.observe_changes(T0_EPOCH)
+    assert not c.replace_pods([pod("a", node="n1"), pod("w", unschedulable=True)])
+    assert not c.observe_changes(T0_EPOCH)[1].full
+    assert c.replace_pods([pod("a", node="n1"), pod("v", unschedulable=True)])
+    obs, ch = c.observe_changes(T0_EPOCH)
+    assert ch.full and dict(ch.pending).keys() == {"default/w", "default/v"}
+    assert ch.pending["default/w"] is None and [p.name for p in obs.pending] == ["v"]
+
+
+def test_pending_stays_sorted_by_creation_then_name() -> None:
+    c = cache_with(node("n1"))
+    for name, created in (("c", "2026-01-01T00:00:03Z"), ("a", "2026-01-01T00:00:03Z"),
+                          ("z", "2026-01-01T00:00:01Z")):  # fmt: skip
+        c.apply_pod("ADDED", pod(name, unschedulable=True, created=created))
+    assert [p.name for p in c.observe(T0_EPOCH + 10).pending] == ["z", "a", "c"]
+    c.apply_pod("DELETED", pod("a"))
+    assert [p.name for p in c.observe(T0_EPOCH + 10).pending] == ["z", "c"]
+    # Time going back (another caller's clock) re-applies the grace rule from scratch.
+    c.apply_pod("ADDED", pod("young", created="2026-01-01T00:00:08Z", rv="9"))
+    assert [p.name for p in c.observe(T0_EPOCH + 20).pending] == ["z", "c", "young"]
+    assert [p.name for p in c.observe(T0_EPOCH + 10).pending] == ["z", "c"]

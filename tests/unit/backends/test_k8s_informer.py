@@ -107,6 +107,40 @@ def test_paginated_list_then_watch_resumes_from_last_rv() -> None:
     assert watch["_preload_content"] is False
 
 
+def test_list_pages_are_converted_as_they_arrive() -> None:
+    """The next page is fetched only once the cache has consumed the previous one, so the
+    raw objects of one page at a time are alive; a list that breaks mid-way changes nothing."""
+    script = Script(
+        list_page([obj("a", "3"), obj("b", "4")], "10", cont="t1"),
+        list_page([obj("c", "5")], "10", cont="t2"),
+        list_page([obj("d", "6")], "10"),
+    )
+    seen: list[tuple[str, int]] = []  # (item, list calls made when it was consumed)
+
+    def replace(items: Any) -> bool:
+        for item in items:
+            seen.append((item["metadata"]["name"], len(script.calls)))
+        return True
+
+    inf = Informer("t", script, replace, lambda k, o: True, lambda: None)
+    assert inf._list() == "10"
+    assert seen == [("a", 1), ("b", 1), ("c", 2), ("d", 3)]
+
+    broken = Script(list_page([obj("a", "3")], "10", cont="t1"), ApiException(status=500))
+    kept: dict[str, dict] = {"old": obj("old", "1")}
+
+    def replace_all(items: Any) -> bool:
+        fresh = {i["metadata"]["name"]: i for i in items}  # the cache converts first, then swaps
+        kept.clear()
+        kept.update(fresh)
+        return True
+
+    inf = Informer("t", broken, replace_all, lambda k, o: True, lambda: None)
+    with pytest.raises(ApiException):
+        inf._list()
+    assert set(kept) == {"old"} and not inf.synced()
+
+
 def test_error_event_410_means_relist() -> None:
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}
     inf, _, _ = make(Script(FakeResp(lines=[{"type": "ADDED", "object": obj("a", "5")}, gone])))
