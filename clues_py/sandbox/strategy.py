@@ -3,7 +3,8 @@
 Two halves, for two callers:
 - `prepare_create` / `prepare_update` fill in defaults and derived fields. The store calls them
   on every write, whoever writes (clients over HTTP, the sandbox's controllers, tests), as the
-  real server does: requests defaulted from limits and `status.qosClass` on pods, the Job's
+  real server does: requests defaulted from limits, `status.qosClass` and the Priority
+  admission (`priority.py`) on pods, the Job's
   generated selector and labels, Service addresses and ports, the cordon taint on nodes,
   namespace finalizers, PersistentVolume(Claim) phases and the default StorageClass.
 - `validate_create` / `validate_update` reject what the real server refuses with 422 Invalid
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from clues_py.quantity import QuantityError, parse_quantity
-from clues_py.sandbox import services
+from clues_py.sandbox import priority, services
 from clues_py.sandbox.meta import ApiError, field_error, invalid, rfc3339
 from clues_py.sandbox.resources import ResourceInfo
 from clues_py.sandbox.selectors import match_label_dict
@@ -86,8 +87,11 @@ def qos_class(spec: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _pod_create(obj: Obj, now: float, stored: Stored) -> None:
-    spec = obj.setdefault("spec", {})
+def pod_spec_defaults(spec: Obj, *, template: bool = False) -> None:
+    """SetDefaults of a PodSpec, for pods and for the pod templates of workloads.
+
+    Templates keep their requests as written; pods get missing requests from limits.
+    """
     for key, value in (
         ("restartPolicy", "Always"),
         ("terminationGracePeriodSeconds", 30),
@@ -99,8 +103,17 @@ def _pod_create(obj: Obj, now: float, stored: Stored) -> None:
         spec.setdefault(key, value)
     for field in ("initContainers", "containers"):
         containers = spec.get(field) or []
-        _requests_from_limits(containers)
+        if not template:
+            _requests_from_limits(containers)
         _container_defaults(containers)
+
+
+def _pod_create(obj: Obj, now: float, stored: Stored) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec_defaults(spec)
+    classes = list(stored("priorityclasses"))
+    by_name = {c["metadata"]["name"]: c for c in classes}
+    priority.admit_pod(obj, by_name.get, classes)
     status = obj.setdefault("status", {})
     status.setdefault("phase", "Pending")
     status["qosClass"] = qos_class(spec)
@@ -377,6 +390,7 @@ def validate_update(info: ResourceInfo, old: Obj, new: Obj) -> None:
 
 __all__ = [
     "ApiError",
+    "pod_spec_defaults",
     "prepare_create",
     "prepare_update",
     "qos_class",

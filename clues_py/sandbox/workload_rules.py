@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from clues_py.sandbox import cron, priority
+from clues_py.sandbox import cron, priority, strategy
 from clues_py.sandbox.cells import format_selector
 from clues_py.sandbox.meta import ApiError
 from clues_py.sandbox.objects import ObjectStore
@@ -44,21 +44,7 @@ def _invalid(resource: str, obj: Mapping[str, Any], detail: str) -> ApiError:
 
 
 def _pod_template_defaults(template: Obj) -> None:
-    spec = template.setdefault("spec", {})
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("securityContext", {})
-    for c in spec.get("containers") or ():
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
-        c.setdefault("resources", {})
-        tag = str(c.get("image", "")).rsplit("/", 1)[-1]
-        c.setdefault(
-            "imagePullPolicy",
-            "Always" if ":" not in tag or tag.endswith(":latest") else "IfNotPresent",
-        )
+    strategy.pod_spec_defaults(template.setdefault("spec", {}), template=True)
 
 
 def _selector_matches_template(resource: str, obj: Obj) -> None:
@@ -155,14 +141,7 @@ def _defaults(resource: str, obj: Obj) -> None:
 
 def prepare(resource: str, obj: Obj, store: ObjectStore, old: Obj | None = None) -> None:
     """Default and validate `obj` (new when `old` is None) for `resource`; raises ApiError."""
-    if resource == "pods" and old is None:
-        defaults = store.list("priorityclasses")[0]
-
-        def lookup(name: str) -> Obj | None:
-            return next((c for c in defaults if c["metadata"]["name"] == name), None)
-
-        priority.admit_pod(obj, lookup, defaults)
-    elif resource == "priorityclasses":
+    if resource == "priorityclasses":
         if old is not None:
             if obj.get("value") != old.get("value"):
                 name = obj["metadata"].get("name", "")

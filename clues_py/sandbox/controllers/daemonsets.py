@@ -4,7 +4,7 @@ As since Kubernetes 1.12, the pods are not bound by the controller: each gets a
 required node affinity on its node's `metadata.name` and goes through the
 scheduler, so it competes for room like any pod (a full node leaves it Pending,
 Unschedulable) and wins over ordinary pods by priority (`priorityClassName:
-system-node-critical`, resolved here as the Priority admission plugin would).
+system-node-critical`, resolved by the Priority admission like any pod's).
 
 A node is eligible when it is Ready, matches the template's nodeSelector and
 required node affinity, and carries no taint the pods do not tolerate (the
@@ -54,10 +54,6 @@ def daemon_pod_spec(template_spec: dict[str, Any]) -> dict[str, Any]:
     spec["tolerations"] = tolerations
     spec.setdefault("restartPolicy", "Always")
     return spec
-
-
-# What the Priority admission plugin resolves the built-in classes to.
-BUILTIN_PRIORITY = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
 
 def target_node(pod: Obj) -> str:
@@ -193,8 +189,6 @@ class DaemonSetController:
             }
         }
         pod_spec["affinity"] = affinity
-        if "priority" not in pod_spec:
-            pod_spec["priority"] = BUILTIN_PRIORITY.get(pod_spec.get("priorityClassName", ""), 0)
         name = f"{md['name'][:57]}-{short_hash(md.get('namespace', ''), md['name'], node)}"
         pod = {
             "apiVersion": "v1",

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from clues_py.clock import Clock
-from clues_py.sandbox import workload_rules
 from clues_py.sandbox.controllers.common import Obj, controller_uid, key_of
 from clues_py.sandbox.objects import ApiError, ObjectStore
 
@@ -248,11 +247,9 @@ class Runtime:
     def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj | None:
         """Create through the store (None when it exists or its namespace is gone).
 
-        Pods go through the Priority admission first, as every pod a real controller
-        creates does; its refusal (403) is raised for the controller to report.
+        Other refusals (a pod naming an unknown PriorityClass is a 403) are raised for
+        the controller to report.
         """
-        if resource == "pods":
-            workload_rules.prepare("pods", obj, self.store)
         try:
             out = self.store.create(resource, obj, namespace)
         except ApiError as exc:
