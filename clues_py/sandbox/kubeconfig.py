@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,16 @@ def kubeconfig_dict(server_url: str, context: str = "clues-sandbox") -> dict[str
 
 
 def write_kubeconfig(path: str | Path, server_url: str, context: str = "clues-sandbox") -> Path:
-    """Write a kubeconfig for the plain-HTTP sandbox server at `server_url`; returns the path."""
+    """Write a kubeconfig for the plain-HTTP sandbox server at `server_url`; returns the path.
+
+    Written whole or not at all (a temporary file renamed into place): whoever waits for
+    the file to appear never reads half of it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
         yaml.safe_dump(kubeconfig_dict(server_url, context), sort_keys=False), encoding="utf-8"
     )
+    os.replace(tmp, path)
     return path

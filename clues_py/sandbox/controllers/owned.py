@@ -12,9 +12,12 @@ from __future__ import annotations
 from clues_py.sandbox.controllers.common import Obj, controller_uid, key_of
 from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.runtime import Runtime, Timer
+from clues_py.sandbox.objects import ApiError
 
 
 class OwnerController:
+    source = ""  # the component named in events
+
     def __init__(
         self, runtime: Runtime, events: EventRecorder, resource: str, owned: frozenset[str]
     ) -> None:
@@ -79,6 +82,19 @@ class OwnerController:
             self.rt.kick(self)
 
         self._timers[uid] = self.rt.call_at(due, fire)
+
+    def create_pod(self, owner: Obj, pod: Obj, created: str, failed: str) -> bool | None:
+        """Create one of `owner`'s pods and record the event: `created`, or `failed` with
+        `{error}` for a refusal (FailedCreate, returns None). False: the name is taken."""
+        try:
+            made = self.rt.create("pods", pod, owner["metadata"].get("namespace"))
+        except ApiError as exc:
+            message = failed.format(error=exc.message)
+            self.events.record(owner, "Warning", "FailedCreate", message, source=self.source)
+            return None
+        if made is not None:
+            self.events.record(owner, "Normal", "SuccessfulCreate", created, source=self.source)
+        return made is not None
 
     def write_status(self, obj: Obj, status: Obj) -> None:
         """Store `status` on `obj` unless it is already what is stored."""

@@ -16,7 +16,6 @@ from clues_py.sandbox.controllers.common import Obj, pod_from_template, short_ha
 from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.owned import OwnerController
 from clues_py.sandbox.controllers.runtime import Runtime
-from clues_py.sandbox.objects import ApiError
 
 # resource -> (apiVersion, kind, event source)
 KINDS = {
@@ -85,19 +84,6 @@ class ReplicaSetController(OwnerController):
             )
             name = f"{md['name'][:57]}-{suffix}"
             pod = pod_from_template(obj, self.api_version, self.kind, name)
-            try:
-                made = self.rt.create("pods", pod, md.get("namespace"))
-            except ApiError as exc:
-                self.events.record(
-                    obj,
-                    "Warning",
-                    "FailedCreate",
-                    f"Error creating: {exc.message}",
-                    source=self.source,
-                )
-                return
-            if made is not None:
-                self.events.record(
-                    obj, "Normal", "SuccessfulCreate", f"Created pod: {name}", source=self.source
-                )
-                return
+            made = self.create_pod(obj, pod, f"Created pod: {name}", "Error creating: {error}")
+            if made is not False:
+                return  # created, or refused (reported): a new name would not help

@@ -330,19 +330,9 @@ class Scheduler:
             if obj is None:
                 continue
             vmd = obj["metadata"]
-
-            def disrupt(p: Obj) -> None:
-                set_condition(
-                    p.setdefault("status", {}),
-                    "DisruptionTarget",
-                    "True",
-                    "PreemptionByScheduler",
-                    PREEMPTED_MESSAGE,
-                    now,
-                    probe=True,
-                )
-
-            self.rt.mutate("pods", vmd["name"], vmd.get("namespace"), disrupt)
+            self._condition(
+                obj, "DisruptionTarget", "True", "PreemptionByScheduler", PREEMPTED_MESSAGE, now
+            )
             self.events.record(
                 obj,
                 "Normal",
@@ -373,24 +363,30 @@ class Scheduler:
         )
         if cond and cond.get("status") == "False" and cond.get("message") == message:
             return  # unchanged: no write, no event
-        md = pod["metadata"]
         now = self.rt.clock.now()
-
-        def mark(p: Obj) -> None:
-            if (p.get("spec") or {}).get("nodeName"):
-                return
-            set_condition(
-                p.setdefault("status", {}),
-                "PodScheduled",
-                "False",
-                "Unschedulable",
-                message,
-                now,
-                probe=True,
-            )
-
-        self.rt.mutate("pods", md["name"], md.get("namespace"), mark)
+        self._condition(pod, "PodScheduled", "False", "Unschedulable", message, now, unbound=True)
         self.events.record(pod, "Warning", "FailedScheduling", message, source=SCHEDULER_NAME)
+
+    def _condition(
+        self,
+        pod: Obj,
+        ctype: str,
+        value: str,
+        reason: str,
+        message: str,
+        now: float,
+        unbound: bool = False,
+    ) -> None:
+        """Set a pod condition (only while the pod is unbound, with `unbound`)."""
+        md = pod["metadata"]
+
+        def put(p: Obj) -> None:
+            if unbound and (p.get("spec") or {}).get("nodeName"):
+                return
+            status = p.setdefault("status", {})
+            set_condition(status, ctype, value, reason, message, now, probe=True)
+
+        self.rt.mutate("pods", md["name"], md.get("namespace"), put)
 
     def stats(self) -> dict[str, Any]:
         return {

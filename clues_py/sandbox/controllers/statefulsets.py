@@ -23,7 +23,6 @@ from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.owned import OwnerController
 from clues_py.sandbox.controllers.podlife import is_pod_ready, is_terminal
 from clues_py.sandbox.controllers.runtime import Runtime
-from clues_py.sandbox.objects import ApiError
 
 SOURCE = "statefulset-controller"
 REVISION_LABEL = "controller-revision-hash"
@@ -57,6 +56,7 @@ class StatefulSetController(OwnerController):
     def __init__(self, runtime: Runtime, events: EventRecorder) -> None:
         owned = frozenset({"pods", "controllerrevisions"})
         super().__init__(runtime, events, "statefulsets", owned)
+        self.source = SOURCE
 
     # ----------------------------------------------------------------- one set
     def reconcile(self, sts: Obj) -> None:
@@ -141,25 +141,10 @@ class StatefulSetController(OwnerController):
         service = (sts.get("spec") or {}).get("serviceName")
         if service:
             pod["spec"]["subdomain"] = service
-        try:
-            made = self.rt.create("pods", pod, md.get("namespace"))
-        except ApiError as exc:
-            self.events.record(
-                sts,
-                "Warning",
-                "FailedCreate",
-                f"create Pod {name} in StatefulSet {md['name']} failed error: {exc.message}",
-                source=SOURCE,
-            )
-            return
-        if made is not None:
-            self.events.record(
-                sts,
-                "Normal",
-                "SuccessfulCreate",
-                f"create Pod {name} in StatefulSet {md['name']} successful",
-                source=SOURCE,
-            )
+        where = f"Pod {name} in StatefulSet {md['name']}"
+        self.create_pod(
+            sts, pod, f"create {where} successful", f"create {where} failed error: {{error}}"
+        )
 
     def _delete(self, sts: Obj, pod: Obj) -> None:
         pmd = pod["metadata"]

@@ -8,15 +8,20 @@ called over HTTP with urllib. Waits poll with deadlines (`wait_for`).
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config
 
 from clues_py.sandbox import Sandbox
+from tests.tools import kubectl_binaries, kubectl_for
+
+Kubectl = Callable[..., str]
 
 
 def http(sb: Sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -60,3 +65,29 @@ def cluster(tmp_path: Any) -> Iterator[Cluster]:
 @pytest.fixture
 def virtual_cluster(tmp_path: Any) -> Iterator[Cluster]:
     yield from _cluster(tmp_path, virtual=True)
+
+
+@pytest.fixture(params=kubectl_binaries(), ids=[label for label, _ in kubectl_binaries()])
+def kubectl_exe(request: pytest.FixtureRequest) -> str:
+    """Each kubectl the tests run with: the machine's and the packaged current one."""
+    return kubectl_for(request.param)
+
+
+@pytest.fixture
+def kubectl(cluster: Cluster, kubectl_exe: str, tmp_path: Path) -> Kubectl:
+    """Run kubectl against `cluster`; with `ok` it must succeed with an empty stderr
+    (but for kubectl's own client-side `warning`, when one is named)."""
+    kubeconfig = cluster.sb.write_kubeconfig(tmp_path / "kc")
+
+    def run(*args: str, ok: bool = True, warning: str = "") -> str:
+        cmd = [kubectl_exe, "--kubeconfig", kubeconfig, "--cache-dir", str(tmp_path / "cache")]
+        proc = subprocess.run(
+            [*cmd, *args], capture_output=True, text=True, timeout=90, check=False
+        )
+        if ok:
+            stderr = proc.stderr if not warning or warning not in proc.stderr else ""
+            assert proc.returncode == 0 and stderr == "", f"{args}: {proc.stderr}"
+            return proc.stdout
+        return proc.stdout + proc.stderr
+
+    return run

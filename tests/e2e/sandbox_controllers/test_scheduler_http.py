@@ -6,20 +6,17 @@ word for word against kube-scheduler's.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.sandbox_controllers.conftest import Cluster
-from tests.tools import require_tool, wait_for
+from tests.e2e.sandbox_controllers.conftest import Cluster, Kubectl
+from tests.tools import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
 ZONE = "topology.kubernetes.io/zone"
-Kubectl = Callable[..., str]
 
 ANTI_AFFINITY = """\
 apiVersion: apps/v1
@@ -47,20 +44,10 @@ spec:
 """
 
 
-@pytest.fixture
-def kubectl(cluster: Cluster, tmp_path: Path) -> Kubectl:
-    exe = require_tool("kubectl", "kubectl (preinstalled on the development image)")
-    kubeconfig = cluster.sb.write_kubeconfig(tmp_path / "kc")
+@pytest.fixture(autouse=True)
+def zoned_nodes(cluster: Cluster) -> None:
     for name, zone in (("n1", "a"), ("n2", "b"), ("n3", "b")):
         cluster.sb.add_node(name, cpu="4", memory="8Gi", labels={ZONE: zone})
-
-    def run(*args: str) -> str:
-        cmd = [exe, "--kubeconfig", kubeconfig, "--cache-dir", str(tmp_path / "cache"), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
-        assert proc.returncode == 0 and proc.stderr == "", f"{args}: {proc.stderr}"
-        return proc.stdout
-
-    return run
 
 
 def pending(cluster: Cluster, selector: str) -> list[Any]:

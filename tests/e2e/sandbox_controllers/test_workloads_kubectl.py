@@ -7,18 +7,13 @@ against a real cluster (except kubectl's own client-side warnings, named where e
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_controllers.conftest import Cluster
-from tests.tools import kubectl_binaries, kubectl_for
+from tests.e2e.sandbox_controllers.conftest import Cluster, Kubectl
 
 pytestmark = [pytest.mark.e2e]
-
-Kubectl = Callable[..., str]
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -39,22 +34,9 @@ spec:
 """
 
 
-@pytest.fixture(params=kubectl_binaries(), ids=[label for label, _ in kubectl_binaries()])
-def kubectl(request: pytest.FixtureRequest, cluster: Cluster, tmp_path: Path) -> Kubectl:
-    exe = kubectl_for(request.param)
-    kubeconfig = cluster.sb.write_kubeconfig(tmp_path / "kc")
+@pytest.fixture(autouse=True)
+def worker(cluster: Cluster) -> None:
     cluster.sb.add_node("n1", cpu="8", memory="16Gi")
-
-    def run(*args: str, ok: bool = True, warning: str = "") -> str:
-        cmd = [exe, "--kubeconfig", kubeconfig, "--cache-dir", str(tmp_path / "cache"), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
-        if ok:
-            stderr = proc.stderr if not warning or warning not in proc.stderr else ""
-            assert proc.returncode == 0 and stderr == "", f"{args}: {proc.stderr}"
-            return proc.stdout
-        return proc.stdout + proc.stderr
-
-    return run
 
 
 def test_rollout_status_history_undo_and_scale(kubectl: Kubectl, tmp_path: Path) -> None:
