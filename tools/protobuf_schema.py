@@ -70,6 +70,8 @@ ROOTS = [
     "authentication.v1.SelfSubjectReview",
     "authentication.v1.TokenReview",
     "autoscaling.v1.Scale",
+    "autoscaling.v2.HorizontalPodAutoscaler",
+    "autoscaling.v2.HorizontalPodAutoscalerList",
     "apiregistration.v1.APIService",
     "apiregistration.v1.APIServiceList",
     "meta.v1.Status",

@@ -190,6 +190,17 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("resourcequotas", "ResourceQuota", "", "v1", True, ("quota",), ("status",)),
     ResourceInfo("limitranges", "LimitRange", "", "v1", True, ("limits",)),
     ResourceInfo("endpoints", "Endpoints", "", "v1", True, ("ep",)),
+    # Stored for `kubectl autoscale` and manifests; no controller acts on them.
+    ResourceInfo(
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        "autoscaling",
+        "v2",
+        True,
+        ("hpa",),
+        ("status",),
+        categories=("all",),
+    ),
     ResourceInfo(
         "apiservices", "APIService", "apiregistration.k8s.io", "v1", False, (), ("status",)
     ),
@@ -209,6 +220,11 @@ RESOURCES: tuple[ResourceInfo, ...] = (
 _BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES}
 # events.k8s.io/v1 events share storage with core events; served under their own group.
 EVENTS_K8S_IO = ResourceInfo("events", "Event", "events.k8s.io", "v1", True, ("ev",))
+# metrics.k8s.io, as metrics-server serves it: computed from pods, never stored (metricsapi.py).
+METRICS = (
+    ResourceInfo("nodes", "NodeMetrics", "metrics.k8s.io", "v1beta1", False, verbs=_READ),
+    ResourceInfo("pods", "PodMetrics", "metrics.k8s.io", "v1beta1", True, verbs=_READ),
+)
 
 
 def lookup(plural: str) -> ResourceInfo | None:
@@ -219,7 +235,7 @@ def lookup(plural: str) -> ResourceInfo | None:
 def groups() -> dict[str, list[ResourceInfo]]:
     """Resources by group/version ("v1", "batch/v1", ...), in registry order."""
     out: dict[str, list[ResourceInfo]] = {}
-    for r in (*RESOURCES, EVENTS_K8S_IO):
+    for r in (*RESOURCES, EVENTS_K8S_IO, *METRICS):
         out.setdefault(r.api_version, []).append(r)
     return out
 

@@ -14,7 +14,16 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from clues_py.sandbox import disruption, openapi, podlogs, quota, resources, scale, virtual
+from clues_py.sandbox import (
+    disruption,
+    metricsapi,
+    openapi,
+    podlogs,
+    quota,
+    resources,
+    scale,
+    virtual,
+)
 from clues_py.sandbox.apimetrics import CONTENT_TYPE as METRICS_TYPE
 from clues_py.sandbox.apimetrics import ApiMetrics
 from clues_py.sandbox.encoding import Body, encode_response
@@ -256,6 +265,11 @@ class ApiServer(Verbs, Watches):
             return 201, virtual.review(info, body, req.headers)
         if info.plural == "componentstatuses":
             return self._component_statuses(req)
+        if info.group == "metrics.k8s.io":
+            selector = req.query.get("labelSelector", "")
+            return 200, metricsapi.answer(
+                self.store, info.plural, req.name, req.namespace, selector
+            )
         if req.name is None:
             if m == "GET":
                 return 200, self._list(req)

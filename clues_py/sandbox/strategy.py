@@ -300,6 +300,15 @@ def _storageclass_create(obj: Obj, now: float, stored: Stored) -> None:
     obj.setdefault("volumeBindingMode", "Immediate")
 
 
+def _hpa_create(obj: Obj, now: float, stored: Stored) -> None:
+    """autoscaling/v2 defaults: one replica at least, 80 % CPU when no metric is named."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        target = {"type": "Utilization", "averageUtilization": 80}
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
+
+
 def _apiservice_create(obj: Obj, now: float, stored: Stored) -> None:
     """The aggregator's availability: local groups are served, remote ones need their Service."""
     ref = (obj.get("spec") or {}).get("service")
@@ -349,6 +358,7 @@ _CREATE: dict[str, Callable[[Obj, float, Stored], None]] = {
     "persistentvolumes": _pv_create,
     "storageclasses": _storageclass_create,
     "apiservices": _apiservice_create,
+    "horizontalpodautoscalers": _hpa_create,
     "secrets": lambda obj, now, stored: obj.__setitem__("type", obj.get("type") or "Opaque"),
 }
 _UPDATE: dict[str, Callable[[Obj, Obj, float], None]] = {

@@ -1,7 +1,8 @@
 """`kubectl get` columns of Services, storage, RBAC, quotas and the server's own kinds.
 
 Services, ServiceAccounts, Endpoints, PersistentVolumes and Claims, StorageClasses, CSINodes,
-CSIDrivers, ResourceQuotas, LimitRanges, Roles and bindings, ComponentStatuses and APIServices.
+CSIDrivers, ResourceQuotas, LimitRanges, HorizontalPodAutoscalers, Roles and bindings,
+ComponentStatuses and APIServices.
 Columns and their order are kube-apiserver's printers (`-o wide` adds the priority-1 ones);
 the Table document itself is `tables.py`'s.
 """
@@ -120,6 +121,23 @@ def _role(binding: Obj, now: float) -> str:
     return f"{ref.get('kind')}/{ref.get('name')}"
 
 
+def _hpa_reference(hpa: Obj, now: float) -> str:
+    ref = _spec(hpa).get("scaleTargetRef") or {}
+    return f"{ref.get('kind')}/{ref.get('name')}"
+
+
+def _hpa_targets(hpa: Obj, now: float) -> str:
+    out = []
+    for m in _spec(hpa).get("metrics") or []:
+        res = m.get("resource") or {}
+        target = res.get("target") or {}
+        if "averageUtilization" in target:
+            out.append(f"{res.get('name')}: <unknown>/{target['averageUtilization']}%")
+        else:
+            out.append("<unknown>")
+    return ", ".join(out) or "<none>"
+
+
 _CREATED_AT: Column = ("Created At", "date", 0, _created)
 _BINDING = [
     NAME,
@@ -227,6 +245,15 @@ CLUSTER_COLUMNS: dict[str, list[Column]] = {
         AGE,
         ("Request", "string", 0, _quota("request")),
         ("Limit", "string", 0, _quota("limit")),
+    ],
+    "horizontalpodautoscalers": [
+        NAME,
+        ("Reference", "string", 0, _hpa_reference),
+        ("Targets", "string", 0, _hpa_targets),
+        ("MinPods", "string", 0, get("spec", "minReplicas", default=1)),
+        ("MaxPods", "string", 0, get("spec", "maxReplicas", default=0)),
+        ("Replicas", "string", 0, get("status", "currentReplicas", default=0)),
+        AGE,
     ],
     "limitranges": [NAME, _CREATED_AT],
     "roles": [NAME, _CREATED_AT],

@@ -71,8 +71,6 @@ class JobController:
     def _reconcile(self, job: Obj) -> None:
         md = job["metadata"]
         uid = md.get("uid", "")
-        if not (job.get("spec") or {}).get("selector"):
-            job = self._default_selector(job) or job
         pods = self.rt.cache.pods_of(uid)
         counted = self._counts.get(uid)
         if counted is None:
@@ -106,29 +104,6 @@ class JobController:
             else:
                 self.events.record(job, "Normal", "Completed", "Job completed", source=SOURCE)
         self._arm_timer(job, status, now)
-
-    def _default_selector(self, job: Obj) -> Obj | None:
-        """Give the Job the selector and template labels the real API server adds on create."""
-        md = job["metadata"]
-        uid = md.get("uid", "")
-
-        def put(j: Obj) -> None:
-            spec = j.setdefault("spec", {})
-            if spec.get("selector") or j["metadata"].get("uid") != uid:
-                return
-            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-            tmd = spec.setdefault("template", {}).setdefault("metadata", {})
-            labels = tmd.setdefault("labels", {})
-            labels.update(
-                {
-                    "batch.kubernetes.io/controller-uid": uid,
-                    "batch.kubernetes.io/job-name": md["name"],
-                    "controller-uid": uid,
-                    "job-name": md["name"],
-                }
-            )
-
-        return self.rt.mutate("jobs", md["name"], md.get("namespace"), put)
 
     def _initial_counts(self, job: Obj, pods: list[Obj]) -> joblogic.Counts:
         """First sight of a Job (new, or the sandbox restarted): trust its status counters."""

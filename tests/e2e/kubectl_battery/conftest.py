@@ -21,6 +21,7 @@ from tests.tools import kubectl_binaries, kubectl_for
 
 @dataclass
 class Kubectl:
+    label: str  # the test id of this kubectl, e.g. kubectl-v1.32
     exe: str
     kubeconfig: str
     cache: Path
@@ -43,6 +44,7 @@ def kubectl(
     sb = Sandbox(pod_start_seconds=0.2, kill_seconds=0.2).start()
     try:
         build(sb, ["3x4x8Gi"])
-        yield Kubectl(exe, sb.write_kubeconfig(tmp / "kubeconfig"), tmp / "cache")
+        kubeconfig = sb.write_kubeconfig(tmp / "kubeconfig")
+        yield Kubectl(request.param[0], exe, kubeconfig, tmp / "cache")
     finally:
         sb.stop()

@@ -15,14 +15,20 @@ pytestmark = pytest.mark.e2e
 
 PARAMS = [
     pytest.param(
-        c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known)] if c.known else []
+        c,
+        id=c.id,
+        marks=[pytest.mark.xfail(strict=True, reason=c.known)]
+        if c.known and not c.known_in
+        else [],
     )
     for c in COMMANDS
 ]
 
 
 @pytest.mark.parametrize("cmd", PARAMS)
-def test_command(kubectl: Kubectl, cmd: Cmd) -> None:
+def test_command(request: pytest.FixtureRequest, kubectl: Kubectl, cmd: Cmd) -> None:
+    if cmd.known and cmd.known_in and cmd.known_in in kubectl.label:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=cmd.known))
     proc = kubectl.run(cmd.command(), cmd.stdin)
     shown = (
         f"kubectl {cmd.id}\n--- stdout\n{proc.stdout[-2000:]}\n--- stderr\n{proc.stderr[-2000:]}"
@@ -37,5 +43,5 @@ def test_command(kubectl: Kubectl, cmd: Cmd) -> None:
 
 def test_pass_rate() -> None:
     assert len(COMMANDS) >= 120
-    known = [c for c in COMMANDS if c.known]
+    known = [c for c in COMMANDS if c.known]  # the worst case: every kubectl fails them all
     assert len(known) / len(COMMANDS) <= 0.05, [c.id for c in known]

@@ -266,3 +266,20 @@ def test_openapi_schemas_for_explain_and_apply(sandbox: Sandbox) -> None:
     with urllib.request.urlopen(sandbox.server.url + "/openapi/v2") as resp:
         v2 = json.loads(resp.read())
     assert "io.k8s.api.apps.v1.Deployment" in v2["definitions"]
+
+
+def test_metrics_api_reports_requests_as_usage(sandbox: Sandbox) -> None:
+    sandbox.core.create_node(node("mx-n"))
+    body = pod("mx-pod", "mx-n", {"app": "mx"})
+    body["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "250m", "memory": "64Mi"}}
+    body["status"] = {"phase": "Running"}
+    sandbox.store.create("pods", body, "default")
+    metrics = client.CustomObjectsApi(sandbox.api)
+    nodes = metrics.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
+    mine = next(n for n in nodes["items"] if n["metadata"]["name"] == "mx-n")
+    assert mine["usage"] == {"cpu": "250m", "memory": "65536Ki"}
+    pods = metrics.list_namespaced_custom_object(
+        "metrics.k8s.io", "v1beta1", "default", "pods", label_selector="app=mx"
+    )
+    assert [p["metadata"]["name"] for p in pods["items"]] == ["mx-pod"]
+    assert pods["items"][0]["containers"][0]["usage"]["cpu"] == "250m"
