@@ -21,6 +21,43 @@ from clues_py.model import (
     PodInfo,
 )
 
+# Bounds shared by the config schema and plugin options (seconds; a count of nodes far
+# above any real cluster and far below an overflow).
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+WEEK = 7 * DAY
+YEAR = 365 * DAY
+MAX_NODES = 100_000
+PORT = (1, 65535)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric plugin option, written in the plugin's `Config` dataclass:
+    `timeout: Annotated[float, Range(0.1, 3600)] = 60.0`. The loader rejects values
+    outside `[min, max]` (and non-finite numbers) with the option's file:line:col, at
+    `clues config check`, `cluesd --check` and start-up alike. Every number has one: a
+    test walks every installed plugin's options."""
+
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Syntax of a string option: `namespace: Annotated[str, Pattern(DNS_LABEL, "...")]`.
+    `regex` must match the whole value (an empty value is allowed only if it matches)."""
+
+    regex: str
+    hint: str = ""
+    max_len: int = 253
+
+
+# Kubernetes object names and label values (shared by the config schema and plugins).
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"  # a label key's name part
+LABEL_VALUE = f"({LABEL_NAME})?"  # may be empty
+
 
 class PluginError(Exception):
     """A plugin failed; the message is shown to operators and stored with the action."""

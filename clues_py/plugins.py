@@ -19,6 +19,7 @@ import typing
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from clues_py.config.bounds import annotation_problem, range_problem, show
 from clues_py.config.load import Config, ConfigError, ConfigIssue, PluginSpec
 from clues_py.contracts import PluginContext
 
@@ -126,40 +127,60 @@ def _tname(tp: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any) -> Any:
-    """`value` checked (and lightly converted: int->float, list->tuple) against type `tp`."""
+    """`value` checked (and lightly converted: int->float, list->tuple) against type `tp`,
+    including the `Range`/`Pattern` bounds of an `Annotated` type."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any or tp is object:
         return value
+    if origin is typing.Annotated:
+        out = _coerce(value, args[0])
+        for marker in tp.__metadata__:
+            if problem := annotation_problem(out, marker):
+                raise _Mismatch(problem)
+        return out
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        problems = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _coerce(value, a)
-            except _Mismatch:
-                pass
-        raise _Mismatch(f"must be {' or '.join(_tname(a) for a in args)}, got {value!r}")
+            except _Mismatch as exc:
+                problems.append(str(exc))
+        # The right type but out of bounds says more than the list of types.
+        bounded = [p for p in problems if not p.startswith("must be ") or "between" in p]
+        if len(bounded) == 1:
+            raise _Mismatch(bounded[0])
+        raise _Mismatch(f"must be {' or '.join(_tname(a) for a in args)}, got {show(value)}")
     if origin is typing.Literal:
         if value in args:
             return value
-        raise _Mismatch(f"must be one of {', '.join(map(repr, args))}, got {value!r}")
+        raise _Mismatch(f"must be one of {', '.join(map(repr, args))}, got {show(value)}")
     if origin in (list, tuple, set, frozenset) or (
         getattr(origin, "__name__", "") in ("Sequence", "Iterable")
     ):
         if not isinstance(value, list):
-            raise _Mismatch(f"must be a list, got {value!r}")
+            raise _Mismatch(f"must be a list, got {show(value)}")
         item = args[0] if args else Any
         items = [_coerce(v, item) for v in value]
         return list(items) if origin is list else tuple(items)
     if origin is dict or getattr(origin, "__name__", "") == "Mapping":
         if not isinstance(value, dict):
-            raise _Mismatch(f"must be a mapping, got {value!r}")
+            raise _Mismatch(f"must be a mapping, got {show(value)}")
         vt = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, vt) for k, v in value.items()}
+        out_map = {}
+        for k, v in value.items():
+            try:
+                out_map[str(k)] = _coerce(v, vt)
+            except _Mismatch as exc:
+                raise _Mismatch(f"{k}: {exc}") from None
+        return out_map
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if problem := range_problem(value, -1e300, 1e300):  # inf, nan, 10**400
+                raise _Mismatch(problem)
             return float(value)
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -169,36 +190,48 @@ def _coerce(value: Any, tp: Any) -> Any:
             return tp(value)
         except ValueError:
             valid = ", ".join(repr(m.value) for m in tp)
-            raise _Mismatch(f"must be one of {valid}, got {value!r}") from None
+            raise _Mismatch(f"must be one of {valid}, got {show(value)}") from None
     elif isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        try:
-            return tp(**value)
-        except TypeError as exc:
-            raise _Mismatch(str(exc)) from None
+        return _nested(tp, value)
     elif isinstance(tp, type) and isinstance(value, tp):
         return value
-    raise _Mismatch(f"must be {_tname(tp)}, got {value!r}")
+    raise _Mismatch(f"must be {_tname(tp)}, got {show(value)}")
+
+
+def _nested(tp: type, value: dict[Any, Any]) -> Any:
+    """A dataclass inside an option (e.g. one BMC of the ipmi manager), checked field by
+    field like the options themselves."""
+    hints = typing.get_type_hints(tp, include_extras=True)
+    fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+    kwargs: dict[str, Any] = {}
+    for key, v in value.items():
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else "valid: " + ", ".join(fields)
+            raise _Mismatch(f"{key}: unknown option ({hint})")
+        try:
+            kwargs[key] = _coerce(v, hints.get(key, Any))
+        except _Mismatch as exc:
+            raise _Mismatch(f"{key}: {exc}") from None
+    try:
+        return tp(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _Mismatch(str(exc)) from None
 
 
 def build_plugin_config(cls: type, spec: PluginSpec) -> Any:
     """Instantiate `cls.Config` from `spec.options`; every problem in one ConfigError."""
-    path = spec.path or spec.instance
     issues: list[ConfigIssue] = []
-
-    def issue(key: str, message: str, hint: str = "") -> None:
-        line = spec.lines.get(key, spec.line) if key else spec.line
-        issues.append(ConfigIssue(spec.file, line, f"{path}.{key}" if key else path, message, hint))
-
     cfg_cls = getattr(cls, "Config", None)
     if cfg_cls is None:
         for opt in spec.options:
-            issue(opt, "unknown option", f"{spec.kind} takes no options")
+            issues.append(spec.issue(opt, "unknown option", f"{spec.kind} takes no options"))
         if issues:
             raise ConfigError(issues)
         return None
     if not (isinstance(cfg_cls, type) and dataclasses.is_dataclass(cfg_cls)):
         raise TypeError(f"{cls.__module__}.{cls.__qualname__}.Config must be a dataclass")
-    hints = typing.get_type_hints(cfg_cls)
+    hints = typing.get_type_hints(cfg_cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cfg_cls) if f.init}
     kwargs: dict[str, Any] = {}
     for opt, value in spec.options.items():
@@ -209,32 +242,45 @@ def build_plugin_config(cls: type, spec: PluginSpec) -> Any:
                 if close
                 else f"{spec.kind} options: {', '.join(fields) or 'none'}"
             )
-            issue(opt, "unknown option", hint)
+            issues.append(spec.issue(opt, "unknown option", hint))
             continue
         try:
             kwargs[opt] = _coerce(value, hints.get(opt, Any))
         except _Mismatch as exc:
-            issue(opt, str(exc))
+            issues.append(spec.issue(opt, str(exc)))
     for name, f in fields.items():
         missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if missing and name not in spec.options:
-            issue(name, f"missing required option of {spec.kind}")
+            issues.append(spec.issue(name, f"missing required option of {spec.kind}"))
     if issues:
         raise ConfigError(issues)
     try:
         return cfg_cls(**kwargs)
     except (TypeError, ValueError) as exc:
         # Cross-field checks in the plugin's __post_init__.
-        raise ConfigError([ConfigIssue(spec.file, spec.line, path, str(exc))]) from exc
+        raise ConfigError([plugin_issue(spec, str(exc))]) from exc
+
+
+def plugin_issue(spec: PluginSpec, message: str, hint: str = "") -> ConfigIssue:
+    """A plugin's own error message as a ConfigIssue at the right place: a message that
+    starts with a written option (`power.sim.failure_rate: ...` or `failure_rate: ...`) is
+    put at that option's line, anything else at the section's, without repeating the path."""
+    path = spec.path or spec.instance
+    head, sep, rest = message.partition(": ")
+    if sep:
+        if head in (path, spec.kind):
+            return spec.issue("", rest, hint)
+        option = head.removeprefix(path + ".").split(".")[0].split("[")[0]
+        if option in spec.lines and option != "kind":
+            return spec.issue(option, rest, hint)
+    return spec.issue("", message, hint)
 
 
 def _load_for(group: str, spec: PluginSpec) -> type:
     try:
         return load_class(group, spec.kind)
     except PluginLoadError as exc:
-        key = f"{spec.path or spec.instance}.kind"
-        line = spec.lines.get("kind", spec.line)
-        raise ConfigError([ConfigIssue(spec.file, line, key, str(exc))]) from exc
+        raise ConfigError([spec.issue("kind", str(exc))]) from exc
 
 
 def instantiate(group: str, spec: PluginSpec, context: PluginContext) -> object:

@@ -31,6 +31,11 @@ _QUANTITY_RE = re.compile(
 )
 
 
+# Kubernetes stores quantities in int64 with scales down to nano; nothing real needs more.
+_MAX_EXPONENT = 100
+_MAX_DIGITS = 200
+
+
 class QuantityError(ValueError):
     """A string that is not a Kubernetes quantity."""
 
@@ -46,6 +51,8 @@ def parse_quantity(value: str | int | float) -> Fraction:
             raise QuantityError(f"not a quantity: {value!r}")
         return Fraction(Decimal(repr(value)))
     text = str(value).strip()
+    if len(text) > _MAX_DIGITS:
+        raise QuantityError(f"not a usable quantity: {text[:20]!r}... ({len(text)} characters)")
     m = _QUANTITY_RE.match(text)
     if not m:
         raise QuantityError(
@@ -56,7 +63,10 @@ def parse_quantity(value: str | int | float) -> Fraction:
     except InvalidOperation as exc:  # pragma: no cover - the regex already filters
         raise QuantityError(f"not a Kubernetes quantity: {value!r}") from exc
     if m.group("exp"):
-        number *= Fraction(10) ** int(m.group("exp")[1:])
+        exp = int(m.group("exp")[1:])
+        if abs(exp) > _MAX_EXPONENT:  # 1e999999999 would take minutes to compute
+            raise QuantityError(f"not a usable quantity: {value!r} (exponent out of range)")
+        number *= Fraction(10) ** exp
     suffix = m.group("suffix") or ""
     if suffix in _BINARY:
         return number * _BINARY[suffix]

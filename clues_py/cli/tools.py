@@ -159,26 +159,27 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
-def config_check(file: str) -> None:
-    """Validate FILE; print each error (file:line: key: message) and exit 2 if any."""
-    load_config = _import("clues_py.config.load", "load_config", "config check")
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="Check the file only, not the files, credentials and kubeconfig it names on this "
+    "machine (for a config meant for another one).",
+)
+def config_check(file: str, portable: bool) -> None:
+    """Validate FILE as cluesd would start with it here (`cluesd --check` runs the same
+    checks): print each error as FILE:LINE:COL: KEY: message (hint) and exit 2 if any."""
+    check_file = _import("clues_py.daemon.preflight", "check_file", "config check")
     config_error = _import("clues_py.config.load", "ConfigError", "config check")
-    check_plugins = _import("clues_py.plugins", "check_plugins", "config check")
     try:
-        cfg = load_config(file)
-        # Plugin options (power managers, backend, policies) are validated by each plugin's
-        # own Config dataclass, with the same file:line: key: message form.
-        check_plugins(cfg)
+        checked = check_file(file, here=not portable)
     except config_error as exc:
-        errors = getattr(exc, "errors", None) or str(exc).splitlines() or [repr(exc)]
-        for line in errors:
+        for line in getattr(exc, "errors", None) or str(exc).splitlines() or [repr(exc)]:
             click.echo(str(line), err=True)
         sys.exit(EXIT_USAGE)
-    except OSError as exc:
-        fail(f"{file}: {exc.strerror or exc}", EXIT_USAGE)
-    n_templates = len(getattr(cfg, "templates", None) or ())
-    n_nodes = sum(len(t.node_names) for t in getattr(cfg, "templates", None) or ())
-    click.echo(f"OK: {n_templates} templates, {n_nodes} nodes")
+    checked.close()
+    templates = checked.cfg.templates
+    n_nodes = sum(len(t.node_names) for t in templates)
+    click.echo(f"OK: {len(templates)} templates, {n_nodes} nodes")
 
 
 @config.command("show")

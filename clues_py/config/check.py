@@ -1,10 +1,12 @@
-"""Validation of composed YAML data against the schema, with file:line positions.
+"""Validation of composed YAML data against the schema, with file:line:col positions.
 
-`_Positions` maps each key path to the line of its key and of its value; `_Checker` walks the
-raw data section by section against the tables of `clues_py.config.schema`, collecting every
-problem as a `ConfigIssue` (nothing is raised here) and building the typed settings. Reading
-and composing the YAML, assembling the whole `Config` and raising `ConfigError` are left to
-`clues_py.config.load`; plugin options are left to `clues_py.plugins`.
+`_Positions` maps each key path to the place of its key and of its value; `_Checker` walks
+the raw data section by section against the `Key` tables of `clues_py.config.schema`,
+collecting every problem as a `ConfigIssue` (nothing is raised here) and building the typed
+settings of the daemon, leader-election, hooks and plugin sections. Templates are checked by
+`clues_py.config.templates`; reading and composing the YAML, assembling the whole `Config`
+and raising `ConfigError` are left to `clues_py.config.load`; plugin options to
+`clues_py.plugins`.
 """
 
 from __future__ import annotations
@@ -14,38 +16,41 @@ import os
 import re
 import shlex
 import stat
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clues_py.config.names import NodeNameError, expand_node_names
+from clues_py.config.bounds import (
+    TYPE_NAMES,
+    pattern_problem,
+    range_problem,
+    show,
+    type_problem,
+)
 from clues_py.config.schema import (
     _DAEMON,
     _HOOK,
     _LEADER,
-    _TEMPLATE,
-    _TEMPLATE_KEYS,
-    _TYPE_NAMES,
     HOOK_EVENTS,
     LOG_LEVELS,
-    TAINT_EFFECTS,
     ConfigIssue,
     DaemonConfig,
     HookConfig,
+    Key,
     LeaderElectionConfig,
     PluginSpec,
 )
-from clues_py.model import NodeTemplate, QuantityError, Resources, Taint, cpu_millis, to_int
 
 Path_ = tuple[str | int, ...]
-_CLUSTER_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+Mark = tuple[int, int]  # (line, column), both from 1
+# Names of power instances: referenced by templates, shown in metrics labels and logs.
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 
 @dataclass
 class _Positions:
-    keys: dict[Path_, int] = field(default_factory=dict)  # line of the key
-    values: dict[Path_, int] = field(default_factory=dict)  # line where the value starts
+    keys: dict[Path_, Mark] = field(default_factory=dict)  # where the key is
+    values: dict[Path_, Mark] = field(default_factory=dict)  # where the value starts
 
 
 def _leaf(path: Path_) -> str:
@@ -69,7 +74,9 @@ class _Checker:
         self.pos = pos
         self.issues: list[ConfigIssue] = []
 
-    def line(self, path: Path_, at_key: bool = False) -> int:
+    def mark(self, path: Path_, at_key: bool = False) -> Mark:
+        """Where `path` is written; its nearest written ancestor when it is not (a missing
+        key is reported at the mapping that lacks it)."""
         table = self.pos.keys if at_key else self.pos.values
         while path:
             if path in table:
@@ -77,11 +84,14 @@ class _Checker:
             if path in self.pos.values:
                 return self.pos.values[path]
             path = path[:-1]
-        return self.pos.values.get((), 0)
+        return self.pos.values.get((), (0, 0))
+
+    def line(self, path: Path_, at_key: bool = False) -> int:
+        return self.mark(path, at_key)[0]
 
     def err(self, path: Path_, message: str, hint: str = "", at_key: bool = False) -> None:
-        issue = ConfigIssue(self.source, self.line(path, at_key), _fmt(path), message, hint)
-        self.issues.append(issue)
+        line, col = self.mark(path, at_key)
+        self.issues.append(ConfigIssue(self.source, line, _fmt(path), message, hint, col))
 
     # -- generic checks
 
@@ -102,48 +112,45 @@ class _Checker:
                 self.err((*path, k), "unknown key", hint, at_key=True)
         return raw
 
-    def scalar(self, raw: Mapping[str, Any], path: Path_, spec: tuple[Any, ...]) -> Any:
-        kind, default, minimum, nullable = spec
+    def scalar(self, raw: Mapping[str, Any], path: Path_, key: Key) -> Any:
         name = _leaf(path)
         if name not in raw:
-            if default is None and not nullable:
+            if key.default is None and not key.nullable:
                 self.err(path, "missing required key", at_key=True)
-            return default
+            return key.default
         v = raw[name]
         if v is None:
-            if nullable:
+            if key.nullable:
                 return None
-            self.err(path, f"must be {_TYPE_NAMES[kind]}, got null")
-            return default
-        ok = {
-            "int": isinstance(v, int) and not isinstance(v, bool),
-            "float": isinstance(v, int | float) and not isinstance(v, bool),
-            "bool": isinstance(v, bool),
-            "str": isinstance(v, str),
-        }[kind]
-        if not ok:
-            hint = "quote it" if kind == "str" and isinstance(v, int | float | bool) else ""
-            self.err(path, f"must be {_TYPE_NAMES[kind]}, got {v!r}", hint)
-            return default
-        if kind == "float":
-            v = float(v)
-            if v != v or v in (float("inf"), float("-inf")):
-                self.err(path, f"must be a finite number, got {v!r}")
-                return default
-        if minimum is not None and v < minimum:
-            self.err(path, f"must be >= {minimum:g}, got {v!r}")
-            return default
+            self.err(path, f"must be {TYPE_NAMES[key.type]}, got null")
+            return key.default
+        if problem := type_problem(v, key.type):
+            hint = "quote it" if key.type == "str" and isinstance(v, int | float | bool) else ""
+            if key.type in ("int", "float") and isinstance(v, str) and _looks_numeric(v):
+                hint = "YAML reads 1e3 as text: write 1000 or 1.0e+3"
+            self.err(path, problem, hint)
+            return key.default
+        if key.type in ("int", "float"):
+            # Bounds first: a 400-digit integer must not reach float().
+            if problem := range_problem(v, key.min, key.max):
+                self.err(path, problem)
+                return key.default
+            if key.type == "float":
+                v = float(v)
+        elif key.type == "str" and (problem := pattern_problem(v, key.pattern, key.max_len)):
+            self.err(path, problem, key.hint)
+            return key.default
         return v
 
     def scalars(
-        self, raw: Mapping[str, Any], path: Path_, specs: Mapping[str, tuple[Any, ...]]
+        self, raw: Mapping[str, Any], path: Path_, specs: Mapping[str, Key]
     ) -> dict[str, Any]:
         return {k: self.scalar(raw, (*path, k), s) for k, s in specs.items()}
 
     # -- sections
 
     def plugin(self, raw: Any, path: Path_, instance: str, default_kind: str = "") -> PluginSpec:
-        where = f"{self.source}:{self.line(path)}"
+        line, col = self.mark(path)
         if isinstance(raw, str):  # list shorthand: `- least-waste`
             raw = {"kind": raw}
         m = self.mapping(raw, path, None)
@@ -152,9 +159,25 @@ class _Checker:
             self.err((*path, "kind"), "missing or empty plugin kind", at_key="kind" in m)
             kind = ""
         options = {k: v for k, v in m.items() if k != "kind" and isinstance(k, str)}
-        # Key lines of the options (and of `kind`) for the plugin loader's messages.
-        lines = {k: self.line((*path, k), at_key=True) for k in m if isinstance(k, str)}
-        return PluginSpec(kind, options, where, instance, _fmt(path), lines)
+        # Key places of the options (and of `kind`) for the plugin loader's messages.
+        marks = {k: self.mark((*path, k), at_key=True) for k in m if isinstance(k, str)}
+        return PluginSpec(
+            kind,
+            options,
+            f"{self.source}:{line}",
+            instance,
+            _fmt(path),
+            {k: mk[0] for k, mk in marks.items()},
+            {k: mk[1] for k, mk in marks.items()},
+            col,
+        )
+
+    def instance_name(self, name: str, path: Path_) -> bool:
+        if len(name) <= 63 and _INSTANCE_RE.fullmatch(name):
+            return True
+        self.err(path, f"not a valid power instance name: {show(name)}",
+                 "letters, digits, '-', '_' and '.', at most 63 characters", at_key=True)  # fmt: skip
+        return False
 
     def daemon(self, raw: Any) -> DaemonConfig:
         m = self.mapping(raw, ("daemon",), tuple(_DAEMON))
@@ -188,10 +211,6 @@ class _Checker:
         if v["retry_period"] >= v["renew_deadline"]:
             self.err(("leader_election", "retry_period"),
                      f"must be < renew_deadline ({v['renew_deadline']:g})")  # fmt: skip
-        for key in ("lease_name", "namespace"):
-            if isinstance(v[key], str) and not _CLUSTER_RE.match(v[key]):
-                self.err(("leader_election", key), f"not a valid Kubernetes name: {v[key]!r}",
-                         "lowercase letters, digits and '-'")  # fmt: skip
         return LeaderElectionConfig(**v)
 
     def hooks(self, raw: Any) -> dict[str, HookConfig]:
@@ -222,91 +241,6 @@ class _Checker:
             out[event] = HookConfig(command, **self.scalars(m, p, _HOOK))
         return out
 
-    def quantity(self, raw: Mapping[str, Any], path: Path_, hint: str) -> int:
-        name = _leaf(path)
-        if name not in raw:
-            self.err(path, "missing required key", hint, at_key=True)
-            return 0
-        v = raw[name]
-        try:
-            if isinstance(v, bool) or v is None:
-                raise QuantityError(v)
-            n = cpu_millis(v) if name == "cpu" else to_int(v)
-        except QuantityError:
-            self.err(path, f"not a Kubernetes quantity: {v!r}", hint)
-            return 0
-        if n <= 0:
-            self.err(path, f"must be positive, got {v!r}", hint)
-        return n
-
-    def template(self, raw: Any, path: Path_, power: Mapping[str, PluginSpec]) -> NodeTemplate:
-        m = self.mapping(raw, path, _TEMPLATE_KEYS)
-        v = self.scalars(m, path, _TEMPLATE)
-        if v["power"] is not None and v["power"] not in power:
-            known = ", ".join(power) or "none"
-            self.err((*path, "power"), f"no power instance named {v['power']!r}",
-                     f"define it under power:, known instances: {known}")  # fmt: skip
-        if v["max_count"] is not None and v["max_count"] < v["min_count"]:
-            self.err((*path, "max_count"), f"must be >= min_count ({v['min_count']})")
-        names = self.node_names(m, (*path, "nodes"))
-        if names and v["min_count"] > len(names):
-            self.err((*path, "min_count"), f"{v['min_count']} is more than the {len(names)} nodes")
-        cpu = self.quantity(m, (*path, "cpu"), "use e.g. 4 or 500m")
-        mem = self.quantity(m, (*path, "memory"), "use e.g. 8Gi or 8G")
-        labels = self.mapping(m.get("labels"), (*path, "labels"), None)
-        for k, lv in labels.items():
-            if not isinstance(lv, str):
-                self.err((*path, "labels", str(k)), f"label values must be strings, got {lv!r}",
-                         f"quote it: '{lv}'")  # fmt: skip
-        return NodeTemplate(
-            name=v["name"] or "",
-            resources=Resources(cpu, mem, v["gpus"], v["pods"]),
-            power=v["power"] or "",
-            node_names=tuple(names),
-            labels=tuple(sorted((str(k), str(x)) for k, x in labels.items())),
-            taints=self.taints(m.get("taints"), (*path, "taints")),
-            **{k: v[k] for k in _TEMPLATE if k not in ("name", "power", "gpus", "pods")},
-        )
-
-    def node_names(self, m: Mapping[str, Any], path: Path_) -> list[str]:
-        raw = m.get("nodes")
-        if raw is None:
-            self.err(path, "missing required key", "e.g. nodes: wn-[1-10]", at_key=True)
-            return []
-        items = raw if isinstance(raw, list) else [raw]
-        names: list[str] = []
-        for i, item in enumerate(items):
-            p = (*path, i) if isinstance(raw, list) else path
-            if not isinstance(item, str):
-                self.err(p, f"must be a node name or pattern, got {item!r}", "quote it")
-                continue
-            try:
-                names.extend(expand_node_names(item))
-            except NodeNameError as exc:
-                self.err(p, str(exc))
-        for dup in sorted(n for n, k in Counter(names).items() if k > 1):
-            self.err(path, f"node {dup!r} is listed twice")
-        return names
-
-    def taints(self, raw: Any, path: Path_) -> tuple[Taint, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.err(path, f"expected a list of {{key, value, effect}}, got {raw!r}")
-            return ()
-        out = []
-        for i, item in enumerate(raw):
-            p = (*path, i)
-            t = self.mapping(item, p, ("key", "value", "effect"))
-            key = self.scalar(t, (*p, "key"), ("str", None, None, False))
-            value = self.scalar(t, (*p, "value"), ("str", "", None, False))
-            effect = self.scalar(t, (*p, "effect"), ("str", "NoSchedule", None, False))
-            if effect not in TAINT_EFFECTS:
-                self.err((*p, "effect"), f"unknown taint effect {effect!r}",
-                         "use one of " + ", ".join(TAINT_EFFECTS))  # fmt: skip
-            out.append(Taint(key or "", value, effect))
-        return tuple(out)
-
 
 def _token_file_problem(path: str) -> str:
     try:
@@ -326,6 +260,14 @@ def _split_problem(command: str) -> str:
     except ValueError as exc:
         return f"cannot split {command!r} into arguments: {exc}"
     return ""
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _listen_problem(listen: str) -> str:

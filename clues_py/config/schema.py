@@ -15,6 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from clues_py.contracts import (
+    DAY,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    HOUR,
+    LABEL_NAME,
+    MAX_NODES,
+    WEEK,
+    YEAR,
+)
 from clues_py.model import NodeTemplate
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -23,14 +33,19 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 @dataclass(frozen=True)
 class ConfigIssue:
+    """One problem, printed `FILE:LINE:COL: KEY.PATH: message (hint)`; a config built in code
+    (no file) has line 0 and prints `SOURCE:0: ...`."""
+
     file: str
     line: int
     key: str
     message: str
     hint: str = ""
+    column: int = 0
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}: " + (f"{self.key}: " if self.key else "")
+        where = f"{self.file}:{self.line}:" + (f"{self.column}:" if self.column else "")
+        where += " " + (f"{self.key}: " if self.key else "")
         return where + self.message + (f" ({self.hint})" if self.hint else "")
 
 
@@ -52,6 +67,8 @@ class PluginSpec:
     instance: str  # key under `power:`, or "backend", "policies[0]", ...
     path: str = ""  # config key path of the section, e.g. "power.sim"
     lines: Mapping[str, int] = field(default_factory=dict)  # option -> line of its key
+    columns: Mapping[str, int] = field(default_factory=dict)  # option -> column of its key
+    column: int = 0  # of the section
 
     @property
     def file(self) -> str:
@@ -61,6 +78,14 @@ class PluginSpec:
     def line(self) -> int:
         tail = self.where.rpartition(":")[2]
         return int(tail) if tail.isdigit() else 0
+
+    def issue(self, option: str, message: str, hint: str = "") -> ConfigIssue:
+        """A problem with `option` (or with the whole section when empty), at its place."""
+        key = f"{self.path or self.instance}.{option}" if option else self.path or self.instance
+        if option in self.lines:
+            return ConfigIssue(self.file, self.lines[option], key, message, hint,
+                               self.columns.get(option, 0))  # fmt: skip
+        return ConfigIssue(self.file, self.line, key, message, hint, self.column)
 
 
 @dataclass(frozen=True)
@@ -145,6 +170,14 @@ class Config:
     expanders: tuple[PluginSpec, ...] = ()
     hooks: Mapping[str, HookConfig] = field(default_factory=dict)
     source: str = "<default>"
+    # Where each value is written ("daemon.log_file" -> (line, column)), so that checks made
+    # after loading (files, plugins, start-up) still point at the line; not part of equality.
+    marks: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def issue(self, key: str, message: str, hint: str = "") -> ConfigIssue:
+        """A problem with the value of `key` (a dotted path such as `daemon.log_file`)."""
+        line, col = self.marks.get(key) or self.marks.get(key.rpartition(".")[0]) or (0, 0)
+        return ConfigIssue(self.source, line, key, message, hint, col)
 
     @property
     def template_map(self) -> dict[str, NodeTemplate]:
@@ -157,22 +190,42 @@ class Config:
         return None
 
 
-# name: (type, default, minimum, nullable). Minimum None: no lower bound.
-_TOP: dict[str, tuple[str, Any, float | None, bool]] = {
-    "cluster_name": ("str", "clues", None, False),
-    "idle_time": ("float", 300.0, 0, False),
-    "min_nodes": ("int", 0, 0, False),
-    "max_nodes": ("int", None, 0, True),
-    "max_booting": ("int", 10, 1, False),
-    "scale_down_delay": ("float", 0.0, 0, False),
-    "pending_grace": ("float", 5.0, 0, False),
-    "boot_timeout": ("float", 600.0, 1, False),
-    "drain_timeout": ("float", 300.0, 0, False),
-    "shutdown_timeout": ("float", 300.0, 1, False),
-    "max_retries": ("int", 3, 0, False),
-    "retry_backoff": ("float", 30.0, 0, False),
-    "retry_backoff_max": ("float", 900.0, 0, False),
-    "reconcile_interval": ("float", 120.0, 0, False),
+@dataclass(frozen=True)
+class Key:
+    """One scalar key: its type, default and bounds; `Key("float", 5.0, 0.01, HOUR)`.
+
+    A key is required when its default is None and it is not nullable. Numbers must lie in
+    `[min, max]` (every number has both: a test walks the tables); `pattern` is a full-match
+    regex for strings, with `hint` saying what is allowed. Adding a key is one line here
+    plus its field in the dataclass it fills.
+    """
+
+    type: str  # "int", "float", "bool" or "str"
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    pattern: str = ""
+    hint: str = ""
+    max_len: int = 4096
+
+
+_NAME_HINT = "lowercase letters, digits and '-', at most 63 characters, e.g. clues"
+_TOP: dict[str, Key] = {
+    "cluster_name": Key("str", "clues", pattern=DNS_LABEL, hint=_NAME_HINT, max_len=63),
+    "idle_time": Key("float", 300.0, 0, 100 * YEAR),  # the simulator's always-on: ~forever
+    "min_nodes": Key("int", 0, 0, MAX_NODES),
+    "max_nodes": Key("int", None, 0, MAX_NODES, nullable=True),
+    "max_booting": Key("int", 10, 1, MAX_NODES),
+    "scale_down_delay": Key("float", 0.0, 0, 30 * DAY),
+    "pending_grace": Key("float", 5.0, 0, DAY),
+    "boot_timeout": Key("float", 600.0, 1, WEEK),
+    "drain_timeout": Key("float", 300.0, 0, WEEK),
+    "shutdown_timeout": Key("float", 300.0, 1, WEEK),
+    "max_retries": Key("int", 3, 0, 1000),
+    "retry_backoff": Key("float", 30.0, 0, WEEK),
+    "retry_backoff_max": Key("float", 900.0, 0, WEEK),
+    "reconcile_interval": Key("float", 120.0, 0, DAY),
 }
 _SECTIONS = (
     "daemon",
@@ -184,43 +237,55 @@ _SECTIONS = (
     "expanders",
     "hooks",
 )
-_HOOK: dict[str, tuple[str, Any, float | None, bool]] = {
-    "timeout": ("float", HookConfig.timeout, 0.01, False),
-    "cancel_on_failure": ("bool", HookConfig.cancel_on_failure, None, False),
-    "shell": ("bool", HookConfig.shell, None, False),
+_HOOK: dict[str, Key] = {
+    "timeout": Key("float", HookConfig.timeout, 0.01, DAY),
+    "cancel_on_failure": Key("bool", HookConfig.cancel_on_failure),
+    "shell": Key("bool", HookConfig.shell),
 }
-_DAEMON: dict[str, tuple[str, Any, float | None, bool]] = {
-    "state_db": ("str", DaemonConfig.state_db, None, False),
-    "listen": ("str", DaemonConfig.listen, None, False),
-    "tick": ("float", DaemonConfig.tick, 0.01, False),
-    "workers": ("int", DaemonConfig.workers, 1, False),
-    "log_level": ("str", DaemonConfig.log_level, None, False),
-    "log_file": ("str", None, None, True),
-    "token_file": ("str", None, None, True),
-    "metrics_listen": ("str", DaemonConfig.metrics_listen, None, True),
+_PATH_HINT = "a file path"
+_DAEMON: dict[str, Key] = {
+    "state_db": Key("str", DaemonConfig.state_db, pattern=r".*\S.*", hint=_PATH_HINT),
+    "listen": Key("str", DaemonConfig.listen),
+    "tick": Key("float", DaemonConfig.tick, 0.01, HOUR),
+    "workers": Key("int", DaemonConfig.workers, 1, 1024),
+    "log_level": Key("str", DaemonConfig.log_level),
+    "log_file": Key("str", None, nullable=True, pattern=r".*\S.*", hint=_PATH_HINT),
+    "token_file": Key("str", None, nullable=True, pattern=r".*\S.*", hint=_PATH_HINT),
+    "metrics_listen": Key("str", DaemonConfig.metrics_listen, nullable=True),
 }
-_LEADER: dict[str, tuple[str, Any, float | None, bool]] = {
-    "enabled": ("bool", False, None, False),
-    "lease_name": ("str", LeaderElectionConfig.lease_name, None, False),
-    "namespace": ("str", LeaderElectionConfig.namespace, None, False),
-    "lease_duration": ("float", LeaderElectionConfig.lease_duration, 1, False),
-    "renew_deadline": ("float", LeaderElectionConfig.renew_deadline, 0.5, False),
-    "retry_period": ("float", LeaderElectionConfig.retry_period, 0.1, False),
-    "identity": ("str", None, None, True),
+_LEADER: dict[str, Key] = {
+    "enabled": Key("bool", False),
+    "lease_name": Key(
+        "str",
+        LeaderElectionConfig.lease_name,
+        pattern=DNS_SUBDOMAIN,
+        hint="a Kubernetes object name: lowercase letters, digits, '-' and '.'",
+    ),  # fmt: skip
+    "namespace": Key(
+        "str", LeaderElectionConfig.namespace, pattern=DNS_LABEL, hint=_NAME_HINT, max_len=63
+    ),  # fmt: skip
+    "lease_duration": Key("float", LeaderElectionConfig.lease_duration, 1, HOUR),
+    "renew_deadline": Key("float", LeaderElectionConfig.renew_deadline, 0.5, HOUR),
+    "retry_period": Key("float", LeaderElectionConfig.retry_period, 0.1, HOUR),
+    "identity": Key("str", None, nullable=True, max_len=253),
 }
-_TEMPLATE: dict[str, tuple[str, Any, float | None, bool]] = {
-    "name": ("str", None, None, False),
-    "power": ("str", None, None, False),
-    "gpus": ("int", 0, 0, False),
-    "pods": ("int", 110, 1, False),
-    "cost_per_hour": ("float", 0.0, 0, False),
-    "watts_idle": ("float", 0.0, 0, False),
-    "watts_busy": ("float", 0.0, 0, False),
-    "boot_seconds": ("float", 60.0, 0, False),
-    "shutdown_seconds": ("float", 30.0, 0, False),
-    "min_count": ("int", 0, 0, False),
-    "max_count": ("int", None, 0, True),
-    "priority": ("int", 0, None, False),
+# Template names become label values, tags and metric labels.
+_TEMPLATE_NAME_HINT = "letters, digits, '-', '_' and '.', at most 63 characters, e.g. wn"
+_TEMPLATE: dict[str, Key] = {
+    "name": Key("str", None, pattern=LABEL_NAME, hint=_TEMPLATE_NAME_HINT, max_len=63),
+    "power": Key("str", None),
+    "gpus": Key("int", 0, 0, 1024),
+    "pods": Key("int", 110, 1, 100_000),
+    "cost_per_hour": Key("float", 0.0, 0, 1e6),
+    "watts_idle": Key("float", 0.0, 0, 1e6),
+    "watts_busy": Key("float", 0.0, 0, 1e6),
+    "boot_seconds": Key("float", 60.0, 0, DAY),
+    "shutdown_seconds": Key("float", 30.0, 0, DAY),
+    "min_count": Key("int", 0, 0, MAX_NODES),
+    "max_count": Key("int", None, 0, MAX_NODES, nullable=True),
+    "priority": Key("int", 0, -(2**31), 2**31 - 1),
 }
 _TEMPLATE_KEYS = (*_TEMPLATE, "nodes", "cpu", "memory", "labels", "taints")
-_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+# Quantities of one node: (smallest, largest) in millicores / bytes.
+CPU_MILLIS_RANGE = (1, 100_000 * 1000)
+MEMORY_BYTES_RANGE = (1, 2**60)

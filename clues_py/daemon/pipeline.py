@@ -185,7 +185,7 @@ def runtime_update(old: Config, cfg: Config) -> tuple[Config, list[str], list[st
     restart = [
         f.name
         for f in fields(Config)
-        if f.name not in (*RUNTIME_KEYS, "daemon", "source")
+        if f.name not in (*RUNTIME_KEYS, "daemon", "source", "marks")
         and getattr(cfg, f.name) != getattr(old, f.name)
     ] + [
         f"daemon.{f.name}"
@@ -196,7 +196,8 @@ def runtime_update(old: Config, cfg: Config) -> tuple[Config, list[str], list[st
     changed = [
         f.name
         for f in fields(Config)
-        if f.name not in ("daemon", "source") and getattr(new, f.name) != getattr(old, f.name)
+        if f.name not in ("daemon", "source", "marks")
+        and getattr(new, f.name) != getattr(old, f.name)
     ]
     changed += [
         f"daemon.{f.name}"

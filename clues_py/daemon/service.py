@@ -1,8 +1,10 @@
 """`cluesd` process: config, logging, signals, the HTTP API and the daemon loop.
 
 Everything that makes the daemon a well-behaved Unix service lives here, so
-`daemon.py` stays about planning and acting. Exit codes: 0 clean stop, 2 bad
-configuration, 1 anything else that prevents start-up.
+`daemon.py` stays about planning and acting. The config goes through `preflight` first,
+the same checks as `clues config check`. Exit codes: 0 clean stop, 2 bad configuration
+(found by preflight or at start-up; systemd does not restart it), 1 anything else that
+prevents start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from types import FrameType
 from typing import Any
 
 from clues_py import __version__
-from clues_py.config.load import Config, ConfigError, load_config
+from clues_py.config.load import LOG_LEVELS, Config, ConfigError
+from clues_py.daemon.preflight import EXIT_CONFIG, check_file
 from clues_py.redact import SCRUBBER, config_secrets
 
 log = logging.getLogger("clues.service")
@@ -120,8 +123,9 @@ class Service:
     def reload(self, path: str) -> bool:
         """SIGHUP: re-read `path` and apply what can change at runtime; keep the old on error."""
         try:
-            cfg = load_config(path)
-            restart = self.daemon.reload(cfg)  # builds the policy pipeline: may raise too
+            # The start-up checks but constructing providers (they need a restart anyway).
+            cfg = check_file(path, build=False).cfg
+            restart = self.daemon.reload(cfg)
         except ConfigError as exc:
             log.error("reload: invalid configuration, keeping the running one:\n%s", exc)
             return False
@@ -196,27 +200,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("CLUES_CONFIG", DEFAULT_CONFIG),
         help=f"YAML configuration (default: $CLUES_CONFIG or {DEFAULT_CONFIG})",
     )
-    parser.add_argument("--log-level", default=None, help="override daemon.log_level")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="override daemon.log_level",
+    )
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
     parser.add_argument("--version", action="version", version=f"cluesd {__version__}")
     args = parser.parse_args(argv)
 
+    # The same checks as `clues config check`: a config that passes here starts.
     try:
-        cfg = load_config(args.config)
+        checked = check_file(args.config)
     except ConfigError as exc:
         print(f"cluesd: invalid configuration:\n{exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(
-            f"cluesd: cannot read configuration {args.config}: {exc.strerror}. "
-            "Pass one with -c FILE (an example is in etc/clues.yaml).",
-            file=sys.stderr,
-        )
-        return 2
+        return EXIT_CONFIG
     if args.check:
+        checked.close()
         print(f"OK: {args.config}")
         return 0
-    setup_logging(args.log_level or cfg.daemon.log_level, cfg.daemon.log_file)
+    cfg = checked.cfg
+    try:
+        setup_logging(args.log_level or cfg.daemon.log_level, cfg.daemon.log_file)
+    except OSError as exc:  # the log file went away since the check
+        checked.close()
+        print(f"cluesd: {cfg.issue('daemon.log_file', str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
 
     # Handlers only set flags: taking a lock (Event.set, logging) inside a handler can
     # deadlock against the interrupted main thread.
@@ -232,7 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
     try:
-        service = Service(cfg).start()
+        service = Service(cfg, backend=checked.backend, power=checked.power).start()
+    except ConfigError as exc:
+        log.error("cannot start: invalid configuration:\n%s", exc)
+        return EXIT_CONFIG
     except Exception as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -37,7 +37,7 @@ _EPS = 1e-6
 _MAX_PASSES_PER_INSTANT = 200
 DESCRIBE_INTERVAL = 2.0  # the daemon's throttle on provider polls while powering off
 # Deadlines further than this (e.g. the always-on baseline's idle_time) never come.
-FOREVER = 1e10
+FOREVER = 1e9  # about 31 years: longer than any trace, shorter than report.NEVER
 
 
 @dataclass

@@ -20,8 +20,9 @@ from clues_py.sim.scenario import Scenario
 # The original CLUES defaults: a 5 s monitoring period and 1800 s idle time.
 CLASSIC_PERIOD = 5.0
 CLASSIC_IDLE = 1800.0
-# An idle_time no run reaches (the config wants a finite number); see engine.FOREVER.
-NEVER = 1e12
+# An idle_time no run reaches (the config wants a number within its range: about 95
+# years); see engine.FOREVER.
+NEVER = 3e9
 
 
 @dataclass(frozen=True)

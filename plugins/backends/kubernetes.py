@@ -14,14 +14,25 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from clues_py.contracts import Changes, DrainResult, Observation, PluginContext, PluginError
+from clues_py.contracts import (
+    DAY,
+    DNS_LABEL,
+    HOUR,
+    Changes,
+    DrainResult,
+    Observation,
+    Pattern,
+    PluginContext,
+    PluginError,
+    Range,
+)
 
 from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord, pod_record
@@ -101,11 +112,14 @@ class KubernetesBackend:
         context: str | None = None
         in_cluster: bool = False
         # Unbound pods older than this count as demand even without Unschedulable.
-        pending_grace: float = 5.0
-        relist_backoff_max: float = 30.0
-        watch_timeout: int = 300  # server-side timeoutSeconds of each watch
-        eviction_grace: int | None = None  # gracePeriodSeconds for evictions
-        namespace: str = "kube-system"  # events and leases
+        pending_grace: Annotated[float, Range(0, DAY)] = 5.0
+        relist_backoff_max: Annotated[float, Range(0.1, HOUR)] = 30.0
+        # server-side timeoutSeconds of each watch
+        watch_timeout: Annotated[int, Range(1, int(DAY))] = 300
+        # gracePeriodSeconds for evictions
+        eviction_grace: Annotated[int, Range(0, int(DAY))] | None = None
+        # events and leases
+        namespace: Annotated[str, Pattern(DNS_LABEL, "a namespace name", 63)] = "kube-system"
         # Watch Kueue Workloads (queued, not admitted = demand); off when the API is absent.
         kueue: bool = True
 

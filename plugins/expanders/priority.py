@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import PluginContext, Range
 from clues_py.planner.chain import Option, best_by
 
 
@@ -19,7 +20,9 @@ class Priority:
 
     @dataclass(frozen=True)
     class Config:
-        priorities: Mapping[str, int] = field(default_factory=dict)
+        priorities: Mapping[str, Annotated[int, Range(-(2**31), 2**31 - 1)]] = field(
+            default_factory=dict
+        )
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or Priority.Config()

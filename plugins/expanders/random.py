@@ -10,8 +10,9 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import PluginContext, Range
 from clues_py.planner.chain import Option
 
 
@@ -20,7 +21,7 @@ class Random:
 
     @dataclass(frozen=True)
     class Config:
-        seed: int = 0
+        seed: Annotated[int, Range(0, 2**63 - 1)] = 0
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or Random.Config()

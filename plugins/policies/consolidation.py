@@ -18,8 +18,9 @@ The daemon drains the chosen nodes through the Eviction API and powers them off.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import DAY, MAX_NODES, PluginContext, Range
 from clues_py.model import (
     Action,
     ActionKind,
@@ -87,9 +88,11 @@ class Consolidation:
 
     @dataclass(frozen=True)
     class Config:
-        threshold: float = 0.5  # drain nodes whose utilisation is below this share
-        max_disruption: int = 1  # nodes draining at once (including those already draining)
-        delay_after_scale_up: float = 600.0
+        # drain nodes whose utilisation is below this share
+        threshold: Annotated[float, Range(0.001, 1)] = 0.5
+        # nodes draining at once (including those already draining)
+        max_disruption: Annotated[int, Range(1, MAX_NODES)] = 1
+        delay_after_scale_up: Annotated[float, Range(0, 30 * DAY)] = 600.0
         block_local_storage: bool = True  # pods with emptyDir/hostPath block a drain
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):

@@ -11,8 +11,9 @@ policy (demand counted on it, min_nodes). Every IDLE node left on gets its reaso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import DAY, YEAR, PluginContext, Range
 from clues_py.model import Action, ActionKind, ClusterSnapshot, NodeState
 from clues_py.planner.builder import PlanBuilder
 
@@ -24,8 +25,8 @@ class IdleOff:
 
     @dataclass(frozen=True)
     class Config:
-        idle_time: float = 300.0
-        scale_down_delay: float = 0.0
+        idle_time: Annotated[float, Range(0, 100 * YEAR)] = 300.0
+        scale_down_delay: Annotated[float, Range(0, 30 * DAY)] = 0.0
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or IdleOff.Config()

@@ -11,8 +11,9 @@ template's cpu). The policy reserves enough of it that idle power-off leaves it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import MAX_NODES, PluginContext, Range
 from clues_py.model import ClusterSnapshot, ManagedNode, NodeState, format_cpu
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.warm import not_off_counts, power_on, power_on_candidates
@@ -31,8 +32,8 @@ class KeepFree:
 
     @dataclass(frozen=True)
     class Config:
-        nodes: int = 0  # idle (or booting) nodes to keep ready
-        cpu: float = 0.0  # free cores to keep ready
+        nodes: Annotated[int, Range(0, MAX_NODES)] = 0  # idle (or booting) nodes to keep ready
+        cpu: Annotated[float, Range(0, 1e6)] = 0.0  # free cores to keep ready
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or KeepFree.Config()

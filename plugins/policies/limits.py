@@ -11,8 +11,9 @@ Per-template `max_count` is enforced by the packing, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import MAX_NODES, PluginContext, Range
 from clues_py.model import ClusterSnapshot, NodeState, QuantityError, format_bytes, to_int
 from clues_py.planner.builder import PlanBuilder
 
@@ -33,11 +34,12 @@ class Limits:
 
     @dataclass(frozen=True)
     class Config:
-        max_booting: int | None = 10
-        max_nodes: int | None = None
-        max_cores: float | None = None
-        max_memory: int | str | None = None  # bytes or a quantity such as "512Gi"
-        max_cost_per_hour: float | None = None
+        max_booting: Annotated[int, Range(0, MAX_NODES)] | None = 10
+        max_nodes: Annotated[int, Range(0, MAX_NODES)] | None = None
+        max_cores: Annotated[float, Range(0, 1e9)] | None = None
+        # bytes or a quantity such as "512Gi"
+        max_memory: Annotated[int, Range(0, 2**70)] | str | None = None
+        max_cost_per_hour: Annotated[float, Range(0, 1e9)] | None = None
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or Limits.Config()

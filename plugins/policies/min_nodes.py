@@ -10,8 +10,9 @@ are `clues_py.planner.warm.keep_on`, shared with schedule windows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import MAX_NODES, PluginContext, Range
 from clues_py.model import ClusterSnapshot
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.warm import keep_on
@@ -22,7 +23,7 @@ class MinNodes:
 
     @dataclass(frozen=True)
     class Config:
-        min_nodes: int = 0
+        min_nodes: Annotated[int, Range(0, MAX_NODES)] = 0
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or MinNodes.Config()

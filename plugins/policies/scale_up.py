@@ -11,8 +11,9 @@ pod that gets no power-on, why. Limits are the `limits` policy's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import DAY, PluginContext, Range
 from clues_py.model import Action, ActionKind, ClusterSnapshot
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.chain import ExpanderChain
@@ -33,7 +34,8 @@ class ScaleUp:
 
     @dataclass(frozen=True)
     class Config:
-        pending_grace: float = 0.0  # seconds a pod must have been pending before it counts
+        # seconds a pod must have been pending before it counts
+        pending_grace: Annotated[float, Range(0, DAY)] = 0.0
         # Open GPU templates for work that needs no GPU (otherwise only for GPU work).
         gpu_nodes_for_cpu_work: bool = False
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from clues_py.contracts import PluginContext
+from clues_py.contracts import MAX_NODES, PluginContext, Range
 from clues_py.model import ClusterSnapshot
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.warm import keep_on
@@ -25,7 +26,7 @@ from clues_py.planner.warm import keep_on
 @dataclass(frozen=True)
 class Window:
     cron: str  # "minute hour day month day_of_week", e.g. "* 8-17 * * mon-fri"
-    nodes: int = 1  # keep at least this many nodes on inside the window
+    nodes: Annotated[int, Range(0, MAX_NODES)] = 1  # keep at least this many on inside
     name: str = ""
 
 

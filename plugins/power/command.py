@@ -17,13 +17,17 @@ command that succeeded. Retrying and timeouts of the node itself are the FSM's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from clues_py.contracts import (
+    DAY,
+    HOUR,
     NotImplementedByPlugin,
     OwnedInstance,
     PluginContext,
     PluginError,
     PowerState,
+    Range,
 )
 from clues_py.model import ManagedNode, NodeTemplate
 
@@ -36,8 +40,8 @@ class CommandPowerManager:
         on_command: str | list[str]
         off_command: str | list[str]
         status_command: str | list[str] = ""
-        timeout: float = 120.0  # for on/off commands
-        status_timeout: float = 15.0
+        timeout: Annotated[float, Range(0.1, DAY)] = 120.0  # for on/off commands
+        status_timeout: Annotated[float, Range(0.1, HOUR)] = 15.0
         shell: bool = False  # run string commands through /bin/sh -c
         env: dict[str, str] = field(default_factory=dict)
         provider_id: str = "command://{node}"

@@ -25,9 +25,17 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from clues_py.contracts import OwnedInstance, PluginContext, PluginError, PowerState
+from clues_py.contracts import (
+    DAY,
+    HOUR,
+    OwnedInstance,
+    PluginContext,
+    PluginError,
+    PowerState,
+    Range,
+)
 from clues_py.model import ManagedNode, NodeTemplate
 
 log = logging.getLogger("clues.power.im")
@@ -133,9 +141,10 @@ class IMPowerManager:
         base_radl: str = ""  # file or text to create the infrastructure with
         state_file: str = ""  # where a created infrastructure's id is kept across restarts
         context: bool = True  # let IM (re)contextualize after adding/removing a VM
-        wait_running: float = 300.0  # power_on polls this long for running/configured
-        poll_interval: float = 5.0
-        timeout: float = 60.0  # per HTTP request
+        # power_on polls this long for running/configured
+        wait_running: Annotated[float, Range(1, DAY)] = 300.0
+        poll_interval: Annotated[float, Range(0.1, HOUR)] = 5.0
+        timeout: Annotated[float, Range(0.1, HOUR)] = 60.0  # per HTTP request
         verify_tls: bool = True
 
     def __init__(self, config: Config, context: PluginContext) -> None:

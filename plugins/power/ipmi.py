@@ -21,13 +21,18 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
+from typing import Annotated
 
 from clues_py.contracts import (
+    DAY,
+    HOUR,
+    PORT,
     NotImplementedByPlugin,
     OwnedInstance,
     PluginContext,
     PluginError,
     PowerState,
+    Range,
 )
 from clues_py.model import ManagedNode, NodeTemplate
 
@@ -41,7 +46,7 @@ class BMC:
     """How to reach one node's BMC; unset fields come from `defaults`."""
 
     host: str | None = None
-    port: int | None = None
+    port: Annotated[int, Range(*PORT)] | None = None
     user: str | None = None
     password_file: str | None = None
     password_env: str | None = None
@@ -54,14 +59,15 @@ class IPMIPowerManager:
         defaults: BMC = field(default_factory=BMC)
         ipmitool: str = "ipmitool"
         interface: str = "lanplus"
-        cipher_suite: int = 3
+        cipher_suite: Annotated[int, Range(0, 17)] = 3
         soft_off: bool = True
-        soft_timeout: float = 120.0  # wait this long for a soft shutdown, then force off
-        poll_interval: float = 2.0
-        timeout: float = 30.0  # per ipmitool call
+        # wait this long for a soft shutdown, then force off
+        soft_timeout: Annotated[float, Range(0, DAY)] = 120.0
+        poll_interval: Annotated[float, Range(0.1, HOUR)] = 2.0
+        timeout: Annotated[float, Range(0.1, HOUR)] = 30.0  # per ipmitool call
         # ipmitool's own retransmission (-R) and per-try timeout in seconds (-N).
-        retries: int = 2
-        retry_timeout: int = 2
+        retries: Annotated[int, Range(0, 100)] = 2
+        retry_timeout: Annotated[int, Range(1, 3600)] = 2
 
     def __init__(self, config: Config, context: PluginContext) -> None:
         self._where = f"power.{context.instance}"

@@ -19,9 +19,9 @@ import string
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from clues_py.contracts import OwnedInstance, PluginContext, PluginError, PowerState
+from clues_py.contracts import PORT, OwnedInstance, PluginContext, PluginError, PowerState, Range
 from clues_py.model import ManagedNode, NodeTemplate
 
 TAG_CLUSTER = "clues-py.io/cluster"
@@ -74,7 +74,7 @@ class LibcloudPowerManager:
         credentials_file: str = ""
         region: str | None = None
         host: str | None = None
-        port: int | None = None
+        port: Annotated[int, Range(*PORT)] | None = None
         secure: bool | None = None
         signature_version: str | None = None
         driver_args: dict[str, Any] = field(default_factory=dict)  # anything else the driver takes

@@ -13,9 +13,17 @@ import random
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from clues_py.contracts import OwnedInstance, PluginContext, PluginError, PowerState
+from clues_py.contracts import (
+    DAY,
+    HOUR,
+    OwnedInstance,
+    PluginContext,
+    PluginError,
+    PowerState,
+    Range,
+)
 from clues_py.model import ManagedNode, NodeTemplate, format_cpu
 
 _STATES = {
@@ -30,11 +38,13 @@ class SimPowerManager:
     @dataclass(frozen=True)
     class Config:
         url: str = ""  # sandbox API URL; default: the `sandbox_url` the host passes in
-        boot_seconds: float | None = None  # default: the template's boot_seconds
-        shutdown_seconds: float | None = None  # default: the template's shutdown_seconds
-        failure_rate: float = 0.0  # probability that a boot never registers a Node
-        seed: int | None = None
-        timeout: float = 10.0
+        # default: the template's boot_seconds / shutdown_seconds
+        boot_seconds: Annotated[float, Range(0, DAY)] | None = None
+        shutdown_seconds: Annotated[float, Range(0, DAY)] | None = None
+        # probability that a boot never registers a Node
+        failure_rate: Annotated[float, Range(0, 1)] = 0.0
+        seed: Annotated[int, Range(0, 2**63 - 1)] | None = None
+        timeout: Annotated[float, Range(0.1, HOUR)] = 10.0
 
     def __init__(self, config: Config, context: PluginContext) -> None:
         url = config.url or str(context.extras.get("sandbox_url", ""))

@@ -16,13 +16,18 @@ import logging
 import re
 import socket
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from clues_py.contracts import (
+    DAY,
+    HOUR,
+    PORT,
     NotImplementedByPlugin,
     OwnedInstance,
     PluginContext,
     PluginError,
     PowerState,
+    Range,
 )
 from clues_py.model import ManagedNode, NodeTemplate
 
@@ -50,12 +55,12 @@ class WakeOnLanPowerManager:
     class Config:
         macs: dict[str, str]  # node name -> MAC address
         broadcast: str = "255.255.255.255"
-        port: int = 9
-        repeat: int = 3
+        port: Annotated[int, Range(*PORT)] = 9
+        repeat: Annotated[int, Range(1, 100)] = 3
         off_command: str | list[str] = ""
         status_command: str | list[str] = ""
-        timeout: float = 120.0  # for off_command
-        status_timeout: float = 15.0
+        timeout: Annotated[float, Range(0.1, DAY)] = 120.0  # for off_command
+        status_timeout: Annotated[float, Range(0.1, HOUR)] = 15.0
         shell: bool = False
         env: dict[str, str] = field(default_factory=dict)
 

@@ -223,7 +223,7 @@ def test_metrics_listen_config_key() -> None:
     assert parse_config("daemon: {metrics_listen: '[::1]:0'}").daemon.metrics_listen == "[::1]:0"
     with pytest.raises(ConfigError) as err:
         parse_config("daemon:\n  metrics_listen: unix:/run/x.sock\n", "c.yaml")
-    assert "c.yaml:2: daemon.metrics_listen: not a TCP listen address" in str(err.value)
+    assert "c.yaml:2:19: daemon.metrics_listen: not a TCP listen address" in str(err.value)
 
 
 def test_pass_duration_by_kind(daemon: StubDaemon, clock: VirtualClock) -> None:

@@ -154,10 +154,12 @@ def test_check_plugins_reports_bad_options_of_real_plugins():
     with pytest.raises(ConfigError) as exc:
         check_plugins(cfg)
     lines = str(exc.value).splitlines()
-    assert lines[0] == f"{F}:3: backend.in_clusterr: unknown option (did you mean 'in_cluster'?)"
-    assert lines[1] == f"{F}:7: power.sim.boot_secs: unknown option (did you mean 'boot_seconds'?)"
+    assert lines[0] == f"{F}:3:3: backend.in_clusterr: unknown option (did you mean 'in_cluster'?)"
+    assert (
+        lines[1] == f"{F}:7:5: power.sim.boot_secs: unknown option (did you mean 'boot_seconds'?)"
+    )
     assert lines[2].startswith(
-        f"{F}:9: power.other.kind: unknown power kind 'nosuch'; valid kinds:"
+        f"{F}:9:5: power.other.kind: unknown power kind 'nosuch'; valid kinds:"
     )
     assert len(lines) == 3
 

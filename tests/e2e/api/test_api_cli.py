@@ -21,6 +21,7 @@ from clues_py.api.server import ApiServer
 from clues_py.cli.main import _connect_address, main
 from clues_py.cli.tools import DEMO_DEFAULTS
 from tests.tools import command
+from tests.tools import runnable_here
 
 pytestmark = pytest.mark.e2e
 
@@ -206,7 +207,7 @@ def fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: Any) -> Non
 def test_config_check_reports_every_error_with_file_and_line(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(
-        "power:\n  sim: {kind: sim, url: 'http://127.0.0.1:1'}\n"
+        runnable_here(tmp_path) + "power:\n  sim: {kind: sim, url: 'http://127.0.0.1:1'}\n"
         "templates:\n"
         "  - {name: wn, power: sim, nodes: 'wn-[1-3]', cpu: 4, memory: 8Gi}\n"
         "  - {name: gpu, power: sim, nodes: 'gpu-1', cpu: 8, memory: 32Gi, gpus: 1}\n"
@@ -223,8 +224,8 @@ def test_config_check_reports_every_error_with_file_and_line(tmp_path: Path) -> 
     result = run("config", "check", str(bad))
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"{bad}:1: idle_time:")
-    assert any(line.startswith(f"{bad}:5: templates[0].cpu:") for line in lines)
+    assert lines[0].startswith(f"{bad}:1:12: idle_time:")
+    assert any(line.startswith(f"{bad}:5:52: templates[0].cpu:") for line in lines)
     bad_option = tmp_path / "bad_option.yaml"
     bad_option.write_text(
         "power:\n  sim:\n    kind: sim\n    boot_secs: 3\n"
@@ -232,7 +233,7 @@ def test_config_check_reports_every_error_with_file_and_line(tmp_path: Path) -> 
     )
     result = run("config", "check", str(bad_option))
     assert result.exit_code == 2
-    assert f"{bad_option}:4: power.sim.boot_secs: unknown option" in result.stderr
+    assert f"{bad_option}:4:5: power.sim.boot_secs: unknown option" in result.stderr
     assert "did you mean 'boot_seconds'" in result.stderr
 
 

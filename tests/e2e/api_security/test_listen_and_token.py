@@ -41,7 +41,7 @@ def test_default_listen_is_a_unix_socket_and_the_cli_follows() -> None:
 def test_tcp_without_token_file_is_a_config_error_at_the_listen_line() -> None:
     errors = _errors("cluster_name: c\ndaemon:\n  tick: 1\n  listen: 0.0.0.0:8484\n")
     assert errors == [
-        "clues.yaml:4: daemon.listen: TCP listener 0.0.0.0:8484 needs daemon.token_file "
+        "clues.yaml:4:11: daemon.listen: TCP listener 0.0.0.0:8484 needs daemon.token_file "
         "(set token_file to a 0600 file holding a random token, "
         "or listen on unix:/run/clues/clues.sock)"
     ]
@@ -53,14 +53,14 @@ def test_token_file_must_exist_and_be_0600(tmp_path: Path) -> None:
     token.chmod(0o644)
     text = f"daemon:\n  listen: 127.0.0.1:8484\n  token_file: {token}\n"
     assert _errors(text) == [
-        f"clues.yaml:3: daemon.token_file: token file {token} has mode 0644; it must be 0600 "
+        f"clues.yaml:3:15: daemon.token_file: token file {token} has mode 0644; it must be 0600 "
         "(chmod 600 it; it is a secret)"
     ]
     token.chmod(0o600)
     assert parse_config(text).daemon.token_file == str(token)
     missing = tmp_path / "absent"
     (msg,) = _errors(f"daemon:\n  listen: unix:/x.sock\n  token_file: {missing}\n")
-    assert msg.startswith(f"clues.yaml:3: daemon.token_file: cannot read token file {missing}")
+    assert msg.startswith(f"clues.yaml:3:15: daemon.token_file: cannot read token file {missing}")
 
 
 def _get(address: str, path: str, token: str | None = None) -> tuple[int, dict[str, object]]:

@@ -127,9 +127,9 @@ def test_bad_config_names_file_line_and_key(tmp_path: Path) -> None:
         [*_bin("cluesd"), "-c", str(bad)], capture_output=True, text=True, timeout=30
     )
     assert proc.returncode == 2
-    assert f"{bad}:2: idle_tme: unknown key" in proc.stderr
+    assert f"{bad}:2:1: idle_tme: unknown key" in proc.stderr
     assert "did you mean 'idle_time'" in proc.stderr
-    assert f"{bad}:5: templates[0].power" in proc.stderr
+    assert f"{bad}:5:12: templates[0].power" in proc.stderr
     assert "Traceback" not in proc.stderr
 
     missing = subprocess.run(

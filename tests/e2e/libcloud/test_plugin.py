@@ -92,6 +92,6 @@ def test_config_is_validated_by_the_plugin_loader(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         check_plugins(load_config(cfg))
     text = str(info.value)
-    assert "c.yaml:7: power.cloud.on_power_off: must be one of 'terminate', 'stop'" in text
-    assert "c.yaml:8: power.cloud.secuirty_groups: unknown option" in text
+    assert "c.yaml:7:5: power.cloud.on_power_off: must be one of 'terminate', 'stop'" in text
+    assert "c.yaml:8:5: power.cloud.secuirty_groups: unknown option" in text
     assert "security_groups" in text
