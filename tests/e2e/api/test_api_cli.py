@@ -20,8 +20,7 @@ from clues_py import __version__
 from clues_py.api.server import ApiServer
 from clues_py.cli.main import _connect_address, main
 from clues_py.cli.tools import DEMO_DEFAULTS
-from tests.tools import command
-from tests.tools import runnable_here
+from tests.tools import command, runnable_here
 
 pytestmark = pytest.mark.e2e
 

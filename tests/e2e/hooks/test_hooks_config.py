@@ -37,7 +37,8 @@ def test_hooks_errors_name_file_line_and_key() -> None:
     text = str(err.value)
     assert "clues.yaml:2:3: hooks.pre_power_of: unknown key (did you mean 'pre_power_off'?)" in text
     assert (
-        "clues.yaml:3:25: hooks.on_idle.cancel_on_failure: only pre_power_on and pre_power_off" in text
+        "clues.yaml:3:25: hooks.on_idle.cancel_on_failure: only pre_power_on and pre_power_off"
+        in text
     )
     assert "clues.yaml:4:13: hooks.on_used.command: expected a command" in text
     assert "clues.yaml:5:13: hooks.on_error.command: cannot split" in text
