@@ -133,6 +133,11 @@ def _coerce(value: Any, tp: Any) -> Any:
     if tp is Any or tp is object:
         return value
     if origin is typing.Annotated:
+        # Bounds before conversion: a 400-digit integer must not reach float().
+        if args[0] in (int, float) and isinstance(value, int | float):
+            for marker in tp.__metadata__:
+                if problem := annotation_problem(value, marker):
+                    raise _Mismatch(problem)
         out = _coerce(value, args[0])
         for marker in tp.__metadata__:
             if problem := annotation_problem(out, marker):
@@ -270,9 +275,11 @@ def plugin_issue(spec: PluginSpec, message: str, hint: str = "") -> ConfigIssue:
     if sep:
         if head in (path, spec.kind):
             return spec.issue("", rest, hint)
-        option = head.removeprefix(path + ".").split(".")[0].split("[")[0]
+        sub = head.removeprefix(path + ".")
+        option = sub.split(".")[0].split("[")[0]
         if option in spec.lines and option != "kind":
-            return spec.issue(option, rest, hint)
+            inner = sub[len(option) :].lstrip(".")  # e.g. the node of `macs.wn-1`
+            return spec.issue(option, f"{inner}: {rest}" if inner else rest, hint)
     return spec.issue("", message, hint)
 
 

@@ -171,6 +171,9 @@ class _LimitedLoader(yaml.SafeLoader):
             self.depth -= 1
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 class _TooBig(Exception):
     def __init__(self, node: yaml.Node, message: str) -> None:
         super().__init__(message)
@@ -198,6 +201,10 @@ class _Walk:
                           "through aliases (&anchors/*aliases nested too deep?)")  # fmt: skip
         mark = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.pos.values.setdefault(path, mark)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"tag {node.tag} is not allowed here", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
