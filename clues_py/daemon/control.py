@@ -1,7 +1,7 @@
 """The operator's face of the daemon: status, node verbs, history and `explain`.
 
 Composed into `Daemon` (`daemon.control`) and handed to the HTTP API and the metrics
-exporter. It sees the daemon only through `ControlHost`, reads state under the daemon's
+exporter. It sees the daemon only through `ControlHost` (host.py), reads state under the daemon's
 lock, and changes it only through lifecycle facts and `start_action`, like the loop does.
 Recording the planner's decisions for `explain` is done here too (a bus subscriber).
 """
@@ -9,24 +9,18 @@ Recording the planner's decisions for `explain` is done here too (a bus subscrib
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clues_py import __version__
 from clues_py.daemon.bus import Bus, PlanEvent
-from clues_py.lifecycle import Fact, FactKind, Transition
-from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, NodeTemplate, Plan
+from clues_py.daemon.host import DaemonHost
+from clues_py.lifecycle import Fact, FactKind
+from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
 
 if TYPE_CHECKING:
-    from clues_py.clock import Clock
-    from clues_py.config.load import Config
-    from clues_py.contracts import Backend
-    from clues_py.daemon.actuator import Actuator
     from clues_py.daemon.passes import PassLog
     from clues_py.daemon.reconciler import Reconciler
     from clues_py.daemon.state import LastPlan
-    from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
 
@@ -40,43 +34,21 @@ def _never_fits(reason: str) -> bool:
     return any(m in reason for m in _NO_TEMPLATE_MARKERS)
 
 
-class ControlHost(Protocol):
-    """What the control surface needs of the daemon (`Daemon` provides it)."""
+class ControlHost(DaemonHost, Protocol):
+    """What the control surface needs of the daemon beyond `DaemonHost`."""
 
-    @property
-    def cfg(self) -> Config: ...
-    @property
-    def clock(self) -> Clock: ...
-    @property
-    def templates(self) -> dict[str, NodeTemplate]: ...
-    @property
-    def store(self) -> Store: ...
     @property
     def bus(self) -> Bus: ...
     @property
-    def backend(self) -> Backend: ...
-    @property
-    def actuator(self) -> Actuator: ...
-    @property
     def reconciler(self) -> Reconciler: ...
-    @property
-    def is_leader(self) -> Callable[[], bool]: ...
-    @property
-    def state_lock(self) -> threading.RLock: ...
     @property
     def last_plan(self) -> LastPlan: ...
     @property
     def pass_log(self) -> PassLog: ...
 
-    def managed_nodes(self) -> dict[str, ManagedNode]: ...
-
     def pending_since(self) -> dict[str, float]: ...
 
-    def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
-
     def start_action(self, action: Action, now: float) -> int | None: ...
-
-    def wake(self) -> None: ...
 
 
 class Control:

@@ -12,53 +12,27 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clues_py.contracts import NotImplementedByPlugin, OwnedInstance
+from clues_py.daemon.host import DaemonHost
 from clues_py.daemon.reconcile import Decisions, decide
-from clues_py.lifecycle import Fact, FactKind, Timeouts, Transition
-from clues_py.model import ManagedNode, NodeTemplate
+from clues_py.lifecycle import Fact, FactKind, Timeouts
 
 if TYPE_CHECKING:
-    from clues_py.clock import Clock
-    from clues_py.config.load import Config
-    from clues_py.contracts import Backend, PowerManager
-    from clues_py.daemon.actuator import Actuator
-    from clues_py.store import Store
+    from clues_py.contracts import PowerManager
 
 log = logging.getLogger("clues.reconcile")
 
 
-class ReconcileHost(Protocol):
-    """What reconciliation needs of the daemon (`Daemon` provides it)."""
+class ReconcileHost(DaemonHost, Protocol):
+    """What reconciliation needs of the daemon beyond `DaemonHost`."""
 
-    @property
-    def cfg(self) -> Config: ...
-    @property
-    def clock(self) -> Clock: ...
-    @property
-    def templates(self) -> dict[str, NodeTemplate]: ...
     @property
     def timeouts(self) -> Timeouts: ...
     @property
-    def store(self) -> Store: ...
-    @property
-    def backend(self) -> Backend: ...
-    @property
     def power(self) -> Mapping[str, PowerManager]: ...
-    @property
-    def actuator(self) -> Actuator: ...
-    @property
-    def is_leader(self) -> Callable[[], bool]: ...
-    @property
-    def state_lock(self) -> threading.RLock: ...
-
-    def managed_nodes(self) -> dict[str, ManagedNode]: ...
-
-    def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None: ...
-
-    def wake(self) -> None: ...
 
 
 class Reconciler:
