@@ -9,6 +9,7 @@ a human reason. Pairs missing from the table are no-ops (changed=False, same nod
 
 This module does no I/O and never reads the clock: the daemon (or the simulator)
 passes `now`, persists the new node (store) and performs the actions (actuator).
+Timeouts, back-off and when the next TICK matters are `timeouts.py`'s (re-exported here).
 
 Table (S = IDLE if the observation has no workload pods, else USED):
 
@@ -57,11 +58,11 @@ only when it changed calls `carry_forward` first (the old observation held until
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from clues_py.model import ManagedNode, NodeObservation, NodeState
+from clues_py.timeouts import Timeouts, backoff, retry_due, tick_due
 
 __all__ = [
     "TABLE",
@@ -78,18 +79,6 @@ __all__ = [
 ]
 
 S = NodeState
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    boot: float = 600
-    drain: float = 300
-    shutdown: float = 300
-    max_retries: int = 3
-    backoff_base: float = 30
-    backoff_max: float = 900
-    # How long a node that was Ready may be NotReady or missing before it is UNKNOWN.
-    unknown_grace: float = 60
 
 
 class FactKind(enum.StrEnum):
@@ -136,19 +125,6 @@ class Rule:
 
     targets: frozenset[NodeState]
     handler: Handler
-
-
-def backoff(attempts: int, t: Timeouts) -> float:
-    """Delay before retry number `attempts` (1-based): base * 2**(attempts-1), capped."""
-    if attempts <= 0:
-        return 0.0
-    # Cap the exponent too so that huge attempt counts cannot overflow.
-    return float(min(t.backoff_max, t.backoff_base * 2 ** min(attempts - 1, 62)))
-
-
-def retry_due(node: ManagedNode, now: float, t: Timeouts) -> bool:
-    """True when an *_ERROR node may be retried now (the daemon re-sends the power action)."""
-    return node.attempts < t.max_retries and now >= node.retry_at
 
 
 # --------------------------------------------------------------------------- helpers
@@ -433,33 +409,6 @@ def carry_forward(node: ManagedNode, now: float) -> ManagedNode:
     if obs is None or not (obs.ready or obs.workload_pods):
         return node
     return _bookkeep(node, obs, now)
-
-
-def _after(start: float, span: float) -> float:
-    """The first time `t` with `t - start >= span` (the handlers' own comparison)."""
-    t = start + span
-    while t - start < span:
-        t = math.nextafter(t, math.inf)
-    return t
-
-
-def tick_due(node: ManagedNode, t: Timeouts) -> float:
-    """The earliest time at which a TICK can change `node` (inf: never, until another fact).
-
-    Before it, `advance(node, TICK, now, t)` changes nothing; from it on, it does.
-    """
-    s = node.state
-    if s is S.POWERING_ON:
-        return node.since + t.boot
-    if s is S.DRAINING:
-        return node.since + t.drain
-    if s is S.POWERING_OFF:
-        return node.since + t.shutdown
-    if s is S.ON_ERROR:
-        return node.retry_at if node.attempts < t.max_retries else math.inf
-    if s in _SERVING and not node.ready:
-        return _after(node.seen_ready_at, t.unknown_grace)
-    return math.inf
 
 
 def advance(node: ManagedNode, fact: Fact, now: float, t: Timeouts) -> Transition:

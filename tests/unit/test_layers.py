@@ -22,6 +22,7 @@ PURE = [
     ROOT / "clues_py" / "model.py",
     ROOT / "clues_py" / "quantity.py",
     ROOT / "clues_py" / "lifecycle.py",
+    ROOT / "clues_py" / "timeouts.py",
     *sorted((ROOT / "clues_py" / "planner").glob("*.py")),
 ]
 IO_MODULES = {
@@ -110,7 +111,16 @@ def _rel(path: Path) -> str:
 
 CORE = [
     ROOT / "clues_py" / f"{m}.py"
-    for m in ("model", "quantity", "clock", "lifecycle", "store", "contracts", "outcome")
+    for m in (
+        "model",
+        "quantity",
+        "clock",
+        "lifecycle",
+        "timeouts",
+        "store",
+        "contracts",
+        "outcome",
+    )  # fmt: skip
 ]
 OUTSIDE = ("clues_py.cli", "clues_py.sim", "clues_py.sandbox", "clues_py.api")
 
