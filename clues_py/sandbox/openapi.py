@@ -138,6 +138,18 @@ def _schemas(roots: list[str], v3: bool) -> Obj:
     return {definition_name(m): _schema(m, v3, gvks.get(m)) for m in _closure(roots)}
 
 
+def _roots(groups: dict[str, list[resources.ResourceInfo]]) -> list[str]:
+    """The messages of these kinds and their lists, and of meta's Status and options."""
+    roots = ["meta.v1.Status", "meta.v1.DeleteOptions", "meta.v1.WatchEvent"]
+    for gv, infos in groups.items():
+        for info in infos:
+            for kind in (info.kind, info.list_kind):
+                spec = message_for(gv, kind)
+                if spec is not None:
+                    roots.append(spec.name)
+    return roots
+
+
 def _gv_path(group_version: str) -> str:
     return f"api/{group_version}" if "/" not in group_version else f"apis/{group_version}"
 
@@ -172,16 +184,12 @@ def gv_document(group_version: str) -> Obj | None:
     if infos is None:
         return None
     paths: Obj = {}
-    roots = ["meta.v1.Status", "meta.v1.DeleteOptions", "meta.v1.WatchEvent"]
     for info in infos:
         scope = "/namespaces/{namespace}" if info.namespaced else ""
         if "patch" in info.verbs:
             path = f"/{_gv_path(group_version)}{scope}/{info.plural}/{{name}}"
             paths[path] = {"patch": _patch_operation(info)}
-        for kind in (info.kind, info.list_kind):
-            spec = message_for(group_version, kind)
-            if spec is not None:
-                roots.append(spec.name)
+    roots = _roots({group_version: infos})
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (clues sandbox)", "version": "v1.32.0"},
@@ -193,13 +201,7 @@ def gv_document(group_version: str) -> Obj | None:
 @cache
 def v2_document() -> Obj:
     """The Swagger 2.0 document of everything served (`/openapi/v2`)."""
-    roots = ["meta.v1.Status", "meta.v1.DeleteOptions", "meta.v1.WatchEvent"]
-    for gv, infos in resources.groups().items():
-        for info in infos:
-            for kind in (info.kind, info.list_kind):
-                spec = message_for(gv, kind)
-                if spec is not None:
-                    roots.append(spec.name)
+    roots = _roots(resources.groups())
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes (clues sandbox)", "version": "v1.32.0"},

@@ -1,6 +1,6 @@
 """Protobuf over real HTTP: kubectl's captured bodies created, answers as Accept asks, watches.
 
-A fresh sandbox API server per module; requests go over http.client with the exact headers
+The module's sandbox API server (conftest.py); requests go over http.client with the exact headers
 kubectl (and Cluster Autoscaler, which adds `*/*`) sends.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,7 +15,7 @@ import pytest
 
 from clues_py.sandbox import protobuf
 from clues_py.sandbox.protobuf import wire
-from tests.e2e.sandbox.conftest import Sandbox, node, start_sandbox
+from tests.e2e.sandbox.conftest import Sandbox, node
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +25,8 @@ CA_ACCEPT = "application/vnd.kubernetes.protobuf, */*"
 
 
 @pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    s = start_sandbox(tmp_path_factory.mktemp("pb"))
-    yield s
-    s.api.close()
-    s.server.stop()
+def sb(sandbox: Sandbox) -> Sandbox:
+    return sandbox  # this module's API server (conftest.py)
 
 
 def call(
