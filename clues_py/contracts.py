@@ -126,7 +126,13 @@ class Backend(Protocol):
         """Required. Begin watching; call `on_change` (cheap, thread-safe) on any relevant event."""
 
     def synced(self) -> bool:
-        """Required. True once every watched resource has been listed at least once."""
+        """Required. True while the view reflects the cluster: every watched resource
+        listed and every watch up; False before the first list and while a watch is down."""
+
+    # Optional, not declared here so that existing backends stay structurally valid:
+    # `data_age() -> float`, seconds since the view was last known current (0 while
+    # synced, inf before the first sync). Without it the daemon takes 0 when `synced()`
+    # and inf otherwise (`clues_py.daemon.freshness`).
 
     def observe(self, now: float) -> Observation:
         """Required. Current view; must not block on I/O (served from the watch caches)."""

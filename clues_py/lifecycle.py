@@ -21,6 +21,7 @@ Table (S = IDLE if the observation has no workload pods, else USED):
     POWERING_ON   OBSERVED        -> S if Ready (attempts reset)
     POWERING_ON   POWER_ON_FAILED -> ON_ERROR (attempts+1, retry_at)
     POWERING_ON   TICK            -> ON_ERROR once now >= since+boot
+    POWERING_ON/OFF INTENT_RESUMED -> same state (since=now: a fresh timeout, no attempt)
     ON_ERROR      TICK            -> OFF once now >= retry_at and attempts < max_retries
                                      (else stays: "gave up after N failed power-ons")
     ON_ERROR      OBSERVED        -> S if Ready ("late boot: recovered")
@@ -43,6 +44,7 @@ Table (S = IDLE if the observation has no workload pods, else USED):
     OFF_ERROR     POWER_OFF_SENT  -> POWERING_OFF (retry; attempts kept)
     OFF_ERROR     TICK            -> stays (`retry_due` says when the daemon retries;
                                      after max_retries it gives up until RESET)
+    ON_ERROR/OFF_ERROR PROVIDER_GONE -> OFF once given up (no instance of it is left)
     UNKNOWN       OBSERVED        -> S if Ready
     UNKNOWN       POWER_OFF_SENT  -> POWERING_OFF
     any           RESET           -> OFF if not Ready, else S (attempts=0, error cleared)
@@ -91,6 +93,10 @@ class FactKind(enum.StrEnum):
     OBSERVED = "observed"
     PROVIDER_OFF = "provider_off"
     PROVIDER_ON = "provider_on"
+    # A step stored as sent was found made, or made again, after a restart (recovery.py).
+    INTENT_RESUMED = "intent_resumed"
+    # Reconciliation: no live instance is left of a node given up on.
+    PROVIDER_GONE = "provider_gone"
     TICK = "tick"
     RESET = "reset"
     ENABLE = "enable"
@@ -303,6 +309,17 @@ def _shutdown_timeout(node: ManagedNode, fact: Fact, now: float, t: Timeouts) ->
     )
 
 
+def _intent_resumed(node: ManagedNode, fact: Fact, now: float, t: Timeouts) -> _Out:
+    return node.with_(since=now), "after a restart" + (f": {fact.detail}" if fact.detail else "")
+
+
+def _gone_after_giving_up(node: ManagedNode, fact: Fact, now: float, t: Timeouts) -> _Out:
+    if node.attempts < t.max_retries or node.ready:
+        return None
+    new = node.with_(state=S.OFF, since=now, attempts=0, retry_at=0.0)
+    return new, f"given up, and no instance of it is left: off ({fact.detail or 'provider'})"
+
+
 def _off_error_tick(node: ManagedNode, fact: Fact, now: float, t: Timeouts) -> _Out:
     if node.attempts >= t.max_retries:
         return node, f"gave up after {node.attempts} failed power-offs; RESET to retry"
@@ -356,6 +373,7 @@ _SPECIFIC: dict[tuple[NodeState, FactKind], Rule] = {
     (S.POWERING_ON, K.OBSERVED): _rule(_booted, _SERVING),
     (S.POWERING_ON, K.POWER_ON_FAILED): _rule(_power_on_failed, S.ON_ERROR),
     (S.POWERING_ON, K.TICK): _rule(_boot_timeout, S.ON_ERROR),
+    (S.POWERING_ON, K.INTENT_RESUMED): _rule(_intent_resumed, S.POWERING_ON),
     (S.ON_ERROR, K.TICK): _rule(_on_error_tick, S.OFF, S.ON_ERROR),
     (S.ON_ERROR, K.OBSERVED): _rule(_late_boot, _SERVING),
     (S.ON_ERROR, K.POWER_OFF_SENT): _rule(_cleanup_off, S.ON_ERROR),
@@ -369,12 +387,15 @@ _SPECIFIC: dict[tuple[NodeState, FactKind], Rule] = {
     (S.POWERING_OFF, K.OBSERVED): _rule(_gone, S.OFF),
     (S.POWERING_OFF, K.PROVIDER_OFF): _rule(_provider_off, S.OFF),
     (S.POWERING_OFF, K.TICK): _rule(_shutdown_timeout, S.OFF_ERROR),
+    (S.POWERING_OFF, K.INTENT_RESUMED): _rule(_intent_resumed, S.POWERING_OFF),
     (S.POWERING_OFF, K.POWER_OFF_FAILED): _rule(_power_off_failed, S.OFF_ERROR),
     (S.OFF_ERROR, K.OBSERVED): _rule(_gone, S.OFF),
     (S.OFF_ERROR, K.PROVIDER_OFF): _rule(_provider_off, S.OFF),
     (S.OFF_ERROR, K.POWER_OFF_SENT): _rule(_power_off_sent, S.POWERING_OFF),
     (S.OFF_ERROR, K.POWER_OFF_FAILED): _rule(_power_off_failed, S.OFF_ERROR),
     (S.OFF_ERROR, K.TICK): _rule(_off_error_tick, S.OFF_ERROR),
+    (S.OFF_ERROR, K.PROVIDER_GONE): _rule(_gone_after_giving_up, S.OFF),
+    (S.ON_ERROR, K.PROVIDER_GONE): _rule(_gone_after_giving_up, S.OFF),
     (S.UNKNOWN, K.OBSERVED): _rule(_back, _SERVING),
     (S.UNKNOWN, K.PROVIDER_OFF): _rule(_provider_off, S.OFF),
     (S.UNKNOWN, K.POWER_OFF_SENT): _rule(_power_off_sent, S.POWERING_OFF),

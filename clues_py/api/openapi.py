@@ -77,7 +77,17 @@ _SCHEMAS: dict[str, Any] = {
         cluster=_STR,
         now=_NUM,
         leader={**_BOOL, "description": "false on a hot standby (leader election)"},
-        synced=_BOOL,
+        synced={**_BOOL, "description": "false before the first sync and while a watch is down"},
+        data_age={
+            "type": "number",
+            "nullable": True,
+            "description": "seconds since the cluster view was last current (null: never)",
+        },
+        recovering={
+            "type": "array",
+            "items": _STR,
+            "description": "nodes whose step stored as sent is being resolved after a restart",
+        },
         nodes={"type": "array", "items": _ref("Node")},
         pending=_obj([], pods=_INT, cpu=_INT, memory=_INT, hidden=_INT),
         unplaceable={

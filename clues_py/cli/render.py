@@ -182,7 +182,17 @@ def detail_lines(status: Mapping[str, Any]) -> list[str]:
     if status.get("leader") is False:
         lines.append("note: this cluesd is a standby (not the leader); it takes no actions")
     if status.get("synced") is False:
-        lines.append("note: not synced with the cluster yet; no actions until it is")
+        age = status.get("data_age")
+        if age is None:
+            lines.append("note: not synced with the cluster yet; no actions until it is")
+        else:
+            lines.append(
+                f"note: the cluster watch is down; data {age:.0f} s old; no drain or "
+                "power-off starts until it is back"
+            )
+    if status.get("recovering"):
+        held = ", ".join(status["recovering"])
+        lines.append(f"note: resolving steps stored as sent before a restart: {held}")
     # One line per distinct reason: a burst of identical pods must not flood the screen.
     by_reason: dict[str, list[str]] = {}
     for name, why in sorted((status.get("unplaceable") or {}).items()):

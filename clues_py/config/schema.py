@@ -125,6 +125,7 @@ HOOK_EVENTS = (
     "on_error",
     "on_idle",
     "on_used",
+    "on_terminate",
 )
 
 
@@ -160,6 +161,9 @@ class Config:
     retry_backoff_max: float = 900.0
     # Compare store, providers and cluster this often (and at start-up); 0 disables.
     reconcile_interval: float = 120.0
+    # No drain or power-off starts or finishes on cluster data older than this (seconds
+    # since the watch went down); past it the daemon also stops planning until it is back.
+    max_data_age: float = 30.0
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
     backend: PluginSpec = field(default_factory=_default_backend)
@@ -226,6 +230,8 @@ _TOP: dict[str, Key] = {
     "retry_backoff": Key("float", 30.0, 0, WEEK),
     "retry_backoff_max": Key("float", 900.0, 0, WEEK),
     "reconcile_interval": Key("float", 120.0, 0, DAY),
+    # No planning, drain or power-off on cluster data older than this (decision 0016).
+    "max_data_age": Key("float", 30.0, 0, DAY),
 }
 _SECTIONS = (
     "daemon",

@@ -10,6 +10,11 @@ Action records: an action becomes `running` when its operation starts on a worke
 the node on is reported. While a provider power call is in flight, `calling(node)` is
 true and the daemon holds observations that would move the node on (a machine seen gone
 before its power-off call has returned), so no node is `off` with its action unfinished.
+
+Stale data: right before cordoning or evicting, and right before the power-off call that
+ends a drain, `too_old()` (`clues_py.daemon.freshness`) is asked; while the cluster view is
+older than `max_data_age` the drain waits where it is. `faults.crash_point` marks where
+tests may make the process die (test-only).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
-from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus
+from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus, InstanceTerminated
+from clues_py.daemon.faults import crash_point
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ManagedNode, NodeTemplate
 from clues_py.store import Store
@@ -46,6 +52,7 @@ class Actuator:
         bus: Bus | None = None,
         inline: bool = False,
         wake: Callable[[], None] | None = None,
+        too_old: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._bus = bus or Bus()
         # Inline: run every operation in the caller's thread (the simulator's determinism).
@@ -60,6 +67,7 @@ class Actuator:
         self._busy: dict[str, Future[None]] = {}
         self._calling: set[str] = set()  # nodes whose provider power call has not returned
         self._wake = wake  # tells the daemon a call returned (held observations can apply)
+        self._too_old = too_old  # None, or why the cluster view is too old to drain on
         self._lock = threading.Lock()
         self._closed = False
         # Operator pre-hooks (clues_py.daemon.hooks.Hooks.pre): (event, node, reason) -> veto message
@@ -166,9 +174,11 @@ class Actuator:
                 self._report(node.name, Fact(FactKind.POWER_ON_FAILED, detail=veto))
                 return
             with self._provider_call(node.name):
+                crash_point("power_on_sent")
                 t0 = self._called(action_id, node, "power_on")
                 try:
                     provider_id = self._pm(node).power_on(node, template)
+                    crash_point("power_on_called")
                 except Exception as exc:
                     msg = _error_text(exc)
                     log.warning("power on %s failed: %s", node.name, msg)
@@ -187,6 +197,8 @@ class Actuator:
 
         def op() -> None:
             self._running(action_id, self._now())
+            if self._stale("drain", node):
+                return
             try:
                 if first:
                     self._backend.cordon(node.name, True)
@@ -205,6 +217,8 @@ class Actuator:
                         node.name,
                         "; ".join(f"{k}: {v}" for k, v in sorted(result.blocked.items())),
                     )
+                return
+            if self._stale("power off", node):
                 return
             veto = self._pre("pre_power_off", node)
             if veto:
@@ -232,6 +246,7 @@ class Actuator:
         with self._provider_call(node.name):
             if sent is not None:
                 self._report(node.name, sent)
+            crash_point("power_off_sent")
             t0 = self._called(action_id, node, "power_off")
             try:
                 self._pm(node).power_off(node)
@@ -247,6 +262,26 @@ class Actuator:
             self._report(node.name, fact)
         elif self._wake is not None:
             self._wake()
+
+    def _stale(self, what: str, node: ManagedNode) -> bool:
+        why = self._too_old()
+        if why:
+            log.info("%s %s: waiting: %s", what, node.name, why)
+        return why is not None
+
+    def ask(self, node: ManagedNode, answer: Callable[[PowerState | None], None]) -> bool:
+        """Ask the provider what `node` is now; `answer(state)`, None when it cannot say."""
+
+        def op() -> None:
+            state: PowerState | None
+            try:
+                state = self._pm(node).describe(node)
+            except Exception as exc:
+                log.warning("describe %s failed: %s", node.name, _error_text(exc))
+                state = None
+            answer(state)
+
+        return self._submit(node.name, "describe", op)
 
     def check_off(self, node: ManagedNode) -> bool:
         """Ask the provider whether a node we are powering off is off; then forget its Node."""
@@ -297,6 +332,7 @@ class Actuator:
             try:
                 fn(provider_id)
                 log.info("terminated %s (node %s): %s", provider_id, node, reason)
+                self._bus.publish(InstanceTerminated(self._now(), node, provider_id, reason))
             except Exception as exc:
                 log.warning("terminate %s (node %s) failed: %s", provider_id, node,
                             _error_text(exc))  # fmt: skip

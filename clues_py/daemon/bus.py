@@ -63,6 +63,16 @@ class ActionFinished:
 
 
 @dataclass(frozen=True)
+class InstanceTerminated:
+    """Reconciliation ended an owned instance (duplicate, orphan, or of a node given up on)."""
+
+    at: float
+    node: str  # the node name the instance is tagged with (may be unknown to the config)
+    provider_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PlanEvent:
     at: float
     snapshot: ClusterSnapshot
@@ -82,7 +92,15 @@ class PassFinished:
     changed: int
 
 
-Event = TransitionEvent | ActionStarted | ActionCalled | ActionFinished | PlanEvent | PassFinished
+Event = (
+    TransitionEvent
+    | ActionStarted
+    | ActionCalled
+    | ActionFinished
+    | InstanceTerminated
+    | PlanEvent
+    | PassFinished
+)
 Listener = Callable[[Any], None]
 
 

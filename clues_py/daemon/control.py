@@ -18,8 +18,10 @@ from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
 
 if TYPE_CHECKING:
+    from clues_py.daemon.freshness import Freshness
     from clues_py.daemon.passes import PassLog
     from clues_py.daemon.reconciler import Reconciler
+    from clues_py.daemon.recovery import IntentRecovery
     from clues_py.daemon.state import LastPlan
 
 log = logging.getLogger("clues.daemon")
@@ -41,6 +43,10 @@ class ControlHost(DaemonHost, Protocol):
     def bus(self) -> Bus: ...
     @property
     def reconciler(self) -> Reconciler: ...
+    @property
+    def freshness(self) -> Freshness: ...
+    @property
+    def recovery(self) -> IntentRecovery: ...
     @property
     def last_plan(self) -> LastPlan: ...
     @property
@@ -88,12 +94,15 @@ class Control:
             last = self._d.last_plan
             managed = self._d.managed_nodes()
             nodes = [self.node_dict(managed[n]) for n in sorted(managed)]
+        age = self._d.freshness.age()
         return {
             "version": __version__,
             "cluster": self._d.cfg.cluster_name,
             "now": self._d.clock.now(),
             "leader": self._d.is_leader(),
             "synced": self._d.backend.synced(),
+            "data_age": None if age == float("inf") else round(age, 1),
+            "recovering": self._d.recovery.held(),
             "nodes": nodes,
             "pending": {
                 "pods": last.pending,

@@ -27,15 +27,12 @@ from clues_py.daemon.bus import (
     TransitionEvent,
 )
 from clues_py.daemon.control import Control
+from clues_py.daemon.freshness import Freshness
 from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
 from clues_py.daemon.passes import PassLog
-from clues_py.daemon.pipeline import (
-    build_pipeline,
-    build_plugins,
-    runtime_update,
-    timeouts,
-)
+from clues_py.daemon.pipeline import build_pipeline, build_plugins, runtime_update, timeouts
 from clues_py.daemon.reconciler import Reconciler
+from clues_py.daemon.recovery import IntentRecovery
 from clues_py.daemon.state import LastPlan, NodeSide, recover_nodes
 from clues_py.lifecycle import (
     Fact,
@@ -97,6 +94,7 @@ class Daemon:
         self._stop = threading.Event()
         self._last = LastPlan()
         self._last_scale_up = float(self.store.get_meta("last_scale_up", "-inf") or "-inf")
+        self.freshness = Freshness(self.backend, lambda: self.cfg.max_data_age)
         self.actuator = Actuator(
             backend=self.backend,
             power=self.power,
@@ -108,7 +106,10 @@ class Daemon:
             bus=self.bus,
             inline=inline_actions,
             wake=self.wake,
+            too_old=self.freshness.too_old,
         )
+        # Nodes stored as POWERING_ON/OFF: ask the provider before any timeout runs.
+        self.recovery = IntentRecovery(self, self.managed_nodes())
         # demand key -> when this daemon first saw it pending (explain)
         self._first_seen: dict[str, float] = {}
         # demand key -> when it started waiting: its creation time, or first sight if that is
@@ -229,13 +230,14 @@ class Daemon:
     def run_once(self) -> Plan | None:
         t_pass = time.perf_counter()
         now = self.clock.now()
-        if not self.backend.synced():
+        if not self.freshness.pass_allowed():
             return None
         obs = self.backend.observe(now)
         with self._lock:
             for name in list(self._nodes):
                 self._apply(name, Fact(FactKind.OBSERVED, observation=obs.nodes.get(name)), now)
-                self._apply(name, Fact(FactKind.TICK), now)
+                if not self.recovery.holds(name):
+                    self._apply(name, Fact(FactKind.TICK), now)
             leader = self.is_leader()
             if leader:
                 self._drive_in_progress(now)
@@ -288,10 +290,11 @@ class Daemon:
         self.bus.publish(PassFinished(rec.at, seconds, kind, changed))
 
     def _drive_in_progress(self, now: float) -> None:
-        """Keep multi-step operations moving: drains, power-off checks, error clean-up."""
+        """Keep multi-step operations moving: recovery, drains, power-off checks, clean-up."""
+        self.recovery.step(self._nodes, now)
         for name, node in self._nodes.items():
             side = self._side[name]
-            if self.actuator.busy(name):
+            if self.actuator.busy(name) or self.recovery.holds(name):
                 continue
             if node.state == NodeState.DRAINING:
                 self.actuator.drain_step(node, side.action_id, first=not side.drain_started)
@@ -310,8 +313,9 @@ class Daemon:
 
     def _execute(self, result: Plan, now: float) -> int:
         started = 0
+        live = self.freshness.live()  # a drain starts only while every watch is up
         for action in result.actions:
-            if not self.actuator.busy(action.node):
+            if (live or action.kind == ActionKind.POWER_ON) and not self.actuator.busy(action.node):
                 started += self.start_action(action, now) is not None
         return started
 

@@ -11,7 +11,8 @@ variables describing the node and the event.
   POWER_ON_FAILED.
 - The others follow the daemon's bus (`Hooks.attach`): `post_power_on`/`post_power_off`
   on a successful ActionFinished, `on_error` on a transition into ON_ERROR or
-  OFF_ERROR, `on_idle`/`on_used` on a transition into IDLE/USED. They run on a
+  OFF_ERROR, `on_idle`/`on_used` on a transition into IDLE/USED, `on_terminate` when
+  reconciliation has ended an owned instance (InstanceTerminated). They run on a
   small thread pool so a slow hook never blocks the loop; a failure is logged
   and recorded in the store as a decision keyed `hook/<event>/<node>`.
 
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from clues_py.config.load import HookConfig
-from clues_py.daemon.bus import ActionFinished, Bus, TransitionEvent
+from clues_py.daemon.bus import ActionFinished, Bus, InstanceTerminated, TransitionEvent
 from clues_py.model import ManagedNode, NodeState
 from clues_py.store import Store
 
@@ -154,6 +155,13 @@ class Hooks:
                 env = self.env(name, node, action=event.kind, seconds=f"{event.seconds:.3f}")
                 env.pop("CLUES_STATE")  # not known from an ActionFinished
                 self._submit(name, event.node, env)
+        elif isinstance(event, InstanceTerminated) and "on_terminate" in self.specs:
+            node = ManagedNode(name=event.node, template="", state=NodeState.UNKNOWN, since=0.0)
+            env = self.env("on_terminate", node, reason=event.reason)
+            env.update(CLUES_PROVIDER_ID=event.provider_id)
+            for unknown in ("CLUES_STATE", "CLUES_TEMPLATE"):  # not known from the instance
+                env.pop(unknown)
+            self._submit("on_terminate", event.node, env)
         elif isinstance(event, TransitionEvent) and event.old != event.new:
             name = {
                 NodeState.ON_ERROR: "on_error",

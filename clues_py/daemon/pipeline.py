@@ -33,6 +33,7 @@ RUNTIME_KEYS = (
     "max_retries",
     "retry_backoff",
     "retry_backoff_max",
+    "max_data_age",
     "policies",
     "expanders",
 )

@@ -8,9 +8,14 @@ Kubernetes nodes exist, it returns what to do and why:
   OFF this also tells the FSM it is running (PROVIDER_ON -> POWERING_ON, so the boot
   timeout applies); a node already Ready is adopted by the FSM itself via OBSERVED.
 - `Terminate`: end one instance: its node name is not one of ours, it duplicates the
-  instance kept for its node, or it has run for longer than the boot timeout without
-  joining while its node is off or failed.
+  instance kept for its node, it has run for longer than the boot timeout without
+  joining while its node is off or failed, or its node is one the daemon has given up on
+  (ON_ERROR or OFF_ERROR after max_retries) and nothing runs on it.
+- `Gone`: a node given up on whose instance is gone returns to OFF (PROVIDER_GONE).
 - `unmanaged`: Kubernetes nodes that no template owns (reported, never touched).
+
+`resolve_intent` is the start-up twin (`clues_py.daemon.recovery`): for a node stored as
+POWERING_ON/POWERING_OFF, was the provider call made before the crash, or must it be made?
 
 Only instances a power manager lists are considered, and those are already filtered by
 our cluster tag, so nothing untagged is ever touched. The daemon gathers the inputs and
@@ -19,6 +24,7 @@ executes the decisions through the actuator; this module does no I/O.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -48,10 +54,17 @@ class Terminate:
 
 
 @dataclass(frozen=True)
+class Gone:
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Decisions:
     adopt: tuple[Adopt, ...] = ()
     terminate: tuple[Terminate, ...] = ()
     unmanaged: tuple[str, ...] = ()
+    gone: tuple[Gone, ...] = ()
     # Nodes skipped this round (busy, changed while listing, provider not listed).
     skipped: tuple[str, ...] = field(default=())
 
@@ -67,6 +80,8 @@ def decide(
     listed: Collection[str],
     busy: Collection[str] = (),
     listed_at: float = float("inf"),
+    max_retries: int = 3,
+    in_use: Collection[str] = (),
 ) -> Decisions:
     """What reconciliation should do now.
 
@@ -76,15 +91,29 @@ def decide(
     Ready. listed: power managers whose listing succeeded (nodes of the others are left
     alone: no decision on partial data). busy: nodes with an operation in flight.
     listed_at: when listing started; a node whose state changed after it is skipped.
+    max_retries: attempts after which the daemon has given up on an *_ERROR node.
+    in_use: Kubernetes nodes running workload pods (never terminated for giving up).
     """
     adopt: list[Adopt] = []
     terminate: list[Terminate] = []
+    gone: list[Gone] = []
     skipped: list[str] = []
     by_node: dict[str, list[tuple[str, OwnedInstance]]] = {}
+    present: set[str] = set()  # node names with an instance that is not off
     for power, inst in instances:
+        if inst.state != PowerState.OFF:
+            present.add(inst.node_name)
         if inst.state not in _LIVE:
             continue
         by_node.setdefault(inst.node_name, []).append((power, inst))
+
+    def settled(n: ManagedNode) -> bool:
+        ok = n.name not in busy and n.since < listed_at
+        return ok and power_of.get(n.template, "") in listed
+
+    for name, n in sorted(nodes.items()):
+        if name not in present and _given_up(n, max_retries) and settled(n):
+            gone.append(Gone(name, f"no instance of {name} is left after giving up"))
 
     for name in sorted(by_node):
         group = sorted(by_node[name], key=lambda pi: pi[1].provider_id)
@@ -101,7 +130,7 @@ def decide(
                     )
                 )
             continue
-        if name in busy or node.since >= listed_at or power_of.get(node.template, "") not in listed:
+        if not settled(node):
             skipped.append(name)
             continue
         keep = _keeper(node, group, ages)
@@ -116,11 +145,33 @@ def decide(
                         f"keeping {keep[1].provider_id}",
                     )
                 )
+        if _given_up(node, max_retries):
+            if not (cluster_nodes.get(name, False) and name in in_use):
+                terminate.append(_give_up(node, keep))
+            continue
         _judge_kept(node, keep, ages, cluster_nodes, boot_timeout, adopt, terminate)
 
     managed = set(nodes)
     unmanaged = tuple(sorted(n for n in cluster_nodes if n not in managed))
-    return Decisions(tuple(adopt), tuple(terminate), unmanaged, tuple(skipped))
+    return Decisions(tuple(adopt), tuple(terminate), unmanaged, tuple(gone), tuple(skipped))
+
+
+def _given_up(node: ManagedNode, max_retries: int) -> bool:
+    return node.state in (NodeState.ON_ERROR, NodeState.OFF_ERROR) and (
+        node.attempts >= max_retries
+    )
+
+
+def _give_up(node: ManagedNode, keep: tuple[str, OwnedInstance]) -> Terminate:
+    power, inst = keep
+    what = "power-ons" if node.state == NodeState.ON_ERROR else "power-offs"
+    return Terminate(
+        power,
+        inst.provider_id,
+        node.name,
+        f"{node.name} is {node.state.value} after {node.attempts} failed {what} (given up "
+        f"until RESET) but instance {inst.provider_id} is {inst.state.value}",
+    )
 
 
 def _keeper(
@@ -183,4 +234,28 @@ def _judge_kept(
                 f"instance {inst.provider_id} found by its tags; recorded for {node.name}",
             )
         )
-    # POWERING_OFF / OFF_ERROR: a power-off is under way; the FSM's timeouts handle it.
+    # POWERING_OFF / OFF_ERROR before giving up: a power-off is under way or will be
+    # retried; the FSM's timeouts and the retry handle it.
+
+
+class Resolution(enum.StrEnum):
+    RESUME = "resume"  # the call was made before the crash: wait for it, with a fresh timeout
+    REISSUE = "reissue"  # it was not: make it again
+    ASK_AGAIN = "ask_again"  # the provider cannot tell yet
+
+
+def resolve_intent(state: NodeState, power: PowerState | None) -> tuple[Resolution, str]:
+    """A node stored as POWERING_ON/POWERING_OFF at start-up, and what its provider says
+    now (None: the provider could not be asked): what to do, and why."""
+    if power is None or power == PowerState.UNKNOWN:
+        return Resolution.ASK_AGAIN, "the provider cannot say whether it is on"
+    seen = f"the provider reports it {power.value}"
+    if state == NodeState.POWERING_ON:
+        if power in _LIVE:
+            return Resolution.RESUME, f"{seen}: the power-on was made; waiting for it to join"
+        if power == PowerState.STOPPING:
+            return Resolution.ASK_AGAIN, f"{seen}: re-sending the power-on once it is off"
+        return Resolution.REISSUE, f"{seen}: the power-on was never made; re-sending it"
+    if power in (PowerState.OFF, PowerState.STOPPING):
+        return Resolution.RESUME, f"{seen}: the power-off was made"
+    return Resolution.REISSUE, f"{seen}: the power-off was never made; re-sending it"

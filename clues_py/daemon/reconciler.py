@@ -89,11 +89,17 @@ class Reconciler:
                 listed=listed,
                 busy={n for n in nodes if d.actuator.busy(n)},
                 listed_at=now,
+                max_retries=d.timeouts.max_retries,
+                in_use={n for n, o in obs.nodes.items() if o.workload_pods},
             )
             for a in result.adopt:
                 log.info("reconcile: adopt %s for %s: %s", a.provider_id, a.node, a.reason)
                 d.store.add_decision(later, f"reconcile:{a.node}", f"adopt: {a.reason}")
                 d.apply_fact(a.node, Fact(FactKind.PROVIDER_ON, detail=a.provider_id), later)
+            for g in result.gone:
+                log.info("reconcile: %s: %s", g.node, g.reason)
+                d.store.add_decision(later, f"reconcile:{g.node}", f"off: {g.reason}")
+                d.apply_fact(g.node, Fact(FactKind.PROVIDER_GONE, detail=g.reason), later)
         for t in result.terminate:
             log.warning("reconcile: terminate %s (node %s): %s", t.provider_id, t.node, t.reason)
             d.store.add_decision(later, f"reconcile:{t.node}", f"terminate: {t.reason}")
@@ -108,10 +114,11 @@ class Reconciler:
                 "instances": len(instances),
                 "adopted": [f"{a.node}={a.provider_id}" for a in result.adopt],
                 "terminated": [f"{t.node}={t.provider_id}" for t in result.terminate],
+                "returned_off": [g.node for g in result.gone],
                 "unmanaged_nodes": list(result.unmanaged),
                 "errors": errors,
             }
-        if result.adopt or result.terminate:
+        if result.adopt or result.terminate or result.gone:
             d.wake()
         return result
 

@@ -115,6 +115,9 @@ class EventRecorder:
         elif name == "ActionFinished" and event.kind == "power_on" and not event.ok:
             msg = f"power-on failed: {event.error}" if event.error else "power-on failed"
             self._put(EventRecord("Node", "", event.node, "PowerOnFailed", msg, "Warning"))
+        elif name == "InstanceTerminated":
+            msg = f"instance {event.provider_id} terminated: {event.reason}"
+            self._put(EventRecord("Node", "", event.node, "InstanceTerminated", msg, "Warning"))
         elif name == "TransitionEvent" and event.old != event.new:
             if event.new in _NODE_REASONS:
                 reason, etype = _NODE_REASONS[event.new]

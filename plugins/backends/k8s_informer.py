@@ -2,8 +2,14 @@
 
 list (paginated, record the list resourceVersion) -> watch from it with bookmarks and a
 server-side timeout -> resume from the last seen resourceVersion when the watch ends ->
-relist on 410 Gone (HTTP 410 or an ERROR event carrying a 410 Status) -> reconnect with
-capped, jittered exponential backoff on any other failure.
+relist on 410 Gone (HTTP 410 or an ERROR event carrying a 410 Status) or when the
+server's resourceVersion goes back (an API server restarted with empty storage) -> on any
+other failure, reconnect with capped, jittered exponential backoff and relist: what was
+missed while the watch was down is not trusted to a resume.
+
+Health: from the first failure until a list succeeds again the informer is *down*
+(`synced()` is False, `down_for()` says for how long); each change of that state is
+reported once through `on_state` (the backend logs it), never once per attempt.
 
 Responses are requested with `_preload_content=False` and parsed as JSON here, which is
 several times faster than the client's model deserialisation. A list is handed to `replace`
@@ -42,7 +48,14 @@ LIST_READ_TIMEOUT = 120.0
 
 
 class GoneError(Exception):
-    """The resourceVersion we hold is too old: relist."""
+    """The resourceVersion we hold is too old (or the server's went back): relist."""
+
+
+def went_back(new: str, old: str) -> bool:
+    """True when resourceVersion `new` is older than `old`. Versions are opaque in the API
+    conventions, but every server we know (etcd revisions, the sandbox) counts up in
+    decimal; anything else is never called older."""
+    return new.isdigit() and old.isdigit() and int(new) < int(old)
 
 
 # (event type, object) -> changed?
@@ -92,6 +105,7 @@ class Informer:
         wait: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
         optional: bool = False,
+        on_state: Callable[[Informer], None] | None = None,
     ) -> None:
         self.name = name
         # Optional resources (an API group that may not be installed, e.g. Kueue): a 404
@@ -109,7 +123,10 @@ class Informer:
         # Injected for tests: how to sleep between retries (must return early on stop).
         self._wait = wait or self._stop.wait
         self._rng = rng or random.Random()
-        self._synced = threading.Event()
+        self._listed = threading.Event()
+        # monotonic time of the first failure since the last good list; None while healthy
+        self._down_since: float | None = None
+        self._on_state = on_state
         self._resp_lock = threading.Lock()
         self._resp: Any = None
         self._thread: threading.Thread | None = None
@@ -127,7 +144,41 @@ class Informer:
         self._thread.start()
 
     def synced(self) -> bool:
-        return self._synced.is_set()
+        """Listed at least once and not down since: the cache reflects the server."""
+        return self._listed.is_set() and self._down_since is None
+
+    def down_for(self) -> float:
+        """Seconds since the cache was last known current: 0 while healthy, inf before the
+        first list."""
+        if not self._listed.is_set():
+            return float("inf")
+        since = self._down_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def _set_down(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.debug("%s: list/watch failed: %s", self.name, self.last_error)
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self._state_changed()
+
+    def _set_up(self) -> None:
+        if self._down_since is not None:
+            self._down_since = None
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        if self._on_state is None:
+            return
+        try:
+            self._on_state(self)
+        except Exception:
+            log.exception("%s: on_state callback failed", self.name)
 
     def stop(self) -> None:
         """Ask the loop to end and break any blocking read; does not join."""
@@ -170,8 +221,8 @@ class Informer:
                     failures = 0
                     continue
                 failures += 1
-            except GoneError:
-                log.info("%s: resourceVersion %s expired, relisting", self.name, rv)
+            except GoneError as exc:
+                log.info("%s: relisting (%s)", self.name, exc or f"resourceVersion {rv} expired")
                 rv = ""
                 continue
             except ApiException as exc:
@@ -183,21 +234,20 @@ class Informer:
                     self.absent = True
                     if self._replace([]):
                         self._notify()
-                    self._synced.set()
+                    self._listed.set()
+                    self._set_up()
                     rv = ""
                     self._wait(ABSENT_REPROBE)
                     continue
                 failures += 1
-                self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: list/watch failed (%s), retry #%d", self.name, exc, failures)
+                rv = ""
+                self._set_down(exc)
             except Exception as exc:
                 if self._stop.is_set():
                     break
                 failures += 1
-                self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: list/watch failed (%s), retry #%d", self.name, exc, failures)
+                rv = ""  # events may have been missed (or the server restarted): relist
+                self._set_down(exc)
             delay = min(self._backoff_max, self._backoff_base * 2 ** min(failures, 30))
             self._wait(delay * self._rng.uniform(0.5, 1.0))
 
@@ -248,10 +298,19 @@ class Informer:
         if "rv" not in out:
             raise RuntimeError(f"{self.name}: the list was not read to its end")
         rv = out["rv"]
+        if went_back(rv, self.resource_version):
+            log.warning(
+                "%s: the server's resourceVersion went back from %s to %s (API server restarted "
+                "with new storage?); cache replaced by the new list",
+                self.name,
+                self.resource_version,
+                rv,
+            )
         self.lists += 1
         self.resource_version = rv
         self.absent = False
-        self._synced.set()
+        self._listed.set()
+        self._set_up()
         if changed:
             self._notify()
         return rv
@@ -280,6 +339,8 @@ class Informer:
                     raise RuntimeError(f"watch error: {obj.get('message') or obj}")
                 events += 1
                 new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if new_rv and went_back(str(new_rv), rv):
+                    raise GoneError(f"the server's resourceVersion went back from {rv} to {new_rv}")
                 if kind != "BOOKMARK" and self._apply(kind, obj):
                     self._notify()
                 if new_rv:

@@ -37,6 +37,7 @@ from clues_py.contracts import (
 from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord, pod_record
 from .k8s_drain import drain_pods, ensure_cordoned
+from .k8s_health import WatchHealth
 from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ def load_configuration(
 ) -> k8s.Configuration:
     """A private client `Configuration`; raises PluginError naming the file and the fix."""
     cfg = k8s.Configuration()
+    # No immediate urllib3 retries: the informers back off and re-list on their own, a
+    # failed write is tried again on a later pass, a lease renewal every retry_period.
+    # Its retries would only add a warning per attempt while the API server is away.
+    cfg.retries = 0
     if in_cluster:
         try:
             k8s_config.load_incluster_config(client_configuration=cfg)
@@ -113,7 +118,9 @@ class KubernetesBackend:
         in_cluster: bool = False
         # Unbound pods older than this count as demand even without Unschedulable.
         pending_grace: Annotated[float, Range(0, DAY)] = 5.0
-        relist_backoff_max: Annotated[float, Range(0.1, HOUR)] = 30.0
+        # Cap of the jittered reconnect back-off: after an outage the watches are back (and
+        # the caches re-listed) at most this long after the API server is.
+        relist_backoff_max: Annotated[float, Range(0.1, HOUR)] = 5.0
         # server-side timeoutSeconds of each watch
         watch_timeout: Annotated[int, Range(1, int(DAY))] = 300
         # gracePeriodSeconds for evictions
@@ -136,6 +143,7 @@ class KubernetesBackend:
         self.custom = k8s.CustomObjectsApi(self._api_client)
         self.cache = ClusterCache(config.pending_grace)
         self.informers: list[Informer] = []
+        self.health = WatchHealth(self.informers, config.relist_backoff_max)
 
     # ------------------------------------------------------------------ watching
 
@@ -169,6 +177,7 @@ class KubernetesBackend:
                 watch_timeout=c.watch_timeout,
                 backoff_max=c.relist_backoff_max,
                 optional=name in optional,
+                on_state=self.health.changed,
             )
             self.informers.append(inf)
             inf.start()
@@ -180,7 +189,12 @@ class KubernetesBackend:
         )
 
     def synced(self) -> bool:
-        return bool(self.informers) and all(i.synced() for i in self.informers)
+        """Every resource listed and every watch up (False while any watch is down)."""
+        return self.health.synced()
+
+    def data_age(self) -> float:
+        """Seconds since the caches were last known current (`k8s_health`)."""
+        return self.health.data_age()
 
     def observe(self, now: float) -> Observation:
         return self.cache.observe(now)

@@ -217,3 +217,11 @@ def test_a_burst_is_summarised_in_one_line_per_reason() -> None:
     assert "unplaceable ns/gpu: no template matches its placement" in text
     assert "waiting 40 pods: no node left to power on: wn: no OFF enabled node left" in text
     assert text.count("\nunplaceable ") == 2 and text.count("\nwaiting ") == 1
+
+
+def test_a_watch_that_is_down_and_nodes_in_recovery_get_a_line_each() -> None:
+    st = status([node("wn-1", "powering_on")], synced=False, data_age=42.4, recovering=["wn-1"])
+    text = render_status(st)
+    assert "the cluster watch is down; data 42 s old; no drain or power-off starts" in text
+    assert "resolving steps stored as sent before a restart: wn-1" in text
+    assert "not synced with the cluster yet" not in text

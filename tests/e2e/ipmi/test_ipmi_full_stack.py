@@ -49,6 +49,10 @@ def test_pending_pods_power_bmcs_on_and_idle_nodes_off(sandbox: Sandbox, tmp_pat
     raw = base_config(
         sandbox,
         tmp_path,
+        # Not a timeout test: on a loaded machine a boot through ipmitool may take long,
+        # and a boot timeout would add a retry the assertions below do not expect.
+        boot_timeout=300,
+        shutdown_timeout=300,
         power={
             "ipmi": {
                 "kind": "ipmi",
@@ -66,16 +70,20 @@ def test_pending_pods_power_bmcs_on_and_idle_nodes_off(sandbox: Sandbox, tmp_pat
     agent = JoinAgent(sandbox, bmcs).start()
     service = Service(config_from_dict(raw, source="test")).start()
     try:
-        # 6 pods of 1 cpu / 2Gi on 4-cpu / 8Gi nodes: both machines.
+        # 6 pods of 1 cpu / 2Gi on 4-cpu / 8Gi nodes: both machines. They run until deleted,
+        # so where they land does not depend on how fast each machine boots (with a
+        # duration, a late second node could find the work done on the first).
         for i in range(6):
-            sandbox.store.create("pods", pod_manifest(f"p{i}", duration="1.5s"), "default")
-        wait_for(lambda: all(b.power == "1" for b in bmcs.values()), timeout=30)
+            sandbox.store.create("pods", pod_manifest(f"p{i}"), "default")
+        wait_for(lambda: all(b.power == "1" for b in bmcs.values()), timeout=60)
         pods = lambda: sandbox.store.list("pods", "default")[0]  # noqa: E731
-        wait_for(lambda: all(p["status"].get("phase") == "Succeeded" for p in pods()), timeout=30)
+        wait_for(lambda: [p["status"].get("phase") for p in pods()] == ["Running"] * 6, timeout=60)
         assert {p["spec"]["nodeName"] for p in pods()} == {"wn-1", "wn-2"}
+        for i in range(6):
+            sandbox.store.delete("pods", f"p{i}", "default")
         states = lambda: {n["name"]: n["state"] for n in service.daemon.control.status()["nodes"]}  # noqa: E731
         # Idle for idle_time -> drained -> soft power off through the BMC -> off.
-        wait_for(lambda: set(states().values()) == {"off"}, timeout=40)
+        wait_for(lambda: set(states().values()) == {"off"}, timeout=60)
         assert all(b.power == "0" for b in bmcs.values())
         for b in bmcs.values():
             assert "0x20 set power 1" in b.calls()

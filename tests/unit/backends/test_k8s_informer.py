@@ -221,3 +221,73 @@ def test_loop_backs_off_relists_on_410_and_resumes_from_last_rv() -> None:
     assert len(waits) == 4
     for w, (lo, hi) in zip(waits, lows_highs, strict=True):
         assert lo <= w <= hi
+
+
+def _loop(script: Script, stop_after_waits: int) -> tuple[Informer, list[bool], dict[str, dict]]:
+    """Run the informer loop synchronously; record `synced()` at each back-off wait and
+    every health change reported through `on_state`."""
+    state: dict[str, dict] = {}
+    reported: list[bool] = []
+    waits = [0]
+
+    def replace(items: list[dict]) -> bool:
+        state.clear()
+        state.update({i["metadata"]["name"]: i for i in items})
+        return True
+
+    def apply(kind: str, o: dict) -> bool:
+        state[o["metadata"]["name"]] = o
+        return True
+
+    inf: Informer
+
+    def wait(seconds: float) -> None:
+        waits[0] += 1
+        assert not inf.synced() and inf.down_for() >= 0.0
+        if waits[0] == stop_after_waits:
+            inf.stop()
+
+    inf = Informer(
+        "t", script, replace, apply, lambda: None, wait=wait,
+        on_state=lambda i: reported.append(i.synced()),
+    )  # fmt: skip
+    return inf, reported, state
+
+
+def test_a_failed_watch_relists_instead_of_resuming_and_reports_down_then_up_once() -> None:
+    script = Script(
+        list_page([obj("a", "3")], "10"),
+        OSError("connection refused"),  # the watch from 10
+        OSError("connection refused"),  # a relist attempt
+        OSError("connection refused"),
+        list_page([obj("b", "2")], "4"),  # the server came back empty, counting from 1
+        OSError("stop here"),
+    )
+    inf, reported, state = _loop(script, stop_after_waits=4)
+    assert inf.down_for() == float("inf") and not inf.synced()  # never listed yet
+    inf._run()
+    assert script.calls[1]["resource_version"] == "10"
+    # Every call after the first failure is a list (no resume from a version the
+    # restarted server may never reach), until one succeeds.
+    assert [("watch" in c) for c in script.calls[2:5]] == [False, False, False]
+    assert script.calls[5]["resource_version"] == "4"
+    assert set(state) == {"b"}
+    # Down once (first failure), up once (the good list), down again: one report per change.
+    assert reported == [False, True, False]
+    assert inf.errors == 4
+
+
+def test_resource_version_going_back_in_a_watch_means_relist() -> None:
+    back = {"type": "ADDED", "object": obj("x", "3")}
+    inf, _, _ = make(Script(FakeResp(lines=[back])))
+    with pytest.raises(GoneError, match="went back from 10 to 3"):
+        inf._watch("10")
+
+
+def test_down_for_is_zero_while_healthy_and_infinite_before_the_first_list() -> None:
+    inf, _, _ = make(Script(list_page([], "5")))
+    assert inf.down_for() == float("inf") and not inf.synced()
+    inf._list()
+    assert inf.down_for() == 0.0 and inf.synced()
+    inf._set_down(OSError("refused"))
+    assert not inf.synced() and inf.down and inf.last_error == "OSError: refused"

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[NodeState, str], tuple[NodeState, str, bool]] = {
     (S.POWERING_ON, "observed:ready_busy"): (S.USED, "Ready after", True),
     (S.POWERING_ON, "power_on_failed"): (S.ON_ERROR, "power-on failed: boom", True),
     (S.POWERING_ON, "tick"): (S.ON_ERROR, "not Ready after 600 s", True),
+    (S.POWERING_ON, "intent_resumed"): (S.POWERING_ON, "after a restart: boom", True),
     (S.ON_ERROR, "tick"): (S.OFF, "eligible again", True),
     (S.ON_ERROR, "observed:ready_idle"): (S.IDLE, "late boot: recovered", True),
     (S.ON_ERROR, "observed:ready_busy"): (S.USED, "late boot: recovered", True),
@@ -76,6 +77,7 @@ EXPECTED: dict[tuple[NodeState, str], tuple[NodeState, str, bool]] = {
     (S.POWERING_OFF, "observed:missing"): (S.OFF, "node gone from the cluster", True),
     (S.POWERING_OFF, "provider_off"): (S.OFF, "provider reports it off", True),
     (S.POWERING_OFF, "tick"): (S.OFF_ERROR, "still present after 300 s", True),
+    (S.POWERING_OFF, "intent_resumed"): (S.POWERING_OFF, "after a restart: boom", True),
     (S.POWERING_OFF, "power_off_failed"): (S.OFF_ERROR, "power-off failed: boom", True),
     (S.OFF_ERROR, "observed:missing"): (S.OFF, "node gone", True),
     (S.OFF_ERROR, "provider_off"): (S.OFF, "provider reports it off", True),
@@ -126,6 +128,8 @@ def test_expectations_cover_the_table() -> None:
     """Every table entry is exercised by some expectation (no untested rule)."""
     covered = {(s, fact_for(v).kind) for (s, v) in EXPECTED}
     covered |= {(s, K.ENABLE) for s in S}  # tested below: canonical nodes are enabled
+    # Tested below: the canonical nodes have not given up (one attempt behind them).
+    covered |= {(S.ON_ERROR, K.PROVIDER_GONE), (S.OFF_ERROR, K.PROVIDER_GONE)}
     assert set(TABLE) <= covered | {(s, K.TICK) for s in (S.IDLE, S.USED)}
 
 
@@ -236,3 +240,22 @@ def test_daemonset_pods_do_not_make_a_node_used() -> None:
     obs = make_observation("n", pods=[make_pod("ds", daemonset=True), make_pod("m", mirror=True)])
     tr = advance(make_node("n", state=S.OFF), Fact(K.OBSERVED, observation=obs), 1.0, T)
     assert tr.new == S.IDLE and tr.node.last_used == 0.0
+
+
+def test_intent_resumed_restarts_the_timeout_without_counting_an_attempt() -> None:
+    node = make_node("n", state=S.POWERING_ON, since=0.0, attempts=1)
+    tr = advance(node, Fact(K.INTENT_RESUMED, "re-sending"), 700.0, T)
+    assert (tr.new, tr.node.since, tr.node.attempts) == (S.POWERING_ON, 700.0, 1)
+    assert not advance(tr.node, Fact(K.TICK), 700.0 + T.boot - 1, T).changed
+
+
+@pytest.mark.parametrize("state", [S.ON_ERROR, S.OFF_ERROR])
+def test_a_given_up_node_whose_instance_is_gone_returns_to_off(state: NodeState) -> None:
+    node = make_node("n", state=state, since=0.0, attempts=T.max_retries, last_error="x")
+    tr = advance(node, Fact(K.PROVIDER_GONE, "reconcile"), 50.0, T)
+    assert (tr.new, tr.node.attempts, tr.node.since) == (S.OFF, 0, 50.0)
+    assert "given up, and no instance of it is left" in tr.reason
+    # Not given up yet: the retry owns it; Ready: the cluster says it runs after all.
+    assert not advance(node.with_(attempts=1), Fact(K.PROVIDER_GONE), 50.0, T).changed
+    ready = make_node("n", state=state, attempts=T.max_retries, observed=True)
+    assert not advance(ready, Fact(K.PROVIDER_GONE), 50.0, T).changed

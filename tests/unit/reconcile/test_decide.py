@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pytest
+
 from clues_py.contracts import OwnedInstance, PowerState
-from clues_py.daemon.reconcile import Adopt, Decisions, Terminate, decide
+from clues_py.daemon.reconcile import (
+    Adopt,
+    Decisions,
+    Resolution,
+    Terminate,
+    decide,
+    resolve_intent,
+)
 from clues_py.model import ManagedNode, NodeState
 
 BOOT = 60.0
@@ -34,8 +43,7 @@ def run(
         ages=ages or {},
         cluster_nodes=cluster or {},
         boot_timeout=BOOT,
-        listed={"cloud"},
-        **kw,  # type: ignore[arg-type]
+        **{"listed": {"cloud"}, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -151,3 +159,67 @@ def test_terminations_name_power_manager_and_are_deterministic() -> None:
     assert a == b
     assert [t.power for t in a.terminate] == ["cloud", "cloud"]
     assert isinstance(a.terminate[0], Terminate)
+
+
+def gave_up(name: str, state: NodeState, pid: str = "") -> ManagedNode:
+    return node(name, state, pid).with_(attempts=3)
+
+
+def test_instance_of_a_node_given_up_on_is_terminated_at_once() -> None:
+    nodes = [gave_up("wn-1", NodeState.OFF_ERROR, "i-1"), gave_up("wn-2", NodeState.ON_ERROR)]
+    d = run(nodes, [inst("i-1", "wn-1"), inst("i-2", "wn-2", BOOTING)], ages={"i-2": 1})
+    assert [(t.node, t.provider_id) for t in d.terminate] == [("wn-1", "i-1"), ("wn-2", "i-2")]
+    assert "off_error after 3 failed power-offs (given up until RESET)" in d.terminate[0].reason
+    assert "on_error after 3 failed power-ons" in d.terminate[1].reason
+    assert d.gone == () and d.adopt == ()
+
+
+def test_a_given_up_node_still_serving_work_is_not_terminated() -> None:
+    n = gave_up("wn-1", NodeState.OFF_ERROR, "i-1")
+    busy = run([n], [inst("i-1", "wn-1")], cluster={"wn-1": True}, in_use={"wn-1"})
+    assert busy.terminate == ()
+    empty = run([n], [inst("i-1", "wn-1")], cluster={"wn-1": True})
+    assert [t.provider_id for t in empty.terminate] == ["i-1"]
+
+
+def test_not_given_up_yet_power_off_failures_are_left_to_the_retry() -> None:
+    d = run([node("wn-1", NodeState.OFF_ERROR, "i-1").with_(attempts=1)], [inst("i-1", "wn-1")])
+    assert d == Decisions()
+
+
+def test_a_given_up_node_without_instance_returns_to_off() -> None:
+    nodes = [gave_up("wn-1", NodeState.OFF_ERROR), gave_up("wn-2", NodeState.ON_ERROR),
+             node("wn-3", NodeState.ON_ERROR).with_(attempts=1), gave_up("wn-4", NodeState.ON_ERROR)]  # fmt: skip
+    instances = [inst("i-0", "wn-1", OFF), inst("i-4", "wn-4", PowerState.STOPPING)]
+    d = run(nodes, instances)
+    assert [g.node for g in d.gone] == ["wn-1", "wn-2"]  # wn-3 retries; wn-4 still stopping
+    assert "no instance of wn-1 is left after giving up" in d.gone[0].reason
+
+
+def test_gone_needs_a_listing_of_its_provider_and_a_settled_node() -> None:
+    n = gave_up("wn-1", NodeState.OFF_ERROR)
+    assert run([n], [], listed=set()).gone == ()
+    assert run([n], [], busy={"wn-1"}).gone == ()
+    assert run([n.with_(since=10.0)], [], listed_at=5.0).gone == ()
+
+
+@pytest.mark.parametrize(
+    ("state", "power", "resolution", "words"),
+    [
+        (NodeState.POWERING_ON, OFF, Resolution.REISSUE, "the power-on was never made"),
+        (NodeState.POWERING_ON, BOOTING, Resolution.RESUME, "the power-on was made"),
+        (NodeState.POWERING_ON, ON, Resolution.RESUME, "waiting for it to join"),
+        (NodeState.POWERING_ON, PowerState.STOPPING, Resolution.ASK_AGAIN, "once it is off"),
+        (NodeState.POWERING_OFF, ON, Resolution.REISSUE, "the power-off was never made"),
+        (NodeState.POWERING_OFF, BOOTING, Resolution.REISSUE, "re-sending it"),
+        (NodeState.POWERING_OFF, OFF, Resolution.RESUME, "the power-off was made"),
+        (NodeState.POWERING_OFF, PowerState.STOPPING, Resolution.RESUME, "was made"),
+        (NodeState.POWERING_OFF, PowerState.UNKNOWN, Resolution.ASK_AGAIN, "cannot say"),
+        (NodeState.POWERING_ON, None, Resolution.ASK_AGAIN, "cannot say"),
+    ],
+)
+def test_resolve_intent(
+    state: NodeState, power: PowerState | None, resolution: Resolution, words: str
+) -> None:
+    got, why = resolve_intent(state, power)
+    assert got == resolution and words in why
