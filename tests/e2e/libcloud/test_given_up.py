@@ -49,10 +49,8 @@ def test_a_vm_of_a_node_given_up_on_is_terminated_and_the_node_returns_to_off(
         "wn-1", {TAG_CLUSTER: cluster, TAG_NODE: "wn-1", TAG_TEMPLATE: "wn", "Name": "wn-1"}
     )
     # Its kubelet registered before cluesd starts, as it had before the crashes.
-    registered = lambda: [
-        n for n in sandbox.store.list("nodes")[0] if n["metadata"]["name"] == "wn-1"
-    ]  # noqa: E731
-    wait_for(registered, what="wn-1 registered")
+    names = lambda: {n["metadata"]["name"] for n in sandbox.store.list("nodes")[0]}  # noqa: E731
+    wait_for(lambda: "wn-1" in names(), what="wn-1 registered")
     with Store(raw["daemon"]["state_db"]) as store:
         gave_up = {"attempts": 3, "since": time.time(), "last_error": "shutdown timeout"}
         store.save_node(
@@ -63,9 +61,8 @@ def test_a_vm_of_a_node_given_up_on_is_terminated_and_the_node_returns_to_off(
     try:
         wait_for(lambda: moto_cloud.state_of(vm) == "terminated", timeout=60,
                  what="the VM of the node given up on terminated")  # fmt: skip
-        states = lambda: {
-            n["name"]: (n["state"], n["attempts"]) for n in service.daemon.control.status()["nodes"]
-        }  # noqa: E731
+        nodes = service.daemon.control.nodes
+        states = lambda: {n["name"]: (n["state"], n["attempts"]) for n in nodes()}  # noqa: E731
         wait_for(lambda: states() == {"wn-1": ("off", 0), "wn-2": ("off", 0)}, timeout=60,
                  what="both nodes back to off")  # fmt: skip
         wait_for(seen.exists, what="the on_terminate hook ran")
