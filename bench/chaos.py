@@ -29,13 +29,12 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stack import Stack, wait
+from stack import Stack, in_work_dir, wait
 
 PHASES = ("power_on_sent", "power_off_sent", "booting", "drain")
 PROBLEMS = ("leaked_vms", "duplicate_vms", "error_with_live_vm", "pods_never_run", "tracebacks")
@@ -156,13 +155,7 @@ def main() -> int:
     parser.add_argument("--settle-timeout", type=float, default=300.0)
     parser.add_argument("--keep", help="keep logs and the state DB in this directory")
     args = parser.parse_args()
-    if args.keep:
-        work = Path(args.keep)
-        work.mkdir(parents=True, exist_ok=True)
-        result = run(args, work)
-    else:
-        with tempfile.TemporaryDirectory(prefix="clues-chaos-") as tmp:
-            result = run(args, Path(tmp))
+    result = in_work_dir(args.keep, "clues-chaos-", lambda work: run(args, work))
     print(json.dumps(result), flush=True)
     return 1 if any(result[k] for k in PROBLEMS) or not result["settled"] else 0
 

@@ -26,13 +26,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from stack import Stack, free_port, wait
+from stack import Stack, free_port, in_work_dir, wait
 
 SYNCED = re.compile(rb"^clues_backend_synced (\S+)$", re.M)
 
@@ -147,12 +146,7 @@ def main() -> int:
     parser.add_argument("--idle-time", type=float, default=4.0)
     parser.add_argument("--keep", help="keep logs and the state DB in this directory")
     args = parser.parse_args()
-    if args.keep:
-        Path(args.keep).mkdir(parents=True, exist_ok=True)
-        result = run(args, Path(args.keep))
-    else:
-        with tempfile.TemporaryDirectory(prefix="clues-outage-") as tmp:
-            result = run(args, Path(tmp))
+    result = in_work_dir(args.keep, "clues-outage-", lambda work: run(args, work))
     result["failed"] = failed(result)
     print(json.dumps(result), flush=True)
     return 1 if result["failed"] else 0

@@ -23,19 +23,29 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 HERE = Path(__file__).resolve().parent
 KEY_ENV, SECRET_ENV = "CLUES_BENCH_EC2_KEY", "CLUES_BENCH_EC2_SECRET"
 EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15"
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def in_work_dir(keep: str | None, prefix: str, run: Callable[[Path], T]) -> T:
+    """`run(directory)` in `keep` (left for a post-mortem) or in a temporary directory."""
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        return run(Path(keep))
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        return run(Path(tmp))
 
 
 def wait(pred: Callable[[], Any], timeout: float, interval: float = 0.05) -> bool:

@@ -164,22 +164,14 @@ def test_other_error_event_is_an_error_not_a_relist() -> None:
         inf._watch("4")
 
 
-def test_loop_backs_off_relists_on_410_and_resumes_from_last_rv() -> None:
-    import random
-
-    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}
-    script = Script(
-        OSError("refused"),
-        OSError("refused"),
-        list_page([obj("a", "3")], "10"),
-        FakeResp(lines=[gone]),
-        list_page([obj("b", "4")], "20"),
-        FakeResp(lines=[{"type": "ADDED", "object": obj("c", "21")}]),
-        FakeResp(lines=[]),  # ends at once with nothing: treated as a failure
-        OSError("reset"),
-    )
-    waits: list[float] = []
+def _loop(
+    script: Script, stop_after_waits: int, **kwargs: Any
+) -> tuple[Informer, list[bool], dict[str, dict], list[float]]:
+    """Run the informer loop synchronously until its `stop_after_waits`-th back-off wait;
+    return it, every health change reported through `on_state`, its state and the waits."""
     state: dict[str, dict] = {}
+    reported: list[bool] = []
+    waits: list[float] = []
 
     def replace(items: list[dict]) -> bool:
         state.clear()
@@ -194,21 +186,30 @@ def test_loop_backs_off_relists_on_410_and_resumes_from_last_rv() -> None:
 
     def wait(seconds: float) -> None:
         waits.append(seconds)
-        if len(waits) == 4:
+        if len(waits) == stop_after_waits:
             inf.stop()
 
-    inf = Informer(
-        "t",
-        script,
-        replace,
-        apply,
-        lambda: None,
-        backoff_max=0.5,
-        backoff_base=0.2,
-        wait=wait,
-        rng=random.Random(1),
-    )
+    inf = Informer("t", script, replace, apply, lambda: None, wait=wait,
+                   on_state=lambda i: reported.append(i.synced()), **kwargs)  # fmt: skip
     inf._run()  # synchronously; returns once stop() was called
+    return inf, reported, state, waits
+
+
+def test_loop_backs_off_relists_on_410_and_resumes_from_last_rv() -> None:
+    import random
+
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}
+    script = Script(
+        OSError("refused"),
+        OSError("refused"),
+        list_page([obj("a", "3")], "10"),
+        FakeResp(lines=[gone]),
+        list_page([obj("b", "4")], "20"),
+        FakeResp(lines=[{"type": "ADDED", "object": obj("c", "21")}]),
+        FakeResp(lines=[]),  # ends at once with nothing: treated as a failure
+        OSError("reset"),
+    )
+    inf, _, state, waits = _loop(script, 4, backoff_max=0.5, backoff_base=0.2, rng=random.Random(1))
 
     assert set(state) == {"b", "c"}
     assert inf.lists == 2 and inf.errors == 3
@@ -223,37 +224,6 @@ def test_loop_backs_off_relists_on_410_and_resumes_from_last_rv() -> None:
         assert lo <= w <= hi
 
 
-def _loop(script: Script, stop_after_waits: int) -> tuple[Informer, list[bool], dict[str, dict]]:
-    """Run the informer loop synchronously; record `synced()` at each back-off wait and
-    every health change reported through `on_state`."""
-    state: dict[str, dict] = {}
-    reported: list[bool] = []
-    waits = [0]
-
-    def replace(items: list[dict]) -> bool:
-        state.clear()
-        state.update({i["metadata"]["name"]: i for i in items})
-        return True
-
-    def apply(kind: str, o: dict) -> bool:
-        state[o["metadata"]["name"]] = o
-        return True
-
-    inf: Informer
-
-    def wait(seconds: float) -> None:
-        waits[0] += 1
-        assert not inf.synced() and inf.down_for() >= 0.0
-        if waits[0] == stop_after_waits:
-            inf.stop()
-
-    inf = Informer(
-        "t", script, replace, apply, lambda: None, wait=wait,
-        on_state=lambda i: reported.append(i.synced()),
-    )  # fmt: skip
-    return inf, reported, state
-
-
 def test_a_failed_watch_relists_instead_of_resuming_and_reports_down_then_up_once() -> None:
     script = Script(
         list_page([obj("a", "3")], "10"),
@@ -263,9 +233,7 @@ def test_a_failed_watch_relists_instead_of_resuming_and_reports_down_then_up_onc
         list_page([obj("b", "2")], "4"),  # the server came back empty, counting from 1
         OSError("stop here"),
     )
-    inf, reported, state = _loop(script, stop_after_waits=4)
-    assert inf.down_for() == float("inf") and not inf.synced()  # never listed yet
-    inf._run()
+    inf, reported, state, _ = _loop(script, stop_after_waits=4)
     assert script.calls[1]["resource_version"] == "10"
     # Every call after the first failure is a list (no resume from a version the
     # restarted server may never reach), until one succeeds.
