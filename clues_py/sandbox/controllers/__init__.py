@@ -1,8 +1,10 @@
 """Controllers of the sandbox API server: scheduler, kubelets, workloads and garbage collection.
 
 `runtime.Runtime` runs them against the object store; each controller module
-says what it owns. Pure decision logic lives in `scheduling.py`, `podlife.py`
-and `joblogic.py` so that it can be tested without a store.
+says what it owns. Pure decision logic lives apart so that it can be tested without
+a store: `scheduling.py`, `selection.py`, `interpod.py`, `preemption.py` (scheduler),
+`podlife.py`, `commands.py`, `mounts.py` (kubelet), `joblogic.py`, `rollout.py`,
+`replicalogic.py` (workloads).
 """
 
 from clues_py.sandbox.controllers.cronjobs import CronJobController

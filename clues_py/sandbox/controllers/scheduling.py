@@ -1,10 +1,11 @@
-"""Pure scheduling decisions for the sandbox: fit, score and the `FailedScheduling` message.
+"""Node-level scheduling facts for the sandbox: requests, placement, node filters, the words.
 
-No store, no threads: `scheduler.py` keeps the node and pod caches and calls into
-this module. The filters follow kube-scheduler's default plugins in its order
-(NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit); the first
-failing filter gives a node's reasons, and `fit_error_message` renders them the
-way `FitError.Error()` does, sorted histogram included.
+No store, no threads. A pod's effective request and node placement, a node's
+`NodeInfo`, the filters that depend on the node alone (NodeUnschedulable,
+TaintToleration, NodeAffinity, in kube-scheduler's order), the TaintToleration
+score, the reasons every filter gives in upstream words, which of them preemption
+cannot fix, and `fit_error`, which renders them as `FitError.Error()` does. Filtering
+and scoring over nodes is `selection.py`'s; pod-to-pod constraints `interpod.py`'s.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 # Reasons preemption cannot fix (UnschedulableAndUnresolvable in kube-scheduler).
 _UNRESOLVABLE = frozenset(
-    {UNSCHEDULABLE_REASON, NODE_AFFINITY_REASON, AFFINITY_REASON, SPREAD_LABEL_REASON, NO_VICTIMS}
+    {UNSCHEDULABLE_REASON, NODE_AFFINITY_REASON, AFFINITY_REASON, SPREAD_LABEL_REASON}
 )
 
 

@@ -56,7 +56,13 @@ def pending(cluster: Cluster, selector: str) -> list[Any]:
 
 
 def scheduled_condition(pod: Any) -> Any:
-    return next(c for c in pod.status.conditions or () if c.type == "PodScheduled")
+    """The PodScheduled condition (None before the scheduler looked at the pod)."""
+    return next((c for c in pod.status.conditions or () if c.type == "PodScheduled"), None)
+
+
+def unschedulable_message(cluster: Cluster, name: str) -> str | None:
+    cond = scheduled_condition(cluster.core.read_namespaced_pod(name, "default"))
+    return cond.message if cond is not None and cond.reason == "Unschedulable" else None
 
 
 def test_anti_affinity_four_replicas_on_three_nodes(
@@ -67,8 +73,8 @@ def test_anti_affinity_four_replicas_on_three_nodes(
     kubectl("apply", "-f", str(manifest))
     wait_for(
         lambda: (
-            len(pending(cluster, "app=web")) == 1
-            and scheduled_condition(pending(cluster, "app=web")[0]).reason == "Unschedulable"
+            len(left := pending(cluster, "app=web")) == 1
+            and unschedulable_message(cluster, left[0].metadata.name)
         ),
         what="one replica left Pending",
     )
@@ -131,10 +137,7 @@ def test_spread_skew_and_host_ports_with_the_client(cluster: Cluster, kubectl: K
     # Zone a cordoned: one more pod in zone b would make the skew 2, so it waits.
     kubectl("cordon", "n1")
     cluster.core.create_namespaced_pod("default", spread_pod("s3"))
-    msg = wait_for(
-        lambda: scheduled_condition(cluster.core.read_namespaced_pod("s3", "default")).message,
-        what="FailedScheduling condition",
-    )
+    msg = wait_for(lambda: unschedulable_message(cluster, "s3"), what="FailedScheduling condition")
     assert msg == (
         "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't match pod "
         "topology spread constraints. preemption: 0/3 nodes are available: 1 Preemption is not "
@@ -156,13 +159,7 @@ def test_spread_skew_and_host_ports_with_the_client(cluster: Cluster, kubectl: K
         cluster.core.create_namespaced_pod("default", web(f"p{i}"))
     wait_for(lambda: len(pending(cluster, "app=ports")) == 1, what="one pod without a free port")
     (left,) = pending(cluster, "app=ports")
-    assert wait_for(
-        lambda: (
-            scheduled_condition(
-                cluster.core.read_namespaced_pod(left.metadata.name, "default")
-            ).message
-        )
-    ) == (
+    assert wait_for(lambda: unschedulable_message(cluster, left.metadata.name)) == (
         "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod "
         "ports. preemption: 0/3 nodes are available: 3 No preemption victims found for "
         "incoming pod."
