@@ -19,6 +19,7 @@ from clues_py.model import (
     NodeObservation,
     NodeTemplate,
     PodInfo,
+    QueueQuota,
 )
 
 # Bounds shared by the config schema and plugin options (seconds; a count of nodes far
@@ -88,8 +89,14 @@ class Observation:
 
     nodes: Mapping[str, NodeObservation]
     pending: tuple[PodInfo, ...]  # unschedulable pods (after the grace period)
+    # Work the scheduler does not see yet (suspended Jobs, Kueue Workloads,
+    # ProvisioningRequests) as facts; the planner decides what is demand (decision 0015).
     hidden: tuple[HiddenDemand, ...] = ()
     pdbs: tuple[DisruptionBudget, ...] = ()  # PodDisruptionBudgets, when the backend knows them
+    # Kueue context: ClusterQueue quotas, ("ns/localqueue", clusterqueue), Workload API served.
+    queues: tuple[QueueQuota, ...] = ()
+    local_queues: tuple[tuple[str, str], ...] = ()
+    kueue: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,16 @@ class Backend(Protocol):
 
     def stop(self) -> None:
         """Required. Stop watching; returns promptly."""
+
+    # Optional, not declared here so that existing backends stay structurally valid:
+    # `update_request(update: RequestUpdate) -> None` sets a condition on a
+    # ProvisioningRequest (clues-py acting as its autoscaler, decision 0015); a backend
+    # without it leaves ProvisioningRequests to another autoscaler.
+
+
+def updates_requests(backend: Backend) -> bool:
+    """True when `backend` can set conditions on ProvisioningRequests."""
+    return callable(getattr(backend, "update_request", None))
 
 
 # --------------------------------------------------------------------------- power managers

@@ -252,11 +252,13 @@ class DaemonMetrics:
 
     def _on_plan(self, e: PlanEvent) -> None:
         self.plan_duration.observe(e.seconds)
-        hidden = e.snapshot.demand.hidden
+        # Hidden work the planner counted as demand (decision 0015), with what each pod asks.
+        per_pod = {h.key: h.per_pod for h in e.snapshot.demand.hidden}
+        counted = [(n, per_pod[k]) for k, n in e.plan.counted.items() if k in per_pod]
         self._hidden = (
-            sum(h.count for h in hidden),
-            sum(h.count * h.per_pod.cpu_millis for h in hidden) / 1000.0,
-            float(sum(h.count * h.per_pod.memory_bytes for h in hidden)),
+            sum(n for n, _ in counted),
+            sum(n * r.cpu_millis for n, r in counted) / 1000.0,
+            float(sum(n * r.memory_bytes for n, r in counted)),
         )
 
     # ------------------------------------------------------------------ scrape

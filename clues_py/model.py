@@ -14,6 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# Re-exported: placement.py holds the scheduling constraints (taints, tolerations, affinity).
+from clues_py.placement import Placement as Placement
+from clues_py.placement import SelectorRequirement as SelectorRequirement
+from clues_py.placement import Taint as Taint
+from clues_py.placement import Toleration as Toleration
+from clues_py.placement import untolerated as untolerated
+
 # Re-exported (`X as X`): model.py was their home before quantity.py, and callers still import
 # them from here.
 from clues_py.quantity import GPU_RESOURCE_NAMES as GPU_RESOURCE_NAMES
@@ -117,98 +124,6 @@ class Resources:
         return s
 
 
-# --------------------------------------------------------------------------- scheduling constraints
-
-
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str = ""
-    effect: str = "NoSchedule"  # NoSchedule | PreferNoSchedule | NoExecute
-
-    @classmethod
-    def from_k8s(cls, d: Mapping[str, Any]) -> Taint:
-        return cls(d.get("key", ""), d.get("value") or "", d.get("effect", "NoSchedule"))
-
-
-@dataclass(frozen=True, slots=True)
-class Toleration:
-    key: str = ""
-    operator: str = "Equal"  # Equal | Exists
-    value: str = ""
-    effect: str = ""  # empty matches every effect
-
-    @classmethod
-    def from_k8s(cls, d: Mapping[str, Any]) -> Toleration:
-        return cls(
-            d.get("key") or "",
-            d.get("operator") or "Equal",
-            d.get("value") or "",
-            d.get("effect") or "",
-        )
-
-    def tolerates(self, taint: Taint) -> bool:
-        if self.effect and self.effect != taint.effect:
-            return False
-        if self.operator == "Exists":
-            return not self.key or self.key == taint.key
-        return self.key == taint.key and self.value == taint.value
-
-
-def untolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) -> list[Taint]:
-    """Taints that block scheduling (PreferNoSchedule never blocks)."""
-    return [
-        t
-        for t in taints
-        if t.effect in ("NoSchedule", "NoExecute") and not any(x.tolerates(t) for x in tolerations)
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class SelectorRequirement:
-    """One `matchExpressions` entry of a required node affinity term."""
-
-    key: str
-    operator: str  # In | NotIn | Exists | DoesNotExist
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.operator == "In":
-            return labels.get(self.key) in self.values
-        if self.operator == "NotIn":
-            return labels.get(self.key) not in self.values
-        if self.operator == "Exists":
-            return self.key in labels
-        if self.operator == "DoesNotExist":
-            return self.key not in labels
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a pod may go: nodeSelector, tolerations and required node affinity."""
-
-    node_selector: tuple[tuple[str, str], ...] = ()
-    tolerations: tuple[Toleration, ...] = ()
-    # OR of terms, each an AND of requirements (Kubernetes nodeSelectorTerms semantics).
-    affinity_terms: tuple[tuple[SelectorRequirement, ...], ...] = ()
-
-    def labels_match(self, labels: Mapping[str, str]) -> bool:
-        if any(labels.get(k) != v for k, v in self.node_selector):
-            return False
-        if self.affinity_terms:
-            return any(all(r.matches(labels) for r in term) for term in self.affinity_terms)
-        return True
-
-    def why_not(self, labels: Mapping[str, str], taints: tuple[Taint, ...]) -> str | None:
-        """None when a node with these labels and taints accepts the pod, else a reason."""
-        if not self.labels_match(labels):
-            return "node(s) didn't match Pod's node affinity/selector"
-        if untolerated(taints, self.tolerations):
-            return "node(s) had untolerated taint"
-        return None
-
-
 # --------------------------------------------------------------------------- pods and demand
 
 
@@ -246,25 +161,75 @@ class PodInfo:
 
 @dataclass(frozen=True, slots=True)
 class HiddenDemand:
-    """Work the scheduler never sees: a suspended Job or a queued workload."""
+    """Work the scheduler does not see yet: a suspended Job, a Kueue Workload or a
+    ProvisioningRequest, with the admission facts its backend read (decision 0015).
 
-    kind: str  # "Job" | "Workload"
+    Whether it counts as demand is the planner's decision (`clues_py.planner.admission`):
+    the backend reports facts, never verdicts.
+    """
+
+    kind: str  # "Job" | "Workload" | "ProvisioningRequest"
     namespace: str
     name: str
     per_pod: Resources
     count: int
     placement: Placement = Placement()
     created: float = 0.0
+    pod_set: str = ""  # one of several pod sets of the object (part of the key)
+    # Kueue: the LocalQueue it was submitted to (Job label kueue.x-k8s.io/queue-name,
+    # Workload spec.queueName) and, once quota is reserved, the ClusterQueue holding it.
+    queue: str = ""
+    cluster_queue: str = ""
+    reserved: bool = False  # Workload: QuotaReserved=True (not yet Admitted)
+    since: float = 0.0  # when it entered its current state (quota reserved, created)
+    message: str = ""  # Kueue's own words on why it waits (QuotaReserved=False message)
+    owner: str = ""  # "ns/name" of its owner: a Workload's Job, a ProvisioningRequest's Workload
+    # ProvisioningRequest (autoscaling.x-k8s.io): class, its conditions as
+    # (type, status, reason), when Provisioned became True and how many pods consume it.
+    request_class: str = ""
+    conditions: tuple[tuple[str, str, str], ...] = ()
+    provisioned_at: float = 0.0
+    consumed: int = 0
 
     @property
     def key(self) -> str:
-        return f"{self.kind.lower()}:{self.namespace}/{self.name}"
+        base = f"{self.kind.lower()}:{self.namespace}/{self.name}"
+        return f"{base}/{self.pod_set}" if self.pod_set else base
+
+    @property
+    def object_key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def condition(self, type_: str) -> tuple[str, str] | None:
+        """(status, reason) of condition `type_`, or None when it is not set."""
+        for t, status, reason in self.conditions:
+            if t == type_:
+                return status, reason
+        return None
+
+    def is_true(self, type_: str) -> bool:
+        got = self.condition(type_)
+        return got is not None and got[0] == "True"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuota:
+    """A Kueue ClusterQueue: nominal quota (summed over flavors) and what is reserved of it."""
+
+    name: str
+    nominal: Resources
+    used: Resources
+    pending: int = 0  # workloads waiting for quota
 
 
 @dataclass(frozen=True, slots=True)
 class Demand:
     pods: tuple[PodInfo, ...] = ()
     hidden: tuple[HiddenDemand, ...] = ()
+    # Kueue context for the demand rules and `explain` (decision 0015).
+    queues: tuple[QueueQuota, ...] = ()
+    local_queues: tuple[tuple[str, str], ...] = ()  # ("ns/localqueue", clusterqueue)
+    kueue: bool = False  # the Kueue Workload API is served
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +400,18 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestUpdate:
+    """A condition clues-py sets on a ProvisioningRequest, as Cluster Autoscaler would."""
+
+    namespace: str
+    name: str
+    type: str  # Accepted | Provisioned | Failed | BookingExpired
+    status: str  # "True" | "False"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     # pod or hidden-demand key -> why nothing was (or could be) powered on for it
@@ -443,3 +420,10 @@ class Plan:
     kept: Mapping[str, str] = field(default_factory=dict)
     # demand key or node name -> policy that decided its `unplaceable`/`kept` reason
     decided_by: Mapping[str, str] = field(default_factory=dict)
+    # hidden-demand key -> pods it counted as demand; key -> why it is not demand at all
+    counted: Mapping[str, int] = field(default_factory=dict)
+    held: Mapping[str, str] = field(default_factory=dict)
+    # key -> warning worth an Event (hidden demand that stopped holding nodes, failed requests)
+    warnings: Mapping[str, str] = field(default_factory=dict)
+    # conditions to set on ProvisioningRequests
+    requests: tuple[RequestUpdate, ...] = ()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from clues_py.model import (
     ClusterSnapshot,
@@ -31,6 +32,7 @@ from clues_py.model import (
     NodeTemplate,
     Placement,
     PodInfo,
+    QueueQuota,
     Resources,
     Taint,
     Toleration,
@@ -218,11 +220,18 @@ def make_hidden(
     mem: str = "1Gi",
     *,
     namespace: str = "default",
-    kind: str = "Job",
+    kind: str = "Workload",
     gpus: int = 0,
     selector: Mapping[str, str] | None = None,
+    reserved: bool | None = None,
+    **facts: Any,
 ) -> HiddenDemand:
-    """A suspended Job (or queued workload) of `count` pods of `cpu`/`mem` each."""
+    """Hidden work of `count` pods of `cpu`/`mem` each: by default a Kueue Workload holding
+    quota (demand under the admission rules); `kind="Job"` a suspended Job; `facts` set the
+    other admission facts (queue, since, conditions, ...). It is 10 s old at the default
+    snapshot time (1000)."""
+    facts.setdefault("created", 990.0)
+    facts.setdefault("since", facts["created"])
     return HiddenDemand(
         kind=kind,
         namespace=namespace,
@@ -230,6 +239,8 @@ def make_hidden(
         per_pod=make_resources(cpu, mem, gpus, 1),
         count=count,
         placement=make_placement(selector),
+        reserved=(kind == "Workload") if reserved is None else reserved,
+        **facts,
     )
 
 
@@ -242,12 +253,21 @@ def make_snapshot(
     unmanaged: Iterable[NodeObservation] = (),
     now: float = 1000.0,
     last_scale_up: float = float("-inf"),
+    queues: Iterable[QueueQuota] = (),
+    local_queues: Mapping[str, str] | None = None,
+    kueue: bool = False,
 ) -> ClusterSnapshot:
     return ClusterSnapshot(
         now=now,
         nodes=tuple(nodes),
         templates={t.name: t for t in templates},
-        demand=Demand(tuple(pending), tuple(hidden)),
+        demand=Demand(
+            tuple(pending),
+            tuple(hidden),
+            tuple(queues),
+            tuple(sorted((local_queues or {}).items())),
+            kueue,
+        ),
         unmanaged=tuple(unmanaged),
         last_scale_up=last_scale_up,
     )

@@ -9,6 +9,12 @@ clock, the wall clock: the live view's `t=`, `clues status` (time in state), `cl
 history`, kubectl's AGE and the summary (`--json` adds `speed`: multiply by it to compare
 with `clues sim` on the same workload). While it runs, the API address is published for
 this user's other `clues` commands (runtime.py), so `clues status --watch` just works.
+
+`--kueue` runs OSCAR as OSCAR runs it with Kueue (`pkg/utils/kueue.go`, `pkg/handlers/
+job.go`): a ResourceFlavor, a ClusterQueue whose quota is the managed nodes' total, a
+LocalQueue per service, and Jobs with a UUID name, created suspended with the queue label
+and cpu/memory as limits only; the sandbox's mini-Kueue admits them. `--provisioning` adds
+Kueue's provisioning admission check, so Kueue asks clues-py for the nodes first.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from clues_py.cli import demo_kueue
 from clues_py.cli.runtime import publish, withdraw
 from clues_py.outcome import JobTiming, summarize
 
@@ -102,21 +109,23 @@ def demo_config(
     }
 
 
-def _job_manifest(name: str) -> dict[str, Any]:
+def _job_manifest(name: str, kueue: bool = False) -> dict[str, Any]:
     """An OSCAR asynchronous invocation: the service image run by OSCAR's watchdog binary.
 
     The sandbox cannot know how long `fwatchdog` runs the user's script: the demo's
-    sandbox gives such commands a default duration (JOB_SECONDS, sped up).
+    sandbox gives such commands a default duration (JOB_SECONDS, sped up). With `kueue`,
+    OSCAR's Kueue shape (`demo_kueue.queued`).
     """
     res = {"cpu": "1", "memory": "2Gi"}
-    return {
+    labels = {"oscar_service": SERVICE}
+    job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"oscar_service": SERVICE}},
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": dict(labels)},
         "spec": {
             "backoffLimit": 3,
             "template": {
-                "metadata": {"labels": {"oscar_service": SERVICE}},
+                "metadata": {"labels": dict(labels)},
                 "spec": {
                     "restartPolicy": "Never",
                     "containers": [
@@ -136,6 +145,7 @@ def _job_manifest(name: str) -> dict[str, Any]:
             },
         },
     }
+    return demo_kueue.queued(job, SERVICE) if kueue else job
 
 
 def _service_config() -> dict[str, Any]:
@@ -147,7 +157,11 @@ def _service_config() -> dict[str, Any]:
 
 
 def _submit_jobs(
-    kubeconfig: str, arrivals: list[tuple[float, str, float]], book: _JobBook, t0: float
+    kubeconfig: str,
+    arrivals: list[tuple[float, str, float]],
+    book: _JobBook,
+    t0: float,
+    kueue: bool = False,
 ) -> None:
     from kubernetes import client, config
 
@@ -160,7 +174,7 @@ def _submit_jobs(
         with book.lock:
             book.submit[name] = time.monotonic()
             book.run_seconds[name] = duration
-        batch.create_namespaced_job(NAMESPACE, _job_manifest(name))
+        batch.create_namespaced_job(NAMESPACE, _job_manifest(name, kueue))
     api_client.close()
 
 
@@ -198,6 +212,8 @@ def run_demo(
     live: bool = True,
     seed: int = 1,
     timeout: float | None = None,
+    kueue: bool = False,
+    provisioning: bool = False,
 ) -> int:
     """Run the demo; returns the exit code (0 when every job succeeded and every node is off)."""
     from clues_py.api.client import ApiClient
@@ -211,9 +227,15 @@ def run_demo(
         return 2
     setup_logging("WARNING")
     rng = random.Random(seed)
-    # Every job runs for the sandbox's default duration: what OSCAR's fwatchdog gets.
+    kueue = kueue or provisioning
+    # Every job runs for the sandbox's default duration: what OSCAR's fwatchdog gets. With
+    # Kueue the names are OSCAR's: the service and a UUID (seeded, so runs repeat).
     arrivals = sorted(
-        (rng.uniform(0, ARRIVAL_WINDOW) / speed, f"{SERVICE}-{i:03d}", JOB_SECONDS / speed)
+        (
+            rng.uniform(0, ARRIVAL_WINDOW) / speed,
+            demo_kueue.job_name(SERVICE, rng) if kueue else f"{SERVICE}-{i:03d}",
+            JOB_SECONDS / speed,
+        )
         for i in range(jobs)
     )
     expected = (
@@ -241,6 +263,8 @@ def run_demo(
             sandbox.ensure_namespace(NAMESPACE)
             sandbox.store.create("configmaps", _service_config(), NAMESPACE)
             sandbox.store.create("daemonsets", _node_exporter(), "kube-system")
+            if kueue:
+                demo_kueue.create_queues(sandbox, NAMESPACE, SERVICE, nodes, provisioning)
             kubeconfig = sandbox.write_kubeconfig(str(Path(tmp) / "kubeconfig"))
             cfg = config_from_dict(
                 demo_config(
@@ -258,7 +282,7 @@ def run_demo(
             api = ApiClient(service.address)
             t0 = time.monotonic()
             submitter = threading.Thread(
-                target=_submit_jobs, args=(kubeconfig, arrivals, book, t0), daemon=True
+                target=_submit_jobs, args=(kubeconfig, arrivals, book, t0, kueue), daemon=True
             )
             submitter.start()
             published = publish(service.address)
@@ -266,6 +290,8 @@ def run_demo(
                 jobs, nodes, speed, minutes, service.address, published, sandbox.url, kubeconfig,
                 sys.stderr if json_out else sys.stdout,
             )  # fmt: skip
+            if kueue:
+                demo_kueue.announce(NAMESPACE, SERVICE, provisioning, json_out)
             ok = _watch_until_done(
                 api, book, jobs, t0, deadline_s, json_out, live, render_status, speed
             )
@@ -274,6 +300,9 @@ def run_demo(
             metrics = _metrics(service, book, cfg, t0, end, speed)
             metrics["nodes_on_at_end"] = sum(1 for n in status["nodes"] if n["state"] != "off")
             metrics["speed"] = speed
+            metrics["mode"] = (
+                "kueue+provisioning" if provisioning else "kueue" if kueue else "plain"
+            )
         finally:
             if service is not None:
                 withdraw(service.address)

@@ -185,7 +185,12 @@ def render_explanation(data: dict[str, Any]) -> str:
             + ("" if node.get("enabled", True) else ", disabled")
         )
     else:
-        state = "pending" if data.get("pending") else "not pending (running, finished or unknown)"
+        if data.get("demand") is False:
+            state = "not demand (see why below)"
+        elif data.get("pending"):
+            state = "pending"
+        else:
+            state = "not pending (running, finished or unknown)"
         lines.append(f"{data.get('key')}: {state}")
     action, decision = data.get("action"), data.get("decision")
     if action:
@@ -224,7 +229,8 @@ def explain() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.pass_obj
 def explain_pod(settings: Settings, pod: str, as_json: bool) -> None:
-    """Explain a pending pod (or a suspended Job: job:NAMESPACE/NAME)."""
+    """Explain a pending pod, or hidden work: job:NS/NAME, workload:NS/NAME,
+    provisioningrequest:NS/NAME (or NS/NAME of any of them)."""
     if "/" not in pod:
         fail(f"expected NAMESPACE/NAME, got {pod!r} (e.g. clues explain pod oscar/job-1)", 2)
     client = settings.client()

@@ -172,8 +172,21 @@ def summary_line(status: Mapping[str, Any]) -> str:
     waiting = len(status.get("waiting") or {})
     if waiting:
         parts.append(f"waiting: {waiting}")
+    held = len(status.get("held") or {})
+    if held:
+        parts.append(f"not demand: {held}")
     parts.append(f"unplaceable: {len(status.get('unplaceable') or {})}")
     return " · ".join(parts)
+
+
+def _largest_group(reasons: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """(reason, names) of the most common reason, by its head (before ';' and ' (')."""
+    groups: dict[str, list[str]] = {}
+    for name, why in sorted(reasons.items()):
+        groups.setdefault(why.split(";")[0].split(" (")[0], []).append(name)
+    if not groups:
+        return None
+    return max(groups.items(), key=lambda kv: (len(kv[1]), kv[0]))
 
 
 def detail_lines(status: Mapping[str, Any]) -> list[str]:
@@ -200,14 +213,14 @@ def detail_lines(status: Mapping[str, Any]) -> list[str]:
     for why, names in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         who = names[0] if len(names) == 1 else f"{len(names)} pods ({names[0]}, ...)"
         lines.append(f"unplaceable {who}: {why}")
-    # Waiting work: only the largest group, so a burst shows why it waits in one line.
-    waiting: dict[str, list[str]] = {}
-    for name, why in sorted((status.get("waiting") or {}).items()):
-        waiting.setdefault(why.split(";")[0].split(" (")[0], []).append(name)
-    if waiting:
-        why, names = max(waiting.items(), key=lambda kv: (len(kv[1]), kv[0]))
-        who = names[0] if len(names) == 1 else f"{len(names)} pods"
-        lines.append(f"waiting {who}: {why}")
+    # Waiting work and hidden work that is not demand (decision 0015): only the largest
+    # group of each, so a burst shows why it waits in one line.
+    for key, label, many in (("waiting", "waiting", "pods"), ("held", "not demand", "objects")):
+        group = _largest_group(status.get(key) or {})
+        if group is not None:
+            why, names = group
+            who = names[0] if len(names) == 1 else f"{len(names)} {many}"
+            lines.append(f"{label} {who}: {why}")
     plan = status.get("last_plan") or {}
     now = status.get("now")
     for action in plan.get("actions") or []:

@@ -97,18 +97,30 @@ def _import(module: str, name: str, command: str) -> Any:
     help="How long pods run whose command the sandbox cannot read, e.g. 30s or 2m "
     "(default: until deleted). `sleep N`, `sh -c ...; exit N` are understood anyway.",
 )
+@click.option(
+    "--no-kueue",
+    is_flag=True,
+    help="Without the built-in small Kueue: its API groups (kueue.x-k8s.io, "
+    "autoscaling.x-k8s.io) answer 404, as in a cluster where Kueue is not installed.",
+)
 def sandbox(
     port: int,
     node_specs: tuple[str, ...],
     kubeconfig: str | None,
     snapshot: str | None,
     default_pod_duration: str | None,
+    no_kueue: bool,
 ) -> None:
     """Run a standalone sandbox Kubernetes API server (for trying cluesd without a cluster)."""
     run_standalone = _import("clues_py.sandbox.standalone", "run_standalone", "sandbox")
     try:
         rc = run_standalone(
-            port, list(node_specs), kubeconfig, snapshot, default_pod_duration=default_pod_duration
+            port,
+            list(node_specs),
+            kubeconfig,
+            snapshot,
+            default_pod_duration=default_pod_duration,
+            **({"kueue": False} if no_kueue else {}),
         )
     except ValueError as exc:  # a bad --nodes or --default-pod-duration, named in the message
         fail(f"error: {exc}", EXIT_USAGE)
@@ -139,7 +151,27 @@ DEMO_DEFAULTS = {"speed": 4.0, "jobs": 100, "nodes": 10}
     help="Worker nodes the cluster may have (all off at the start).",
 )
 @click.option("--no-live", is_flag=True, help="No live table: a progress line now and then.")
-def demo(speed: float, as_json: bool, jobs: int, nodes: int, no_live: bool) -> None:
+@click.option(
+    "--kueue",
+    is_flag=True,
+    help="Run OSCAR as OSCAR runs it with Kueue: a ClusterQueue with the nodes' total as quota, "
+    "a LocalQueue per service, Jobs created suspended with the queue label, limits only.",
+)
+@click.option(
+    "--provisioning",
+    is_flag=True,
+    help="Also give the ClusterQueue Kueue's provisioning admission check: Kueue asks clues-py "
+    "for the nodes through ProvisioningRequests (best-effort-atomic) first. Implies --kueue.",
+)
+def demo(
+    speed: float,
+    as_json: bool,
+    jobs: int,
+    nodes: int,
+    no_live: bool,
+    kueue: bool,
+    provisioning: bool,
+) -> None:
     """Run cluesd against a sandbox cluster and a burst of OSCAR-shaped jobs, and show it.
 
     With the defaults it takes about 2.5 minutes (--speed 30: about 25 s). While it runs,
@@ -148,7 +180,14 @@ def demo(speed: float, as_json: bool, jobs: int, nodes: int, no_live: bool) -> N
     is wall-clock seconds.
     """
     run_demo = _import("clues_py.cli.demo", "run_demo", "demo")
-    rc = run_demo(speed=speed, jobs=jobs, nodes=nodes, json_out=as_json, live=not no_live)
+    rc = run_demo(
+        speed=speed,
+        jobs=jobs,
+        nodes=nodes,
+        json_out=as_json,
+        live=not no_live,
+        **({"kueue": True, "provisioning": provisioning} if kueue or provisioning else {}),
+    )
     sys.exit(int(rc or 0))
 
 

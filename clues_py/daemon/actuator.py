@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
 from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus, InstanceTerminated
 from clues_py.daemon.faults import crash_point
 from clues_py.lifecycle import Fact, FactKind
-from clues_py.model import ManagedNode, NodeTemplate
+from clues_py.model import ManagedNode, NodeTemplate, RequestUpdate
 from clues_py.store import Store
 
 log = logging.getLogger("clues.actuator")
@@ -348,6 +349,18 @@ class Actuator:
             log.exception("%s hook for %s: unexpected error", event, node.name)
             return f"{event} hook error: {_error_text(exc)}"
 
+    def update_requests(self, updates: Iterable[RequestUpdate]) -> None:
+        """Set conditions on ProvisioningRequests through the backend, off the loop; one
+        write per request at a time (the next pass asks again if one did not land)."""
+        write: Callable[[RequestUpdate], None] | None = getattr(
+            self._backend, "update_request", None
+        )
+        if write is None:
+            return
+        for update in updates:
+            key = f"provisioningrequest:{update.namespace}/{update.name}"
+            self._submit(key, "update", partial(_write_request, write, key, update))
+
     def uncordon(self, node: str) -> bool:
         return self._submit(node, "uncordon", lambda: self._uncordon(node))
 
@@ -362,6 +375,13 @@ class Actuator:
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _write_request(write: Callable[[RequestUpdate], None], key: str, update: RequestUpdate) -> None:
+    try:
+        write(update)
+    except Exception as exc:  # logged: the next pass asks again
+        log.warning("%s: set %s: %s", key, update.type, _error_text(exc))
 
 
 def _error_text(exc: BaseException) -> str:

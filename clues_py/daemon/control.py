@@ -16,6 +16,7 @@ from clues_py.daemon.bus import Bus, PlanEvent
 from clues_py.daemon.host import DaemonHost
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
+from clues_py.planner.packing import never_fits
 
 if TYPE_CHECKING:
     from clues_py.daemon.freshness import Freshness
@@ -28,12 +29,8 @@ log = logging.getLogger("clues.daemon")
 
 # Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
 MAX_DECISIONS_PER_PASS = 500
-# Unplaceable reasons worth a warning: the work fits no template at all.
-_NO_TEMPLATE_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
-
-
-def _never_fits(reason: str) -> bool:
-    return any(m in reason for m in _NO_TEMPLATE_MARKERS)
+# Keys `explain pod NS/NAME` tries, in order: a pod, then hidden work of that name.
+_HIDDEN_PREFIXES = ("job:", "workload:", "provisioningrequest:")
 
 
 class ControlHost(DaemonHost, Protocol):
@@ -112,8 +109,10 @@ class Control:
             },
             # Work no template can ever run is "unplaceable"; everything else the plan did
             # not power a node for (free room, booting nodes, limits, all nodes on) waits.
-            "unplaceable": {k: v for k, v in last.plan.unplaceable.items() if _never_fits(v)},
-            "waiting": {k: v for k, v in last.plan.unplaceable.items() if not _never_fits(v)},
+            "unplaceable": {k: v for k, v in last.plan.unplaceable.items() if never_fits(v)},
+            "waiting": {k: v for k, v in last.plan.unplaceable.items() if not never_fits(v)},
+            # Hidden work that is not demand (paused Jobs, Workloads waiting for Kueue quota...)
+            "held": dict(last.plan.held),
             "unmanaged_nodes": self._d.reconciler.report()["unmanaged_nodes"],
             "reconcile": self._d.reconciler.report(),
             "last_plan": {
@@ -174,6 +173,7 @@ class Control:
         """key -> "policy: reason" for every demand unit and node the plan says something of."""
         by = result.decided_by
         out = {k: f"{by.get(k, 'planner')}: {r}" for k, r in result.unplaceable.items()}
+        out.update({k: f"{by.get(k, 'planner')}: not demand: {r}" for k, r in result.held.items()})
         out.update(
             {f"node:{n}": f"{by.get(n, 'planner')}: kept: {r}" for n, r in result.kept.items()}
         )
@@ -197,8 +197,10 @@ class Control:
             budget -= 1
             self._decided[key] = reason
             self._d.store.add_decision(event.at, key, reason)
-            if any(m in reason for m in _NO_TEMPLATE_MARKERS):
+            if never_fits(reason):
                 log.warning("unplaceable %s: %s", key, reason)
+            elif key in event.plan.warnings:
+                log.warning("%s: %s", key, event.plan.warnings[key])
         for key in set(self._decided) - set(current):
             del self._decided[key]
 
@@ -226,18 +228,18 @@ class Control:
             out["history"] = self._d.store.decisions(key=f"node:{name}", limit=20)
             out["transitions"] = self._d.store.transitions(node=name, limit=10)
         else:
-            keys = [name] if ":" in name else [name, f"job:{name}", f"workload:{name}"]
-            key = next((k for k in keys if k in pending or k in result.unplaceable), keys[0])
+            keys = [name] if ":" in name else [name, *(p + name for p in _HIDDEN_PREFIXES)]
+            said = {**result.held, **result.unplaceable}
+            key = next((k for k in keys if k in pending or k in said), keys[0])
             out["key"] = key
             out["pending"] = key in pending
             if key in pending:
                 out["pending_since"] = pending[key]
+            # Hidden work the admission rules hold back is not demand (decision 0015).
+            out["demand"] = key not in result.held
             action = next((a for a in result.actions if key in a.pods), None)
-            if key in result.unplaceable:
-                out["decision"] = {
-                    "policy": by.get(key, "planner"),
-                    "reason": result.unplaceable[key],
-                }
+            if key in said:
+                out["decision"] = {"policy": by.get(key, "planner"), "reason": said[key]}
             out["history"] = self._d.store.decisions(key=key, limit=20)
         out.setdefault("decision", None)
         out["action"] = (

@@ -246,7 +246,7 @@ class Daemon:
                 now=now,
                 nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
                 templates=self.ds_overhead.net_templates(self._nodes, obs, self.templates),
-                demand=Demand(pods=obs.pending, hidden=obs.hidden),
+                demand=Demand(obs.pending, obs.hidden, obs.queues, obs.local_queues, obs.kueue),
                 unmanaged=tuple(
                     o
                     for n, o in sorted(obs.nodes.items())
@@ -256,9 +256,15 @@ class Daemon:
                 template_backoff=self.template_health.backoff_until(),
                 pdbs=obs.pdbs,
             )
+        t0 = time.perf_counter()
+        result = plan(snapshot, self.policies)
+        seconds = time.perf_counter() - t0
+        with self._lock:  # pending: pods, and hidden work counted as demand (decision 0015)
             seen, since = self._first_seen, self._waiting_since
             created = {p.key: p.created for p in obs.pending}
-            created.update((h.key, h.created) for h in obs.hidden)
+            created.update(
+                (h.key, h.since or h.created) for h in obs.hidden if h.key in result.counted
+            )
             for key, c in created.items():
                 if key not in seen:
                     seen[key] = now
@@ -267,9 +273,7 @@ class Daemon:
                 del seen[key]
                 since.pop(key, None)
             seen_now = dict(seen)
-        t0 = time.perf_counter()
-        result = plan(snapshot, self.policies)
-        self.bus.publish(PlanEvent(now, snapshot, result, time.perf_counter() - t0, seen_now))
+        self.bus.publish(PlanEvent(now, snapshot, result, seconds, seen_now))
         started = self._execute(result, now) if leader else 0
         with self._lock:
             self._last = LastPlan(
@@ -278,7 +282,7 @@ class Daemon:
                 pending=len(obs.pending),
                 pending_cpu=sum(p.requests.cpu_millis for p in obs.pending),
                 pending_memory=sum(p.requests.memory_bytes for p in obs.pending),
-                hidden=sum(h.count for h in obs.hidden),
+                hidden=sum(result.counted.values()),
             )
         self.passes += 1
         self._finish_pass(t_pass, "full", len(snapshot.nodes) + len(obs.pending), started)
@@ -317,6 +321,7 @@ class Daemon:
         for action in result.actions:
             if (live or action.kind == ActionKind.POWER_ON) and not self.actuator.busy(action.node):
                 started += self.start_action(action, now) is not None
+        self.actuator.update_requests(result.requests)  # ProvisioningRequests (decision 0015)
         return started
 
     def start_action(self, action: Action, now: float) -> int | None:

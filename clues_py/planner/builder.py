@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from clues_py.model import Action, ActionKind, ClusterSnapshot, Plan
+from clues_py.model import Action, ActionKind, ClusterSnapshot, Plan, RequestUpdate
 
 __all__ = ["PlanBuilder", "Policy"]
 
@@ -63,6 +63,12 @@ class PlanBuilder:
         self.kept: dict[str, str] = _Attributed(self)
         # node -> demand counted on it (its free room or its boot): not spare capacity
         self.claimed: dict[str, str] = {}
+        # hidden work: key -> pods counted as demand; key -> why it is not demand;
+        # warnings worth an Event; conditions to set on ProvisioningRequests
+        self.counted: dict[str, int] = {}
+        self.held: dict[str, str] = _Attributed(self)
+        self.warnings: dict[str, str] = {}
+        self.requests: list[RequestUpdate] = []
         self._actions: dict[str, Action] = {}  # node -> action, in insertion order
         self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
         for name in sorted(self._disabled):
@@ -132,4 +138,8 @@ class PlanBuilder:
             dict(self.unplaceable),
             dict(self.kept),
             dict(self.decided_by),
+            dict(self.counted),
+            dict(self.held),
+            dict(self.warnings),
+            tuple(self.requests),
         )

@@ -42,9 +42,11 @@ from clues_py.model import (
 from clues_py.planner.chain import ExpanderChain, Option
 from clues_py.planner.firstfit import MaxTree
 
-__all__ = ["Group", "NewNode", "PackResult", "group_demand", "pack"]
+__all__ = ["Group", "NewNode", "PackResult", "group_demand", "never_fits", "pack"]
 
 DEFAULT_POD_SLOTS = 110
+# Reasons meaning no template can ever hold the work, whatever is powered on or off.
+NEVER_FITS_MARKERS = ("fits no template", "no template matches", "fits only GPU template")
 _ON = (NodeState.IDLE, NodeState.USED)
 
 
@@ -55,6 +57,9 @@ class Group:
     requests: Resources
     placement: Placement
     keys: list[str]
+    # False for booked capacity (a Provisioned ProvisioningRequest): it may hold free or
+    # booting room, packed before everything else, but never opens a node.
+    may_open: bool = True
 
 
 @dataclass(slots=True)
@@ -89,15 +94,30 @@ class PackResult:
     unplaceable: dict[str, str] = field(default_factory=dict)  # key -> why no node
 
 
-def group_demand(pods: Iterable[PodInfo], hidden: Iterable[HiddenDemand] = ()) -> list[Group]:
-    """Group identical demand; keys inside a group are ordered oldest first, then by key."""
-    acc: dict[tuple[Resources, Placement], list[tuple[float, str]]] = {}
+def group_demand(
+    pods: Iterable[PodInfo],
+    hidden: Iterable[HiddenDemand] = (),
+    booked: Iterable[HiddenDemand] = (),
+) -> list[Group]:
+    """Group identical demand; keys inside a group are ordered oldest first, then by key.
+
+    `booked` units (capacity already promised) form their own groups that never open nodes.
+    """
+    acc: dict[tuple[Resources, Placement, bool], list[tuple[float, str]]] = {}
     for p in pods:
-        acc.setdefault((p.requests, p.placement), []).append((p.created, p.key))
-    for h in hidden:
-        if h.count > 0:
-            acc.setdefault((h.per_pod, h.placement), []).extend([(h.created, h.key)] * h.count)
-    return [Group(r, pl, [k for _, k in sorted(items)]) for (r, pl), items in acc.items()]
+        acc.setdefault((p.requests, p.placement, True), []).append((p.created, p.key))
+    for may_open, units in ((True, hidden), (False, booked)):
+        for h in units:
+            if h.count > 0:
+                acc.setdefault((h.per_pod, h.placement, may_open), []).extend(
+                    [(h.created, h.key)] * h.count
+                )
+    return [Group(r, pl, [k for _, k in sorted(items)], o) for (r, pl, o), items in acc.items()]
+
+
+def never_fits(reason: str) -> bool:
+    """True when an unplaceable reason says that no template can ever hold the work."""
+    return any(m in reason for m in NEVER_FITS_MARKERS)
 
 
 def _slots(n: int) -> int:
@@ -226,7 +246,7 @@ class _Packer:
 
     def pack(self, groups: list[Group]) -> PackResult:
         res = PackResult()
-        order = sorted(groups, key=lambda g: (-self.dominant(g.requests), g.keys[0]))
+        order = sorted(groups, key=lambda g: (g.may_open, -self.dominant(g.requests), g.keys[0]))
         for g in order:
             self._pack_group(g, res)
         for b in self.bins:
@@ -280,6 +300,10 @@ class _Packer:
                     if pos == total:
                         return
                 i = self.tree.find(i + 1, rc, rm, rg, rp)
+        if not g.may_open:
+            for k in g.keys[pos:]:
+                res.unplaceable[k] = "booked capacity no longer fits on Ready or booting nodes"
+            return
         while pos < total:
             t = self._choose_template(g, total - pos, res)
             if t is None:

@@ -28,8 +28,11 @@ from clues_py.sandbox.controllers import (
     GarbageCollector,
     JobController,
     Kubelet,
+    KueueController,
+    KueueJobController,
     NodeLeases,
     PodGC,
+    ProvisioningController,
     ReplicaSetController,
     Runtime,
     Scheduler,
@@ -40,6 +43,9 @@ from clues_py.sandbox.kubeconfig import write_kubeconfig
 from clues_py.sandbox.machines import MachineError, Machines
 from clues_py.sandbox.objects import ApiError, ObjectStore
 from clues_py.sandbox.server import ApiServer
+
+# The API groups of Kueue and of Cluster Autoscaler's ProvisioningRequests (the mini-Kueue's).
+KUEUE_GROUPS = ("kueue.x-k8s.io", "autoscaling.x-k8s.io")
 
 # Virtual sandboxes start at 2026-01-01T00:00:00Z, so object timestamps are plausible and fixed.
 VIRTUAL_EPOCH = 1_767_225_600.0
@@ -65,6 +71,7 @@ class Sandbox:
         events: bool = True,
         lease_renew_seconds: float | None = None,
         default_pod_seconds: float | None = None,
+        kueue: bool = True,
     ) -> None:
         if clock is None:
             clock = VirtualClock(VIRTUAL_EPOCH) if virtual else WallClock()
@@ -95,10 +102,19 @@ class Sandbox:
             lease_renew_seconds if lease_renew_seconds is not None else (None if virtual else 10.0)
         )
         self.runtime.add(NodeLeases(self.runtime, renew))
+        # A small Kueue: idle until a ClusterQueue exists (controllers/kueue*.py). Without it
+        # (kueue=False) its API groups answer 404, as in a cluster where it is not installed.
+        self.kueue_jobs = KueueJobController(self.runtime, self.recorder)
+        if kueue:
+            self.runtime.add(self.kueue_jobs)
+            self.runtime.add(KueueController(self.runtime, self.recorder))
+            self.runtime.add(ProvisioningController(self.runtime))
+            self.store.admission.append(self.kueue_jobs.webhook)
+        absent = frozenset() if kueue else frozenset(KUEUE_GROUPS)
         self.machines = Machines(self.runtime, self.kubelet)
         self.server: ApiServer | None = None
         if serve_http:
-            self.server = ApiServer(self.store, host=host, port=port)
+            self.server = ApiServer(self.store, host=host, port=port, absent_groups=absent)
             self.server.add_route("/sandbox/v1/", self._route)
         self._started = False
 

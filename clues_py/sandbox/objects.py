@@ -66,6 +66,8 @@ class ObjectStore:
         self._log = EventLog(history)
         self._subscribers = Subscribers(self._lock)
         self._ids = 0
+        # Mutating admission (webhooks): `hook(resource, obj)` may change a new object.
+        self.admission: list[Callable[[str, Obj], None]] = []
         for ns in INITIAL_NAMESPACES:
             self.create("namespaces", {"metadata": {"name": ns}})
         for pc in SYSTEM_CLASSES:  # what kube-apiserver bootstraps
@@ -163,6 +165,8 @@ class ObjectStore:
     def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
         info = resource_info(resource)
         obj = prepare_new(info, obj, namespace)
+        for hook in self.admission:
+            hook(resource, obj)
         meta = obj["metadata"]
         name = meta["name"]
         with self._lock:

@@ -27,6 +27,8 @@ class ResourceInfo:
     categories: tuple[str, ...] = ()
     # Extra field-selector labels accepted besides metadata.name / metadata.namespace.
     fields: tuple[str, ...] = field(default=())
+    # False for an older version served from the same storage (converted at the HTTP edge).
+    storage: bool = True
 
     @property
     def api_version(self) -> str:
@@ -58,6 +60,22 @@ _EVENT_FIELDS = (
     "source",
     "type",
 )
+
+
+def _kueue(version: str, storage: bool) -> tuple[ResourceInfo, ...]:
+    g = "kueue.x-k8s.io"
+    return tuple(
+        ResourceInfo(plural, kind, g, version, ns, short, sub, storage=storage)
+        for plural, kind, ns, short, sub in (
+            ("resourceflavors", "ResourceFlavor", False, ("flavor", "flavors", "rf"), ()),
+            ("clusterqueues", "ClusterQueue", False, ("cq",), ("status",)),
+            ("localqueues", "LocalQueue", True, ("queue", "queues", "lq"), ("status",)),
+            ("workloads", "Workload", True, ("kwl", "kueueworkload"), ("status",)),
+            ("admissionchecks", "AdmissionCheck", False, ("ac",), ("status",)),
+            ("provisioningrequestconfigs", "ProvisioningRequestConfig", False, ("prc",), ()),
+        )
+    )
+
 
 RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(
@@ -170,8 +188,21 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(
         "poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",), ("status",)
     ),
-    # Kueue workloads: stored only (no admission controller), so tests can queue them.
-    ResourceInfo("workloads", "Workload", "kueue.x-k8s.io", "v1beta1", True, (), ("status",)),
+    ResourceInfo("podtemplates", "PodTemplate", "", "v1", True),
+    # Kueue (the sandbox's mini-Kueue, controllers/kueue*.py): stored as v1beta2, also served
+    # as the deprecated v1beta1 (kueue_versions.py converts); Cluster Autoscaler's
+    # ProvisioningRequests.
+    *_kueue("v1beta2", True),
+    *_kueue("v1beta1", False),
+    ResourceInfo(
+        "provisioningrequests",
+        "ProvisioningRequest",
+        "autoscaling.x-k8s.io",
+        "v1",
+        True,
+        ("provreq", "provreqs"),
+        ("status",),
+    ),
     # RBAC objects are stored, not enforced: enough for `kubectl apply` of etc/kubernetes/.
     ResourceInfo("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
     ResourceInfo(
@@ -217,7 +248,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 
-_BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES}
+_BY_PLURAL: dict[str, ResourceInfo] = {r.plural: r for r in RESOURCES if r.storage}
 # events.k8s.io/v1 events share storage with core events; served under their own group.
 EVENTS_K8S_IO = ResourceInfo("events", "Event", "events.k8s.io", "v1", True, ("ev",))
 # metrics.k8s.io, as metrics-server serves it: computed from pods, never stored (metricsapi.py).
@@ -293,14 +324,21 @@ def api_versions() -> dict[str, Any]:
 
 
 def api_group_list() -> dict[str, Any]:
-    """The legacy /apis document (every non-core group with its single version)."""
-    groups_out = []
-    for gv in groups():
+    """The legacy /apis document (every non-core group; its storage version preferred)."""
+    by_group: dict[str, list[dict[str, str]]] = {}
+    preferred: dict[str, dict[str, str]] = {}
+    for gv, infos in groups().items():
         if "/" not in gv:
             continue
         group, version = gv.split("/")
         ver = {"groupVersion": gv, "version": version}
-        groups_out.append({"name": group, "versions": [ver], "preferredVersion": ver})
+        by_group.setdefault(group, []).append(ver)
+        if any(i.storage for i in infos):
+            preferred.setdefault(group, ver)
+    groups_out = [
+        {"name": g, "versions": vs, "preferredVersion": preferred.get(g, vs[0])}
+        for g, vs in by_group.items()
+    ]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups_out}
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from clues_py.sandbox import (
     disruption,
+    kueue_versions,
     metricsapi,
     openapi,
     podlogs,
@@ -59,9 +60,12 @@ class ApiServer(Verbs, Watches):
         host: str = "127.0.0.1",
         port: int = 0,
         bookmark_interval: float = 1.0,
+        absent_groups: frozenset[str] = frozenset(),
     ):
         self.store = store
         self.bookmark_interval = bookmark_interval
+        # API groups this server does not serve (their CRDs are "not installed"): 404.
+        self.absent_groups = absent_groups
         self._routes: list[tuple[str, Route]] = []
         self._stopping = threading.Event()
         self._evict_lock = threading.Lock()  # budget check + delete must be atomic across requests
@@ -132,12 +136,18 @@ class ApiServer(Verbs, Watches):
             if self._route_static(handler, req):
                 return
             self._parse(req)
+            # Older served versions (Kueue's v1beta1) convert at this edge, as a webhook would.
+            conv = req.info and kueue_versions.conversion(
+                req.info.group, req.info.version, req.info.kind
+            )
+            if conv:
+                req.body = conv.body_in(req.body, req.headers.get("Content-Type", ""))
             streamed = self._streamed(req)
             if streamed:
                 with self.metrics.long_running(req):
-                    return self._stream(handler, req)
+                    return self._stream(conv.watching(handler) if conv else handler, req)
             code, doc = self._dispatch(req)
-            self._send(handler, req, code, doc)
+            self._send(handler, req, code, conv.answer(doc) if conv else doc)
         except ApiError as e:
             code = e.code
             self._send(handler, req, e.code, e.status())
@@ -196,17 +206,21 @@ class ApiServer(Verbs, Watches):
             doc = resources.api_versions()
         elif path == "/apis":
             doc = resources.api_group_list()
+            doc["groups"] = [g for g in doc["groups"] if g["name"] not in self.absent_groups]
         elif path.startswith("/openapi/"):
             return self._openapi(handler, req)
         elif path.count("/") == 2 and path.startswith("/apis/"):
-            doc = resources.api_group(path.split("/")[2])
+            group = path.split("/")[2]
+            doc = None if group in self.absent_groups else resources.api_group(group)
         elif (
             path.count("/") == 2
             and path.startswith("/api/")
             or path.count("/") == 3
             and path.startswith("/apis/")
         ):
-            doc = resources.api_resource_list(path.split("/", 2)[2])
+            gv = path.split("/", 2)[2]
+            absent = gv.split("/")[0] in self.absent_groups
+            doc = None if absent else resources.api_resource_list(gv)
         else:
             return False
         if doc is None:
@@ -243,6 +257,8 @@ class ApiServer(Verbs, Watches):
         if len(rest) >= 3 and rest[0] == "namespaces" and resources.find(gv, rest[2]):
             req.namespace, rest = rest[1], rest[2:]
         info = resources.find(gv, rest[0])
+        if info is not None and info.group in self.absent_groups:
+            info = None
         if info is None or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if info.namespaced is False and req.namespace:

@@ -89,6 +89,7 @@ def run_standalone(
     *,
     stop: threading.Event | None = None,
     default_pod_duration: str | None = None,
+    kueue: bool = True,
 ) -> None:
     """Serve a sandbox on 127.0.0.1:`port` until SIGINT/SIGTERM (or `stop` is set).
 
@@ -99,7 +100,7 @@ def run_standalone(
         parse_node_spec(s)
     default_pod_seconds = parse_pod_duration(default_pod_duration)
     done = stop or threading.Event()
-    sandbox = Sandbox(port=port, default_pod_seconds=default_pod_seconds).start()
+    sandbox = Sandbox(port=port, default_pod_seconds=default_pod_seconds, kueue=kueue).start()
     try:
         if snapshot and Path(snapshot).exists():
             sandbox.load(snapshot)

@@ -26,11 +26,13 @@ from clues_py.contracts import (
     PluginError,
     PowerState,
 )
-from clues_py.model import ManagedNode, NodeTemplate, format_cpu
+from clues_py.model import ManagedNode, NodeTemplate, RequestUpdate, format_cpu
 from clues_py.sandbox import ApiError, Sandbox, disruption
+from clues_py.sandbox.objects import rfc3339
 from plugins.backends.k8s_cache import ClusterCache
 from plugins.backends.k8s_convert import PodRecord
 from plugins.backends.k8s_drain import drain_pods, ensure_cordoned
+from plugins.backends.k8s_kueue import set_condition
 
 _STATES = {
     "on": PowerState.ON,
@@ -38,7 +40,16 @@ _STATES = {
     "stopping": PowerState.STOPPING,
     "off": PowerState.OFF,
 }
-_WATCHED = {"nodes", "pods", "jobs"}
+# The work the scheduler does not see yet goes to the cache's `hidden` tables.
+_HIDDEN = (
+    "jobs",
+    "workloads",
+    "clusterqueues",
+    "localqueues",
+    "resourceflavors",
+    "provisioningrequests",
+    "podtemplates",
+)
 
 
 class SandboxBackend:
@@ -71,20 +82,25 @@ class SandboxBackend:
         self._unsubscribe = self.store.subscribe(self._on_event)
         self.cache.replace_nodes(self.store.list("nodes")[0])
         self.cache.replace_pods(self.store.list("pods")[0])
-        self.cache.replace_jobs(self.store.list("jobs")[0])
+        for name in _HIDDEN:
+            replace, _ = self.cache.hidden_handlers(name)
+            replace(self.store.list(name)[0])
+        self.cache.kueue = True  # the sandbox serves the Kueue API (its controller may idle)
         self._synced = True
         self.dirty = True
 
     def _on_event(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
-        if resource not in _WATCHED:
+        apply: Callable[[str, dict[str, Any]], bool]
+        if resource == "nodes":
+            apply = self.cache.apply_node
+        elif resource == "pods":
+            apply = self.cache.apply_pod
+        elif resource in _HIDDEN:
+            apply = self.cache.hidden_handlers(resource)[1]
+        else:
             return
         for fn in self.listeners:
             fn(kind, resource, obj)
-        apply = {
-            "nodes": self.cache.apply_node,
-            "pods": self.cache.apply_pod,
-            "jobs": self.cache.apply_job,
-        }[resource]
         if apply(kind, obj):
             self.dirty = True
             if self._on_change is not None:
@@ -105,6 +121,22 @@ class SandboxBackend:
             self._unsubscribe = None
 
     # ------------------------------------------------------------------ writes
+
+    def update_request(self, update: RequestUpdate) -> None:
+        """Set a condition on a ProvisioningRequest, as the HTTP backend does."""
+        now = rfc3339(self.sandbox.clock.now())
+
+        def put(obj: dict[str, Any]) -> None:
+            status = obj.setdefault("status", {}) or {}
+            obj["status"] = status
+            set_condition(status, update.type, update.status, update.reason, update.message, now)
+
+        try:
+            self.store.mutate("provisioningrequests", update.name, update.namespace, put)
+        except ApiError as exc:
+            if exc.code != 404:
+                where = f"provisioningrequest {update.namespace}/{update.name}"
+                raise PluginError(f"{where}: {exc.message}") from exc
 
     def cordon(self, node: str, cordoned: bool = True) -> None:
         def put(n: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ daemon deadline (idle expiry, FSM timeouts, retries, back-off) or a safety tick.
 At each instant it settles the sandbox and runs daemon passes while anything the
 daemon sees has changed, as the real daemon does on watch events. Policy modes:
 `event` (the daemon's own behaviour) and `poll` (passes only on a fixed period,
-like the original CLUES). Metrics come from the store's transitions through
-`clues_py.outcome.summarize`; reporting is `report.py`'s.
+like the original CLUES). Queued jobs (`kueue` section, `queues.py`) go through the
+sandbox's mini-Kueue, as OSCAR's do through Kueue. Metrics come from the store's
+transitions through `clues_py.outcome.summarize`; reporting is `report.py`'s.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from clues_py.clock import VirtualClock
 from clues_py.config.load import Config, config_from_dict, merge_overrides
 from clues_py.daemon.bus import PlanEvent, TransitionEvent
 from clues_py.daemon.daemon import Daemon
-from clues_py.model import NodeState, cpu_millis, to_int
+from clues_py.model import NodeState
 from clues_py.outcome import JobTiming, summarize
 from clues_py.sandbox import VIRTUAL_EPOCH, Sandbox
 from clues_py.sim.backend import DirectSimPower, SandboxBackend
+from clues_py.sim.queues import kueue_objects
 from clues_py.sim.scenario import JobSpec, Scenario
 from clues_py.sim.workload import base_config, job_manifest, job_name
 from clues_py.store import Store
@@ -57,7 +59,6 @@ class SimResult:
 class _JobTrack:
     spec: JobSpec
     submitted: float | None = None
-    released: bool = False
     started_pods: set[str] = field(default_factory=set)
     started: float | None = None
     finished: float | None = None
@@ -126,7 +127,6 @@ class Simulation:
         self.result = SimResult(metrics={}, label=label)
         d.bus.subscribe(self._on_bus)
         self.backend.listeners.append(self._on_store)
-        self._waiting: dict[str, _JobTrack] = {}  # suspended, submitted, not yet admitted
 
     # ------------------------------------------------------------------ observation hooks
 
@@ -203,53 +203,19 @@ class Simulation:
             job = queue.pop(0)
             self.sandbox.ensure_namespace(job.namespace)
             self.sandbox.store.create("jobs", job_manifest(job), job.namespace)
-            track = self.jobs[job_name(job.id)]
-            track.submitted = now
-            track.released = not job.suspended
-            if job.suspended:
-                self._waiting[job_name(job.id)] = track
+            self.jobs[job_name(job.id)].submitted = now
             submitted = True
         return submitted
 
-    def _release_suspended(self) -> bool:
-        """The queue of suspended jobs: admit (unsuspend), in submit order, every job whose
-        pods all fit now in the free capacity of Ready, schedulable nodes (first fit)."""
-        if not self._waiting:
-            return False
-        waiting = list(self._waiting.values())
-        obs = self.backend.observe(self.clock.now())
-        free = [
-            [o.allocatable.cpu_millis - o.requested.cpu_millis,
-             o.allocatable.memory_bytes - o.requested.memory_bytes,
-             o.allocatable.gpus - o.requested.gpus]
-            for _, o in sorted(obs.nodes.items())
-            if o.ready and not o.unschedulable
-        ]  # fmt: skip
-        released = False
-        for track in sorted(waiting, key=lambda t: (t.submitted or 0.0, t.spec.id)):
-            j = track.spec
-            need = (cpu_millis(j.cpu), to_int(j.memory), j.gpus)
-            trial = [list(f) for f in free]
-            fits = True
-            for _ in range(j.pods):
-                slot = next((f for f in trial if all(f[i] >= need[i] for i in range(3))), None)
-                if slot is None:
-                    fits = False
-                    break
-                for i in range(3):
-                    slot[i] -= need[i]
-            if not fits:
-                continue
-            free = trial
-            track.released = True
-            released = True
-            del self._waiting[job_name(j.id)]
-
-            def resume(obj: dict[str, Any]) -> None:
-                obj["spec"]["suspend"] = False
-
-            self.sandbox.store.mutate("jobs", job_name(j.id), j.namespace, resume)
-        return released
+    def _create_queues(self) -> None:
+        """The scenario's Kueue objects, before the first job (the mini-Kueue wakes up)."""
+        if self.scenario.kueue is None:
+            return
+        for resource, obj in kueue_objects(self.scenario.kueue):
+            ns = obj["metadata"].get("namespace")
+            if ns:
+                self.sandbox.ensure_namespace(ns)
+            self.sandbox.store.create(resource, obj, ns)
 
     def _power_on_initial(self) -> None:
         for t in self.cfg.templates:
@@ -271,6 +237,7 @@ class Simulation:
         sb, d, be = self.sandbox, self.daemon, self.backend
         sb.start()
         self._power_on_initial()
+        self._create_queues()
         sb.advance_to(self.t0)
         d.start()
         queue = list(self.scenario.jobs)
@@ -294,7 +261,6 @@ class Simulation:
                 self.result.passes += 1
                 count += 1
                 last_pass = now
-                self._release_suspended()
                 sb.settle()
                 run_pass = be.dirty and not poll
             self.result.steps += 1

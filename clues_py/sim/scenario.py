@@ -1,7 +1,8 @@
 """The `clues-scenario/v1` workload format: load, validate, and turn into a clues-py config.
 
-A scenario is a cluster (node groups), daemon overrides and jobs (see
-docs/scenario-format.md and docs/sim.md). This module only parses and
+A scenario is a cluster (node groups), daemon overrides, jobs and optionally Kueue queues
+(see docs/scenario-format.md and docs/sim.md; the `kueue` section is `queues.py`'s). This module
+only parses and
 validates; running it is `engine.py`'s job, traces are `traces.py`'s.
 Errors name the file and the JSON path of the bad value, and how to fix it.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from clues_py.model import QuantityError, cpu_millis, to_int
+from clues_py.sim.queues import DEFAULT, KueueSpec, parse_kueue
 
 FORMAT = "clues-scenario/v1"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -59,6 +61,7 @@ class JobSpec:
     namespace: str = "default"
     labels: dict[str, str] = field(default_factory=dict)
     suspended: bool = False
+    queue: str = ""  # Kueue LocalQueue (in `namespace`) the job is submitted to
 
     @property
     def cores(self) -> float:
@@ -74,6 +77,7 @@ class Scenario:
     seed: int = 0
     until: float | None = None
     description: str = ""
+    kueue: KueueSpec | None = None  # queues and quota: the sandbox's mini-Kueue admits jobs
 
 
 def _quantity(value: Any) -> str:
@@ -139,9 +143,11 @@ _GROUP_KEYS = {
 }  # fmt: skip
 _JOB_KEYS = {
     "id", "submit", "cpu", "memory", "gpus", "duration", "pods", "namespace", "labels",
-    "suspended",
+    "suspended", "queue",
 }  # fmt: skip
-_TOP_KEYS = {"format", "name", "description", "seed", "until", "node_groups", "config", "jobs"}
+_TOP_KEYS = {
+    "format", "name", "description", "seed", "until", "node_groups", "config", "jobs", "kueue",
+}  # fmt: skip
 
 
 def scenario_from_dict(doc: Any, source: str = "<scenario>") -> Scenario:
@@ -216,9 +222,13 @@ def scenario_from_dict(doc: Any, source: str = "<scenario>") -> Scenario:
                 pods=r.integer(j, "pods", p, 1, 1),
                 namespace=ns,
                 labels=r.mapping(j, "labels", p),
-                suspended=bool(j.get("suspended", False)),
+                suspended=bool(j.get("suspended", False)) or bool(j.get("queue")),
+                queue=str(j.get("queue") or ""),
             )
         )
+    kueue = parse_kueue(r, doc.get("kueue"), groups, jobs)
+    if kueue is not None and kueue.implicit:
+        jobs = [replace(j, queue=DEFAULT) if j.suspended and not j.queue else j for j in jobs]
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         raise r.fail("$.config", "must be an object of clues-py config keys, e.g. {idle_time: 300}")
@@ -233,6 +243,7 @@ def scenario_from_dict(doc: Any, source: str = "<scenario>") -> Scenario:
         node_groups=tuple(groups),
         jobs=tuple(sorted(jobs, key=lambda x: x.submit)),
         config=dict(config),
+        kueue=kueue,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from clues_py.sim.scenario import JobSpec, Scenario
 
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
 _DNS = re.compile(r"[^a-z0-9-]+")
 
 
@@ -33,7 +35,7 @@ def job_manifest(job: JobSpec) -> dict[str, Any]:
         "metadata": {
             "name": job_name(job.id),
             "namespace": job.namespace,
-            "labels": dict(job.labels),
+            "labels": {**job.labels, **({QUEUE_LABEL: job.queue} if job.queue else {})},
         },
         "spec": {
             "parallelism": job.pods,

@@ -1,9 +1,11 @@
-"""Thread-safe cache of converted Nodes, Pods, Jobs, Kueue Workloads and PDBs -> `Observation`.
+"""Thread-safe cache of converted Nodes, Pods and PDBs, and the hidden work -> `Observation`.
 
 The informers (`k8s_informer`) feed raw JSON objects in; this module converts each
-object once per resourceVersion (`k8s_convert`), keeps indexes (pods by node, suspended
-Jobs), the demand pods (`k8s_pending`) and a per-node `NodeObservation` that is rebuilt
-only when that node or one of its pods changed. It journals what changed, so
+object once per resourceVersion (`k8s_convert`), keeps indexes (pods by node), the demand
+pods (`k8s_pending`) and a per-node `NodeObservation` that is rebuilt only when that node
+or one of its pods changed. Suspended Jobs, Kueue objects and ProvisioningRequests live in
+`k8s_hidden.HiddenCache` (`self.hidden`, fed through `hidden_handlers`), which this cache
+tells which pod consumes which request. It journals what changed, so
 `observe_changes()` can tell the daemon which nodes and demand to re-examine: every
 mutator marks what it touched (`_stale` nodes, the pending journal, `_other` for the rest,
 `_full` after a relist that changed anything). `observe()` costs O(changed nodes) plus a
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from clues_py.contracts import Changes, Observation
-from clues_py.model import DisruptionBudget, HiddenDemand, NodeObservation, PodInfo
+from clues_py.model import DisruptionBudget, NodeObservation, PodInfo
 
 from .k8s_convert import (
     ConversionError,
@@ -26,13 +28,11 @@ from .k8s_convert import (
     Obj,
     PodRecord,
     disruption_budget,
-    job_hidden_demand,
     node_record,
     object_key,
     pod_record,
-    workload_hidden_demand,
-    workload_job,
 )
+from .k8s_hidden import HiddenCache, HiddenFacts
 from .k8s_pending import PendingSet
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ def _safe(convert: Callable[[Obj], T], obj: Obj) -> T | None:
         return None
 
 
-def _workload(obj: Obj) -> tuple[tuple[HiddenDemand, ...], str]:
-    return workload_hidden_demand(obj), workload_job(obj)
-
-
 class ClusterCache:
     """Converted cluster state. Every mutator returns True when something visible changed."""
 
@@ -63,15 +59,15 @@ class ClusterCache:
         # node name -> pod key -> PodInfo, non-terminal pods bound to that node
         self._by_node: dict[str, dict[str, PodInfo]] = {}
         self._pending = PendingSet(pending_grace)
-        self._jobs: dict[str, HiddenDemand] = {}
-        self._job_rv: dict[str, str] = {}
         # Every node's observation, except those in `_stale` (rebuilt or dropped on read).
         self._node_obs: dict[str, NodeObservation] = {}
         self._stale: set[str] = set()
-        # Kueue workloads: key -> (queued demand, "ns/job" it was created for)
-        self._workloads: dict[str, tuple[tuple[HiddenDemand, ...], str]] = {}
+        # The work the scheduler does not see yet (facts joined on read, kept until touched)
+        # and whether the Kueue Workload API is served (the backend says so).
+        self.hidden = HiddenCache()
+        self._facts: HiddenFacts | None = None
+        self._kueue = False
         self._pdbs: dict[str, DisruptionBudget] = {}
-        self._hidden: tuple[HiddenDemand, ...] | None = ()
         self._pdb_tuple: tuple[DisruptionBudget, ...] | None = ()
         # The journal read by observe_changes(): nodes whose observation changed since,
         # anything else changed, everything may have changed.
@@ -80,8 +76,39 @@ class ClusterCache:
         self._full = True
 
     def _touch_hidden(self) -> None:
-        self._hidden = None
+        self._facts = None
         self._other = True
+
+    @property
+    def kueue(self) -> bool:
+        return self._kueue
+
+    @kueue.setter
+    def kueue(self, served: bool) -> None:
+        with self._lock:
+            if served != self._kueue:
+                self._kueue = served
+                self._touch_hidden()
+
+    def hidden_handlers(
+        self, name: str
+    ) -> tuple[Callable[[Iterable[Obj]], bool], Callable[[str, Obj], bool]]:
+        """(replace, apply) for the informer of one hidden-work resource ("jobs", ...)."""
+        replace, apply = self.hidden.handlers(name)
+
+        def replace_and_touch(objs: Iterable[Obj]) -> bool:
+            return self._touched(replace(objs))
+
+        def apply_and_touch(event: str, obj: Obj) -> bool:
+            return self._touched(apply(event, obj))
+
+        return replace_and_touch, apply_and_touch
+
+    def _touched(self, changed: bool) -> bool:
+        if changed:
+            with self._lock:
+                self._touch_hidden()
+        return changed
 
     def _touch_pdbs(self) -> None:
         self._pdb_tuple = None
@@ -162,8 +189,11 @@ class ClusterCache:
                 old = self._pods.pop(key, None)
                 if old is not None:
                     self._unindex(key, old)
-                return old is not None
+            consumed = old is not None and self._touched(self.hidden.consume(key, "", ""))
+            return old is not None or consumed
         key, rec = self._convert_pod(obj)
+        if rec is not None:  # a pod consuming a ProvisioningRequest changes what it books
+            self._touched(self.hidden.consume(key, rec.info.namespace, rec.consumes))
         with self._lock:
             old = self._pods.get(key)
             if old is rec:
@@ -184,6 +214,13 @@ class ClusterCache:
             key, rec = self._convert_pod(obj)
             if rec is not None:
                 fresh[key] = rec
+        consumed = False
+        for key in self._pods.keys() - fresh.keys():
+            consumed |= self.hidden.consume(key, "", "")
+        for key, rec in fresh.items():
+            if rec.consumes:
+                consumed |= self.hidden.consume(key, rec.info.namespace, rec.consumes)
+        self._touched(consumed)
         with self._lock:
             changed = fresh.keys() != self._pods.keys() or any(
                 self._pods.get(k) is not r for k, r in fresh.items()
@@ -205,73 +242,7 @@ class ClusterCache:
             self._full = True
         return True
 
-    # ------------------------------------------------------------------ jobs
-
-    def apply_job(self, event: str, obj: Obj) -> bool:
-        key = object_key(obj)
-        if event == "DELETED":
-            with self._lock:
-                self._job_rv.pop(key, None)
-                if self._jobs.pop(key, None) is None:
-                    return False
-                self._touch_hidden()
-                return True
-        rv = (obj.get("metadata") or {}).get("resourceVersion", "")
-        if rv and self._job_rv.get(key) == rv:
-            return False
-        demand = _safe(job_hidden_demand, obj)
-        with self._lock:
-            self._job_rv[key] = rv
-            had = key in self._jobs
-            if demand is None:
-                self._jobs.pop(key, None)
-                if had:
-                    self._touch_hidden()
-                return had
-            self._jobs[key] = demand
-            self._touch_hidden()
-        return True
-
-    def replace_jobs(self, objs: Iterable[Obj]) -> bool:
-        jobs: dict[str, HiddenDemand] = {}
-        rvs: dict[str, str] = {}
-        for obj in objs:
-            key = object_key(obj)
-            rvs[key] = (obj.get("metadata") or {}).get("resourceVersion", "")
-            demand = _safe(job_hidden_demand, obj)
-            if demand is not None:
-                jobs[key] = demand
-        with self._lock:
-            changed = jobs != self._jobs
-            self._jobs, self._job_rv = jobs, rvs
-            if changed:
-                self._touch_hidden()
-        return changed
-
-    # ------------------------------------------------------------------ workloads, PDBs
-
-    def apply_workload(self, event: str, obj: Obj) -> bool:
-        key = object_key(obj)
-        with self._lock:
-            before = self._workloads.get(key)
-        after = None if event == "DELETED" else _safe(_workload, obj)
-        with self._lock:
-            if after is None or not after[0]:
-                self._workloads.pop(key, None)
-            else:
-                self._workloads[key] = after
-            if before != after:
-                self._touch_hidden()
-        return (before or ((), ""))[0] != (after or ((), ""))[0]
-
-    def replace_workloads(self, objs: Iterable[Obj]) -> bool:
-        new = {object_key(o): w for o in objs if (w := _safe(_workload, o)) is not None and w[0]}
-        with self._lock:
-            changed = new != self._workloads
-            self._workloads = new
-            if changed:
-                self._touch_hidden()
-        return changed
+    # ------------------------------------------------------------------ PDBs
 
     def apply_pdb(self, event: str, obj: Obj) -> bool:
         key = object_key(obj)
@@ -307,7 +278,7 @@ class ClusterCache:
         return self._nodes.get(name)
 
     def counts(self) -> dict[str, Any]:
-        return {"nodes": len(self._nodes), "pods": len(self._pods), "jobs": len(self._jobs)}
+        return {"nodes": len(self._nodes), "pods": len(self._pods), **self.hidden.counts()}
 
     def observe(self, now: float) -> Observation:
         with self._lock:
@@ -349,18 +320,16 @@ class ClusterCache:
             self._changed_nodes.add(name)
         self._stale.clear()
         self._pending.refresh(now)
-        if self._hidden is None:
-            # A suspended Job queued in Kueue also has a Workload: count it once, as the
-            # Workload (it says what Kueue will admit).
-            queued_jobs = {job for _, job in self._workloads.values() if job}
-            self._hidden = tuple(
-                self._jobs[k] for k in sorted(self._jobs) if k not in queued_jobs
-            ) + tuple(d for k in sorted(self._workloads) for d in self._workloads[k][0])
+        if self._facts is None:
+            self._facts = self.hidden.facts()
         if self._pdb_tuple is None:
             self._pdb_tuple = tuple(self._pdbs[k] for k in sorted(self._pdbs))
         return Observation(
             nodes=dict(self._node_obs),
             pending=self._pending.pods(),
-            hidden=self._hidden,
+            hidden=self._facts.hidden,
             pdbs=self._pdb_tuple,
+            queues=self._facts.queues,
+            local_queues=self._facts.local_queues,
+            kueue=self._kueue,
         )

@@ -1,8 +1,9 @@
 """Pure conversions from Kubernetes JSON objects (dicts, camelCase) to clues-py model values.
 
-Pods, Nodes and batch/v1 Jobs arrive from the watch as parsed JSON; this module
-turns them into the small immutable values the planner needs (`PodInfo`,
-`NodeRecord`, `HiddenDemand`) and nothing else. No I/O, no locks: caching the
+Pods, Nodes and PDBs arrive from the watch as parsed JSON; this module turns them
+into the small immutable values the planner needs (`PodInfo`, `NodeRecord`,
+`DisruptionBudget`) and nothing else; suspended Jobs, Kueue objects and
+ProvisioningRequests are `k8s_kueue`'s. No I/O, no locks: caching the
 results per object version and serving them is `k8s_cache`'s job, fetching the
 objects is `k8s_informer`'s.
 
@@ -21,7 +22,6 @@ from typing import Any, TypeVar, cast
 from clues_py.model import (
     GPU_RESOURCE_NAMES,
     DisruptionBudget,
-    HiddenDemand,
     Placement,
     PodInfo,
     QuantityError,
@@ -36,6 +36,7 @@ from clues_py.model import (
 Obj = Mapping[str, Any]
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+CONSUMES_ANNOTATION = "autoscaling.x-k8s.io/consume-provisioning-request"
 SAFE_TO_EVICT_ANNOTATIONS = (
     "cluster-autoscaler.kubernetes.io/safe-to-evict",
     "clues-py.io/safe-to-evict",
@@ -225,6 +226,8 @@ class PodRecord:
     terminating: bool  # deletionTimestamp set
     unschedulable: bool  # PodScheduled=False reason=Unschedulable
     gated: bool = False  # spec.schedulingGates: held back on purpose, not demand yet
+    # ProvisioningRequest this pod consumes (autoscaling.x-k8s.io/consume-provisioning-request)
+    consumes: str = ""
 
     @property
     def key(self) -> str:
@@ -265,6 +268,7 @@ def pod_record(pod: Obj) -> PodRecord:
         terminating=bool(meta.get("deletionTimestamp")),
         unschedulable=unschedulable,
         gated=bool((pod.get("spec") or {}).get("schedulingGates")),
+        consumes=str((meta.get("annotations") or {}).get(CONSUMES_ANNOTATION) or ""),
     )
 
 
@@ -311,97 +315,6 @@ def node_record(node: Obj) -> NodeRecord:
         allocatable=resources_of(status.get("allocatable"), where=f"node {name} allocatable"),
         provider_id=spec.get("providerID") or "",
     )
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-def _job_finished(status: Obj) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in status.get("conditions") or ()
-    )
-
-
-def job_hidden_demand(job: Obj) -> HiddenDemand | None:
-    """The demand a suspended, unfinished Job would create when resumed; None otherwise."""
-    meta = job.get("metadata") or {}
-    spec = job.get("spec") or {}
-    status = job.get("status") or {}
-    if not spec.get("suspend") or _job_finished(status):
-        return None
-    parallelism = spec.get("parallelism")
-    parallelism = 1 if parallelism is None else int(parallelism)
-    completions = spec.get("completions")
-    if completions is None:
-        # Work-queue Job: any success finishes it, so up to `parallelism` pods run at once.
-        count = parallelism
-    else:
-        count = min(parallelism, int(completions) - int(status.get("succeeded") or 0))
-    if count <= 0:
-        return None
-    namespace, name = meta.get("namespace", ""), meta.get("name", "")
-    pod_spec = (spec.get("template") or {}).get("spec") or {}
-    return HiddenDemand(
-        kind="Job",
-        namespace=namespace,
-        name=name,
-        per_pod=pod_requests(pod_spec, f"job {namespace}/{name} template"),
-        count=count,
-        placement=placement_of(pod_spec),
-        created=parse_time(meta.get("creationTimestamp")),
-    )
-
-
-# --------------------------------------------------------------------------- kueue workloads
-
-
-def workload_hidden_demand(wl: Obj) -> tuple[HiddenDemand, ...]:
-    """Demand of a Kueue Workload (kueue.x-k8s.io/v1beta1) that is queued, not yet admitted.
-
-    One entry per podSet (`count` pods of `template`); admitted, finished or inactive
-    workloads have none (their pods, once created, are ordinary demand).
-    """
-    meta = wl.get("metadata") or {}
-    spec = wl.get("spec") or {}
-    status = wl.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or ()}
-    if status.get("admission") or conditions.get("Admitted") == "True":
-        return ()
-    if conditions.get("Finished") == "True" or spec.get("active") is False:
-        return ()
-    namespace, name = meta.get("namespace", ""), meta.get("name", "")
-    created = parse_time(meta.get("creationTimestamp"))
-    sets = spec.get("podSets") or ()
-    out = []
-    for ps in sets:
-        count = int(ps.get("count") or 0)
-        if count <= 0:
-            continue
-        pod_spec = (ps.get("template") or {}).get("spec") or {}
-        where = f"workload {namespace}/{name} podSet {ps.get('name', '')}"
-        suffix = f"/{ps.get('name')}" if len(sets) > 1 and ps.get("name") else ""
-        out.append(
-            HiddenDemand(
-                kind="Workload",
-                namespace=namespace,
-                name=name + suffix,
-                per_pod=pod_requests(pod_spec, where),
-                count=count,
-                placement=placement_of(pod_spec),
-                created=created,
-            )
-        )
-    return tuple(out)
-
-
-def workload_job(wl: Obj) -> str:
-    """`ns/name` of the batch Job a Workload was created for, or "" (deduplicates demand)."""
-    meta = wl.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("kind") == "Job" and str(ref.get("apiVersion", "")).startswith("batch/"):
-            return f"{meta.get('namespace', '')}/{ref.get('name', '')}"
-    return ""
 
 
 # --------------------------------------------------------------------------- pod disruption budgets

@@ -4,7 +4,10 @@ Like Cluster Autoscaler: pods get `TriggeredScaleUp` / `NotTriggerScaleUp`, node
 `PoweringOn`, `PoweringOff`, `PowerOnFailed`, `NodeError`...; repeats of the same
 (object, reason, message) are aggregated into one core/v1 Event whose `count` and
 `lastTimestamp` grow. `NotTriggerScaleUp` is emitted at most once per pod and message every
-`not_triggered_interval` seconds (daemon clock), since the planner says it on every pass.
+`not_triggered_interval` seconds (daemon clock), since the planner says it on every pass,
+and never for a pod that triggered a scale-up or merely waits for free room or a booting
+node (a pod gets one of the two, never both). Hidden work the planner warns about (a
+Workload that held nodes too long without pods) gets a Warning on its own object.
 
 Bus listeners run in the daemon's loop, so `on_event` only builds small records and puts them
 on a bounded queue; one writer thread talks to the API server (a full queue drops, never
@@ -47,14 +50,25 @@ _NODE_REASONS: dict[NodeState, tuple[str, str]] = {
 }
 
 
+# What a scale-up reason means when it is not a failure: the pod will run without a new node.
+_WAITING = ("fits on existing node", "waits for booting node")
+# Hidden-demand key prefix -> (kind, apiVersion) of the object the key names.
+_HIDDEN_KINDS = {
+    "workload": ("Workload", "kueue.x-k8s.io/v1beta2"),
+    "job": ("Job", "batch/v1"),
+    "provisioningrequest": ("ProvisioningRequest", "autoscaling.x-k8s.io/v1"),
+}
+
+
 @dataclass(frozen=True)
 class EventRecord:
-    kind: str  # Pod | Node
+    kind: str  # Pod | Node | Workload | Job | ProvisioningRequest
     namespace: str  # of the involved object ("" for a Node)
     name: str
     reason: str
     message: str
     type: str = "Normal"
+    api_version: str = "v1"
 
 
 def rfc3339(at: float) -> str:
@@ -91,6 +105,8 @@ class EventRecorder:
         self._queue: queue.Queue[EventRecord | dict[str, str] | None] = queue.Queue(max_queue)
         self._last_status = float("-inf")
         self._not_triggered: dict[tuple[str, str], float] = {}
+        self._triggered: set[str] = set()  # pending pods that got TriggeredScaleUp
+        self._warned: set[tuple[str, str]] = set()
         # (kind, ns, name, reason, message) -> (event name, namespace, count)
         self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int]] = {}
         self._thread: threading.Thread | None = None
@@ -110,6 +126,7 @@ class EventRecorder:
             a = event.action
             for key in a.pods:
                 if pod := _pod(key):
+                    self._triggered.add(key)
                     msg = f"pod triggered scale-up: {a.node} (template {a.template})"
                     self._put(EventRecord("Pod", pod[0], pod[1], "TriggeredScaleUp", msg))
         elif name == "ActionFinished" and event.kind == "power_on" and not event.ok:
@@ -133,7 +150,9 @@ class EventRecorder:
         pending = {p.key for p in event.snapshot.demand.pods}
         for key, why in event.plan.unplaceable.items():
             pod = _pod(key)
-            if pod is None or key not in pending:
+            if pod is None or key not in pending or key in self._triggered:
+                continue
+            if why.startswith(_WAITING):
                 continue
             last = self._not_triggered.get((key, why), float("-inf"))
             if now - last >= self.not_triggered_interval:
@@ -143,9 +162,24 @@ class EventRecorder:
         # Forget pods that are no longer pending, so the map stays bounded.
         for k in [k for k in self._not_triggered if k[0] not in pending]:
             del self._not_triggered[k]
+        self._triggered &= pending
+        self._warn_hidden(event.plan.warnings)
         if now - self._last_status >= self.status_interval:
             self._last_status = now
             self._put(status_data(event))
+
+    def _warn_hidden(self, warnings: dict[str, str]) -> None:
+        """One Warning per (object, message) on the object a hidden-demand key names."""
+        for key, message in warnings.items():
+            prefix, _, rest = key.partition(":")
+            ns, _, name = rest.partition("/")
+            if prefix not in _HIDDEN_KINDS or not name or (key, message) in self._warned:
+                continue
+            self._warned.add((key, message))
+            kind, api = _HIDDEN_KINDS[prefix]
+            name = name.split("/")[0]  # a pod set suffix is not part of the object name
+            self._put(EventRecord(kind, ns, name, "HiddenDemandReleased", message, "Warning", api))
+        self._warned &= set(warnings.items())
 
     def _put(self, item: EventRecord | dict[str, str]) -> None:
         try:
@@ -214,7 +248,7 @@ class EventRecorder:
             "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": {
-                "apiVersion": "v1",
+                "apiVersion": rec.api_version,
                 "kind": rec.kind,
                 "name": rec.name,
                 **({"namespace": rec.namespace} if rec.namespace else {}),
@@ -271,7 +305,7 @@ def status_data(event: Any) -> dict[str, str]:
         "time": rfc3339(time.time()),
         "nodes": {"managed": len(snap.nodes), **dict(sorted(states.items()))},
         "pending_pods": len(snap.demand.pods),
-        "hidden_demand": sum(h.count for h in snap.demand.hidden),
+        "hidden_demand": sum(plan.counted.values()),
         "unplaceable": len(plan.unplaceable),
         "last_plan_actions": [f"{a.kind.value} {a.node}: {a.reason}" for a in plan.actions],
     }

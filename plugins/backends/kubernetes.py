@@ -1,10 +1,13 @@
-"""Kubernetes backend: watches Nodes, Pods, Jobs, PDBs and Kueue Workloads; cordons, drains, deletes.
+"""Kubernetes backend: watches Nodes, Pods, Jobs, PDBs, Kueue and ProvisioningRequests; drains.
 
-Wires five `Informer`s (`k8s_informer`; the Kueue one is optional: a 404 disables it)
-into a `ClusterCache` (`k8s_cache`, which converts with `k8s_convert`) and serves `observe()` from it without I/O. The write
-verbs (cordon, drain through the policy/v1 Eviction API, delete) call the API
-directly. Uses only the official `kubernetes` client, on a private `Configuration`
-so the process-wide default is never touched.
+Wires `Informer`s (`k8s_informer`) into a `ClusterCache` (`k8s_cache`, with `k8s_hidden`
+for the work the scheduler does not see yet) and serves `observe()` from it without I/O.
+Kueue (`kueue.x-k8s.io`, v1beta2 or else v1beta1) and `autoscaling.x-k8s.io/v1`
+ProvisioningRequests are optional: a 404 makes their informers synced and empty, probed
+again every minute. The write verbs (cordon, drain through the policy/v1 Eviction API,
+delete, ProvisioningRequest conditions) call the API directly. Uses only the official
+`kubernetes` client, on a private `Configuration` so the process-wide default is never
+touched.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from kubernetes import client as k8s
@@ -33,12 +37,14 @@ from clues_py.contracts import (
     PluginError,
     Range,
 )
+from clues_py.model import RequestUpdate
 
 from .k8s_cache import ClusterCache
 from .k8s_convert import PodRecord, pod_record
 from .k8s_drain import drain_pods, ensure_cordoned
 from .k8s_health import WatchHealth
 from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
+from .k8s_kueue import KUEUE_GROUP, KUEUE_VERSIONS, REQUEST_GROUP, REQUEST_VERSION, set_condition
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +133,19 @@ class KubernetesBackend:
         eviction_grace: Annotated[int, Range(0, int(DAY))] | None = None
         # events and leases
         namespace: Annotated[str, Pattern(DNS_LABEL, "a namespace name", 63)] = "kube-system"
-        # Watch Kueue Workloads (queued, not admitted = demand); off when the API is absent.
+        # Watch Kueue (Workloads, ClusterQueues, LocalQueues, ResourceFlavors); off when the
+        # API is absent.
         kueue: bool = True
+        # Watch ProvisioningRequests and PodTemplates (clues-py serves them as an autoscaler).
+        provisioning_requests: bool = True
 
     def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
         self.context = context
         cfg = load_configuration(config.kubeconfig, config.context, config.in_cluster)
-        # Five long watches plus writes share the pool.
-        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 12)
+        # Up to ten long watches plus the writes of the actuator's workers (drains, request
+        # conditions) share the pool; a full pool only logs, but it logs every time.
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 32)
         self._api_client = k8s.ApiClient(cfg)
         self.core = k8s.CoreV1Api(self._api_client)
         self.batch = k8s.BatchV1Api(self._api_client)
@@ -144,18 +154,15 @@ class KubernetesBackend:
         self.cache = ClusterCache(config.pending_grace)
         self.informers: list[Informer] = []
         self.health = WatchHealth(self.informers, config.relist_backoff_max)
+        self._kueue: dict[str, _KueueLister] = {}
 
     # ------------------------------------------------------------------ watching
 
     def start(self, on_change: Callable[[], None]) -> None:
         c, cache = self.config, self.cache
-        specs = [
+        specs: list[tuple[str, Callable[..., Any], Any, Any]] = [
             ("nodes", self.core.list_node, cache.replace_nodes, cache.apply_node),
             ("pods", self.core.list_pod_for_all_namespaces, cache.replace_pods, cache.apply_pod),
-            ("jobs", self.batch.list_job_for_all_namespaces, cache.replace_jobs, cache.apply_job),
-        ]
-        optional = {"workloads"}
-        specs += [
             (
                 "pdbs",
                 self.policy.list_pod_disruption_budget_for_all_namespaces,
@@ -163,10 +170,16 @@ class KubernetesBackend:
                 cache.apply_pdb,
             ),
         ]
+        hidden = [("jobs", self.batch.list_job_for_all_namespaces)]
         if c.kueue:
-            specs.append(
-                ("workloads", self._list_workloads, cache.replace_workloads, cache.apply_workload)
-            )
+            for plural in ("workloads", "clusterqueues", "localqueues", "resourceflavors"):
+                self._kueue[plural] = _KueueLister(self.custom, plural)
+                hidden.append((plural, self._kueue[plural]))
+        if c.provisioning_requests:
+            hidden.append(("provisioningrequests", self._list_requests))
+            hidden.append(("podtemplates", self.core.list_pod_template_for_all_namespaces))
+        specs += [(name, call, *cache.hidden_handlers(name)) for name, call in hidden]
+        optional = {"provisioningrequests", *self._kueue}
         for name, call, replace, apply in specs:
             inf = Informer(
                 name,
@@ -182,10 +195,10 @@ class KubernetesBackend:
             self.informers.append(inf)
             inf.start()
 
-    def _list_workloads(self, **kwargs: Any) -> Any:
-        """List/watch kueue.x-k8s.io/v1beta1 Workloads (404 when Kueue is not installed)."""
+    def _list_requests(self, **kwargs: Any) -> Any:
+        """List/watch autoscaling.x-k8s.io/v1 ProvisioningRequests (404 when no CRD)."""
         return self.custom.list_cluster_custom_object(
-            "kueue.x-k8s.io", "v1beta1", "workloads", **kwargs
+            REQUEST_GROUP, REQUEST_VERSION, "provisioningrequests", **kwargs
         )
 
     def synced(self) -> bool:
@@ -197,10 +210,17 @@ class KubernetesBackend:
         return self.health.data_age()
 
     def observe(self, now: float) -> Observation:
+        self._note_kueue()
         return self.cache.observe(now)
 
     def observe_changes(self, now: float) -> tuple[Observation, Changes]:
+        self._note_kueue()
         return self.cache.observe_changes(now)
+
+    def _note_kueue(self) -> None:
+        """Tell the cache whether the Kueue Workload API is served (its informer found it)."""
+        workloads = next((i for i in self.informers if i.name == "workloads"), None)
+        self.cache.kueue = workloads is not None and workloads.synced() and not workloads.absent
 
     def stop(self) -> None:
         for inf in self.informers:
@@ -273,3 +293,77 @@ class KubernetesBackend:
             return None
 
         return drain_pods((pod_record(obj) for obj in self._pods_on(node)), evict)
+
+    def update_request(self, update: RequestUpdate) -> None:
+        """Set one condition on a ProvisioningRequest's status (read, modify, replace)."""
+        ns, name = update.namespace, update.name
+        where = f"provisioningrequest {ns}/{name}"
+        for attempt in range(3):
+            try:
+                obj = self.custom.get_namespaced_custom_object_status(
+                    REQUEST_GROUP,
+                    REQUEST_VERSION,
+                    ns,
+                    "provisioningrequests",
+                    name,
+                    _request_timeout=WRITE_TIMEOUT,
+                )
+                status = obj.setdefault("status", {}) or {}
+                obj["status"] = status
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if not set_condition(
+                    status, update.type, update.status, update.reason, update.message, now
+                ):
+                    return
+                _discard(
+                    self.custom.replace_namespaced_custom_object_status(
+                        REQUEST_GROUP,
+                        REQUEST_VERSION,
+                        ns,
+                        "provisioningrequests",
+                        name,
+                        obj,
+                        **_RAW,
+                    )
+                )
+                return
+            except ApiException as exc:
+                if exc.status == 404:
+                    return  # gone: Kueue deleted it, nothing to tell
+                if exc.status == 409 and attempt < 2:
+                    continue  # someone wrote in between: read again
+                raise PluginError(f"{where}: set {update.type}: {_status_message(exc)}") from exc
+            except HTTPError as exc:
+                raise _unreachable(f"{where}: set {update.type}", exc) from exc
+
+
+class _KueueLister:
+    """List/watch one Kueue resource at the newest version the server serves.
+
+    Kueue serves v1beta2 (storage) and the deprecated v1beta1; older releases only v1beta1.
+    Every list (start, relist, re-probe after a 404) tries the newest first; watches use
+    the version the last list found.
+    """
+
+    def __init__(self, custom: k8s.CustomObjectsApi, plural: str) -> None:
+        self.custom = custom
+        self.plural = plural
+        self.version = KUEUE_VERSIONS[0]
+
+    def __call__(self, **kwargs: Any) -> Any:
+        if kwargs.get("watch"):
+            return self.custom.list_cluster_custom_object(
+                KUEUE_GROUP, self.version, self.plural, **kwargs
+            )
+        for version in KUEUE_VERSIONS:
+            try:
+                resp = self.custom.list_cluster_custom_object(
+                    KUEUE_GROUP, version, self.plural, **kwargs
+                )
+            except ApiException as exc:
+                if exc.status != 404 or version == KUEUE_VERSIONS[-1]:
+                    raise
+                continue
+            self.version = version
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PURE = [
     ROOT / "clues_py" / "model.py",
+    ROOT / "clues_py" / "placement.py",
     ROOT / "clues_py" / "quantity.py",
     ROOT / "clues_py" / "lifecycle.py",
     ROOT / "clues_py" / "timeouts.py",

@@ -175,9 +175,11 @@ def test_demand_gauges_pending_and_hidden(daemon: StubDaemon, clock: VirtualCloc
     m = DaemonMetrics(daemon, clock.now)
     daemon.pending = {"pods": 3, "cpu": 2500, "memory": 3 * 2**30, "hidden": 8}
     daemon.unplaceable = {"default/huge": "fits no template"}
-    hidden = [make_hidden("job-a", 8, cpu="500m", mem="1Gi")]
+    hidden = [make_hidden("wl-a", 8, cpu="500m", mem="1Gi"), make_hidden("paused", 4, kind="Job")]
     snap = make_snapshot(hidden=hidden, now=1000.0)
-    daemon.bus.publish(PlanEvent(1000.0, snap, Plan(), 0.001, {}))
+    # Only what the planner counted is hidden demand (the paused Job is not).
+    plan = Plan(counted={"workload:default/wl-a": 8}, held={"job:default/paused": "paused"})
+    daemon.bus.publish(PlanEvent(1000.0, snap, plan, 0.001, {}))
     assert value(m, "clues_demand_pods", source="pending") == 3
     assert value(m, "clues_demand_cpu_cores", source="pending") == 2.5
     assert value(m, "clues_demand_memory_bytes", source="pending") == 3 * 2**30

@@ -1,4 +1,4 @@
-"""Controllers of the sandbox API server: scheduler, kubelets, workloads and garbage collection.
+"""Controllers of the sandbox API server: scheduler, kubelets, workloads, GC and Kueue.
 
 `runtime.Runtime` runs them against the object store; each controller module
 says what it owns. Pure decision logic lives apart so that it can be tested without
@@ -14,6 +14,9 @@ from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.gc import GarbageCollector
 from clues_py.sandbox.controllers.jobs import JobController
 from clues_py.sandbox.controllers.kubelet import Kubelet
+from clues_py.sandbox.controllers.kueue import KueueController
+from clues_py.sandbox.controllers.kueue_jobs import KueueJobController
+from clues_py.sandbox.controllers.kueue_provisioning import ProvisioningController
 from clues_py.sandbox.controllers.leases import NodeLeases
 from clues_py.sandbox.controllers.podgc import PodGC
 from clues_py.sandbox.controllers.replicasets import ReplicaSetController
@@ -32,6 +35,9 @@ __all__ = [
     "NodeLeases",
     "PodGC",
     "ReplicaSetController",
+    "KueueController",
+    "KueueJobController",
+    "ProvisioningController",
     "Runtime",
     "Scheduler",
     "StatefulSetController",

@@ -25,9 +25,20 @@ OWNERS = frozenset(
         "statefulsets",
         "replicationcontrollers",
         "cronjobs",
+        # Kueue: a Job's Workload, a Workload's ProvisioningRequests and PodTemplates
+        "workloads",
+        "provisioningrequests",
     }
 )
-DEPENDENTS = ("pods", "replicasets", "jobs", "controllerrevisions")
+DEPENDENTS = (
+    "pods",
+    "replicasets",
+    "jobs",
+    "controllerrevisions",
+    "workloads",
+    "provisioningrequests",
+    "podtemplates",
+)
 FOREGROUND = deletion.FOREGROUND
 
 

@@ -40,6 +40,16 @@ WATCHED = (
     "controllerrevisions",
     "configmaps",
     "secrets",
+    # the mini-Kueue (kueue*.py) and its provisioning check
+    "namespaces",
+    "workloads",
+    "clusterqueues",
+    "localqueues",
+    "resourceflavors",
+    "admissionchecks",
+    "provisioningrequestconfigs",
+    "provisioningrequests",
+    "podtemplates",
 )
 _MAX_ROUNDS = 100_000
 

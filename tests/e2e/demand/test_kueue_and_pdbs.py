@@ -1,5 +1,6 @@
-"""Kueue Workloads become demand (deduplicated with their suspended Job); PDBs reach the
-snapshot; without the Kueue API the Workload informer disables itself instead of blocking."""
+"""Suspended Jobs and Kueue Workloads reach the snapshot as facts and the planner counts a
+Workload holding quota once; PDBs reach the snapshot; without the Kueue API the Workload
+informer disables itself instead of blocking."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from clues_py.contracts import PluginContext
+from clues_py.daemon.pipeline import default_policies
+from clues_py.model import ClusterSnapshot, Demand
+from clues_py.planner import PlannerSettings, plan
 from clues_py.sandbox import Sandbox
 from plugins.backends.k8s_informer import Informer
 from plugins.backends.kubernetes import KubernetesBackend
+from tests.e2e.running_backend import running_backend
 from tests.tools import wait_for
 
 
@@ -29,16 +33,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def backend(sandbox: Sandbox, tmp_path: Path) -> Iterator[KubernetesBackend]:
-    cfg = KubernetesBackend.Config(
-        kubeconfig=sandbox.write_kubeconfig(str(tmp_path / "kubeconfig")), pending_grace=0
-    )
-    b = KubernetesBackend(cfg, PluginContext("e2e", "backend"))
-    b.start(lambda: None)
-    try:
-        wait_for(b.synced)
+    with running_backend(sandbox.write_kubeconfig(str(tmp_path / "kubeconfig"))) as b:
         yield b
-    finally:
-        b.stop()
 
 
 def pod_template(cpu: str, memory: str) -> dict[str, Any]:
@@ -56,7 +52,7 @@ def pod_template(cpu: str, memory: str) -> dict[str, Any]:
     }
 
 
-def workload(name: str, count: int, owner_job: str = "", admitted: bool = False) -> dict[str, Any]:
+def workload(name: str, count: int, owner_job: str = "", reserved: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": "oscar"}
     if owner_job:
         meta["ownerReferences"] = [
@@ -71,8 +67,11 @@ def workload(name: str, count: int, owner_job: str = "", admitted: bool = False)
             "podSets": [{"name": "main", "count": count, "template": pod_template("2", "1Gi")}],
         },
     }
-    if admitted:
-        body["status"] = {"admission": {"clusterQueue": "cq"}}
+    if reserved:
+        body["status"] = {
+            "admission": {"clusterQueue": "cq"},
+            "conditions": [{"type": "QuotaReserved", "status": "True", "reason": "QuotaReserved"}],
+        }
     return body
 
 
@@ -90,31 +89,52 @@ def suspended_job(name: str, parallelism: int) -> dict[str, Any]:
     }
 
 
-def hidden(b: KubernetesBackend) -> dict[str, int]:
-    return {h.key: h.count for h in b.observe(time.time()).hidden}
+def hidden(b: KubernetesBackend) -> dict[str, tuple[int, bool]]:
+    return {h.key: (h.count, h.reserved) for h in b.observe(time.time()).hidden}
 
 
-def test_queued_workloads_are_demand_once(sandbox: Sandbox, backend: KubernetesBackend) -> None:
+def test_jobs_and_workloads_arrive_as_facts_and_count_once(
+    sandbox: Sandbox, backend: KubernetesBackend
+) -> None:
     sandbox.ensure_namespace("oscar")
     sandbox.store.create("jobs", suspended_job("job-a", 3), "oscar")
     sandbox.store.create("jobs", suspended_job("job-b", 2), "oscar")
-    wait_for(lambda: hidden(backend) == {"job:oscar/job-a": 3, "job:oscar/job-b": 2})
-    # Kueue creates a Workload for job-a: the demand is counted once, as the Workload.
-    sandbox.store.create("workloads", workload("job-a-wl", 3, owner_job="job-a"), "oscar")
-    sandbox.store.create("workloads", workload("admitted", 5, admitted=True), "oscar")
+    wait_for(
+        lambda: hidden(backend) == {"job:oscar/job-a": (3, False), "job:oscar/job-b": (2, False)}
+    )
+    # Kueue creates a Workload for job-a and reserves quota for it.
+    sandbox.store.create("workloads", workload("job-a-wl", 3, "job-a", reserved=True), "oscar")
     sandbox.store.create("workloads", workload("solo", 4), "oscar")
-    want = {"job:oscar/job-b": 2, "workload:oscar/job-a-wl": 3, "workload:oscar/solo": 4}
-    wait_for(lambda: hidden(backend) == want)
-    [solo] = [h for h in backend.observe(time.time()).hidden if h.name == "solo"]
-    assert solo.per_pod.cpu_millis == 2000 and solo.per_pod.pods == 1
-    # Admission: the Workload stops being hidden demand.
+    want = {
+        "job:oscar/job-a": (3, False),
+        "job:oscar/job-b": (2, False),
+        "workload:oscar/job-a-wl": (3, True),
+        "workload:oscar/solo": (4, False),
+    }
+    obs = wait_for(lambda: hidden(backend) == want and backend.observe(time.time()))
+    assert obs.kueue  # the sandbox serves the Kueue API (v1beta2 preferred)
+    # The planner's verdict: only the Workload holding quota is demand, and job-a with it.
+    snap = ClusterSnapshot(
+        now=time.time(),
+        nodes=(),
+        templates={},
+        demand=Demand(obs.pending, obs.hidden, obs.queues, obs.local_queues, obs.kueue),
+    )
+    verdict = plan(snap, default_policies(PlannerSettings()))
+    assert verdict.counted == {"workload:oscar/job-a-wl": 3}
+    assert verdict.held["job:oscar/job-a"].startswith(
+        "counted once, as its Workload oscar/job-a-wl"
+    )
+    assert verdict.held["job:oscar/job-b"].startswith("paused")
+    assert verdict.held["workload:oscar/solo"].startswith("waits for Kueue")
+    # Admission: the Workload stops being hidden work (its Job's pods take over).
     sandbox.store.mutate(
         "workloads",
-        "solo",
+        "job-a-wl",
         "oscar",
-        lambda o: o.setdefault("status", {}).update(admission={"clusterQueue": "cq"}),
+        lambda o: o["status"]["conditions"].append({"type": "Admitted", "status": "True"}),
     )
-    wait_for(lambda: "workload:oscar/solo" not in hidden(backend))
+    wait_for(lambda: "workload:oscar/job-a-wl" not in hidden(backend))
 
 
 def test_pdbs_reach_the_observation(sandbox: Sandbox, backend: KubernetesBackend) -> None:

@@ -62,6 +62,8 @@ def test_scale_up_events_on_pods_and_nodes_and_status_configmap(
         # ...and the idle node is powered off later, with its own events.
         wait_for(lambda: _events(sandbox, name="wn-1", reason="PoweringOff"), timeout=30)
         assert len(_events(sandbox, name="huge", reason="NotTriggerScaleUp")) == 1
+        # p0 triggered a scale-up (then waited for the boot): it never gets NotTriggerScaleUp.
+        assert _events(sandbox, name="p0", reason="NotTriggerScaleUp") == []
 
         cm = wait_for(lambda: sandbox.store.get("configmaps", "clues-status", "kube-system"))
         assert "managed nodes" in cm["data"]["status"]

@@ -12,7 +12,7 @@ def cache_with(*nodes: dict, pods: tuple = (), jobs: tuple = ()) -> ClusterCache
     c = ClusterCache(pending_grace=5.0)
     c.replace_nodes(list(nodes))
     c.replace_pods(list(pods))
-    c.replace_jobs(list(jobs))
+    c.hidden_handlers("jobs")[0](list(jobs))
     return c
 
 
@@ -98,11 +98,11 @@ def test_relist_reports_and_applies_differences() -> None:
 def test_jobs_become_hidden_demand_and_leave_when_resumed() -> None:
     c = cache_with(jobs=(job("a"), job("b", suspend=False)))
     assert [h.name for h in c.observe(T0_EPOCH).hidden] == ["a"]
-    assert c.apply_job("ADDED", job("c", rv="2"))
+    assert c.hidden_handlers("jobs")[1]("ADDED", job("c", rv="2"))
     assert [h.name for h in c.observe(T0_EPOCH).hidden] == ["a", "c"]
-    assert c.apply_job("MODIFIED", job("a", suspend=False, rv="3"))
-    assert not c.apply_job("MODIFIED", job("a", suspend=False, rv="3"))
-    assert c.apply_job("DELETED", job("c", rv="4"))
+    assert c.hidden_handlers("jobs")[1]("MODIFIED", job("a", suspend=False, rv="3"))
+    assert not c.hidden_handlers("jobs")[1]("MODIFIED", job("a", suspend=False, rv="3"))
+    assert c.hidden_handlers("jobs")[1]("DELETED", job("c", rv="4"))
     assert c.observe(T0_EPOCH).hidden == ()
 
 
@@ -117,7 +117,7 @@ def test_malformed_objects_are_skipped_not_fatal(caplog: pytest.LogCaptureFixtur
     assert c.observe(T0_EPOCH).nodes == {}
     bad_job = job("j", rv="9")
     bad_job["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "?"
-    assert not c.apply_job("ADDED", bad_job)
+    assert not c.hidden_handlers("jobs")[1]("ADDED", bad_job)
 
 
 def test_observe_changes_journals_nodes_and_demand() -> None:
@@ -136,7 +136,7 @@ def test_observe_changes_journals_nodes_and_demand() -> None:
     assert [p.name for p in obs3.pending] == ["fresh", "w"]
     c.apply_pod("MODIFIED", pod("w", node="n1", phase="Running", rv="4"))  # bound: not demand
     c.apply_node("DELETED", node("n2"))
-    c.apply_job("ADDED", job("j", rv="5"))
+    c.hidden_handlers("jobs")[1]("ADDED", job("j", rv="5"))
     obs4, ch = c.observe_changes(T0_EPOCH + 7)
     assert ch.nodes == {"n1", "n2"} and dict(ch.pending) == {"default/w": None} and ch.other
     assert set(obs4.nodes) == {"n1"} and [p.name for p in obs4.pending] == ["fresh"]

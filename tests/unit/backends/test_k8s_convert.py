@@ -8,13 +8,13 @@ from k8s_objects import T0_EPOCH, job, node, pod
 from clues_py.model import Placement, Resources, SelectorRequirement, Taint, Toleration
 from plugins.backends.k8s_convert import (
     ConversionError,
-    job_hidden_demand,
     node_record,
     placement_of,
     pod_info,
     pod_record,
     pod_requests,
 )
+from plugins.backends.k8s_kueue import job_hidden_demand
 
 MI = 2**20
 GI = 2**30

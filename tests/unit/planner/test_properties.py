@@ -225,21 +225,36 @@ def check_plan(snap, p, limits: dict) -> None:
         if not _servable(pod.requests, pod.placement, snap):
             assert pod.key not in served and pod.key in p.unplaceable
     for h in snap.demand.hidden:
-        if h.count > 0 and not _servable(h.per_pod, h.placement, snap):
-            assert h.key not in served and h.key in p.unplaceable
+        if h.kind == "Job" or (h.kind == "Workload" and not h.reserved):
+            # Admission rules (decision 0010): a Workload without reserved quota, or a
+            # suspended Job, never causes a power-on; it is held, with the reason.
+            assert h.key not in served and h.key in p.held
+        elif h.count > 0 and not _servable(h.per_pod, h.placement, snap):
+            # unplaceable, or not demand at all (stale, counted as its request)
+            assert h.key not in served and (h.key in p.unplaceable or h.key in p.held)
 
 
 @st.composite
 def rich_snapshots(draw):
-    """`snapshots()` plus suspended Jobs, costs, owners, protections and PDBs."""
+    """`snapshots()` plus hidden work (Workloads with and without reserved quota, suspended
+    Jobs with and without a queue), costs, owners, protections and PDBs."""
     snap = draw(snapshots())
     templates = {
         n: replace(t, cost_per_hour=draw(st.sampled_from([0.0, 0.5, 1.0])))
         for n, t in snap.templates.items()
     }
     hidden = [
-        make_hidden(f"j{i}", count, str(cpu), f"{mem}Gi", gpus=g)
-        for i, (cpu, mem, g, count) in enumerate(
+        make_hidden(
+            f"j{i}",
+            count,
+            str(cpu),
+            f"{mem}Gi",
+            gpus=g,
+            kind=kind,
+            reserved=reserved,
+            queue="q" if kind == "Job" and reserved else "",
+        )
+        for i, (cpu, mem, g, count, kind, reserved) in enumerate(
             draw(
                 st.lists(
                     st.tuples(
@@ -247,8 +262,10 @@ def rich_snapshots(draw):
                         st.sampled_from([1, 4, 64]),
                         st.sampled_from([0, 0, 1]),
                         st.integers(0, 5),
+                        st.sampled_from(["Workload", "Workload", "Job"]),
+                        st.booleans(),
                     ),
-                    max_size=3,
+                    max_size=4,
                 )
             )
         )
@@ -351,3 +368,70 @@ def test_event_sequences_keep_the_safety_rules(snap, limits, consolidate, events
         check_plan(snap, p, limits)
         now += 60
         snap = _step(snap, p, event, now)
+
+
+@st.composite
+def kueue_snapshots(draw):
+    """`snapshots()` plus Kueue work: Workloads with and without reserved quota, their Jobs,
+    ProvisioningRequests for some of the reserved ones, at random ages and request states."""
+    snap = draw(snapshots())
+    hidden = []
+    for i in range(draw(st.integers(0, 5))):
+        reserved = draw(st.booleans())
+        count = draw(st.integers(1, 6))
+        cpu = str(draw(st.sampled_from([1, 2, 4])))
+        since = draw(st.sampled_from([100.0, 900.0, 990.0]))
+        name = f"wl{i}"
+        hidden.append(make_hidden(f"job{i}", count, cpu, "1Gi", kind="Job", queue="q"))
+        hidden.append(
+            make_hidden(
+                name,
+                count,
+                cpu,
+                "1Gi",
+                reserved=reserved,
+                since=since,
+                queue="q",
+                owner=f"default/job{i}",
+                message="" if reserved else "no quota",
+            )
+        )
+        if reserved and draw(st.booleans()):
+            provisioned = draw(st.booleans())
+            conditions = (("Provisioned", "True", "CapacityIsFound"),) if provisioned else ()
+            hidden.append(
+                make_hidden(
+                    f"{name}-prov-1",
+                    count,
+                    cpu,
+                    "1Gi",
+                    kind="ProvisioningRequest",
+                    owner=f"default/{name}",
+                    conditions=conditions,
+                    provisioned_at=980.0 if provisioned else 0.0,
+                    request_class=draw(
+                        st.sampled_from(
+                            [
+                                "check-capacity.autoscaling.x-k8s.io",
+                                "best-effort-atomic-scale-up.autoscaling.x-k8s.io",
+                            ]
+                        )
+                    ),
+                )
+            )
+    return replace(snap, demand=replace(snap.demand, hidden=tuple(hidden), kueue=True))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snap=kueue_snapshots(), limits=limits_st, keep_free=st.integers(0, 1))
+def test_no_power_on_is_caused_by_a_workload_without_reserved_quota(snap, limits, keep_free):
+    p = plan(snap, _pipeline(limits, False, keep_free))
+    unreserved = {h.key for h in snap.demand.hidden if h.kind == "Workload" and not h.reserved}
+    jobs = {h.key for h in snap.demand.hidden if h.kind == "Job"}
+    for a in p.actions:
+        if a.kind is ActionKind.POWER_ON:
+            assert not (set(a.pods) & (unreserved | jobs)), a
+    assert not (set(p.counted) & (unreserved | jobs))
+    for key in unreserved | jobs:
+        assert key in p.held  # and `clues explain` can say why
+    check_plan(snap, p, limits)

@@ -89,8 +89,9 @@ def test_hidden_demand_counts_as_pods() -> None:
     )
     p = run(snap)
     assert ons(p) == ["wn-1", "wn-2", "wn-3"]
-    assert p.actions[0].pods == ("job:oscar/batch",)
-    assert p.actions[0].reason.startswith("2 pending pods (job:oscar/batch)")
+    assert p.actions[0].pods == ("workload:oscar/batch",)
+    assert p.actions[0].reason.startswith("2 pending pods (workload:oscar/batch)")
+    assert p.counted == {"workload:oscar/batch": 6}
 
 
 def test_too_big_pod_is_unplaceable_without_power_on() -> None:

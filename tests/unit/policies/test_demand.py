@@ -20,12 +20,12 @@ def test_pod_that_fits_no_template_is_reported_and_powers_nothing() -> None:
     assert p.decided_by["default/huge"] == "scale_up"
 
 
-def test_suspended_job_is_demand() -> None:
+def test_workload_holding_quota_is_demand() -> None:
     nodes = [make_node(f"wn-{i}") for i in (1, 2, 3)]
-    job = make_hidden("oscar-job", 6, "2", "2Gi", namespace="oscar")
-    p = run(make_snapshot(nodes, [WN], hidden=[job]))
+    wl = make_hidden("oscar-job", 6, "2", "2Gi", namespace="oscar")
+    p = run(make_snapshot(nodes, [WN], hidden=[wl]))
     assert ons(p) == ["wn-1", "wn-2", "wn-3"]
-    assert p.actions[0].pods == ("job:oscar/oscar-job",)
+    assert p.actions[0].pods == ("workload:oscar/oscar-job",)
 
 
 def test_queued_workload_is_demand_and_too_big_one_is_unplaceable() -> None:

@@ -181,9 +181,10 @@ def test_negotiation_follows_accept_order_and_q(
     assert protobuf.negotiate(accept, possible) == want
 
 
-# Served kinds without a Kubernetes protobuf form: custom resources answer JSON, as on a real
-# server; metrics.k8s.io is served here from JSON only.
-NO_PROTOBUF_GROUPS = {"kueue.x-k8s.io", "metrics.k8s.io"}
+# Served kinds without a Kubernetes protobuf form: custom resources (Kueue, Cluster
+# Autoscaler's ProvisioningRequests) answer JSON, as on a real server; metrics.k8s.io is
+# served here from JSON only.
+NO_PROTOBUF_GROUPS = {"kueue.x-k8s.io", "autoscaling.x-k8s.io", "metrics.k8s.io"}
 
 
 def test_every_built_in_kind_served_has_a_protobuf_form() -> None:

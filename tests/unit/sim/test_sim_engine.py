@@ -63,13 +63,14 @@ def test_boot_failures_are_counted_and_the_job_still_runs() -> None:
     assert m["jobs_completed"] == 0
 
 
-def test_suspended_job_is_released_once_capacity_is_up() -> None:
+def test_suspended_job_goes_through_the_implicit_queue() -> None:
     doc = _hand()
     doc["jobs"] = [{"id": "s", "submit": 0, "duration": 10, "cpu": "1", "memory": "1Mi",
                     "pods": 2, "suspended": True}]  # fmt: skip
     sim = Simulation(scenario_from_dict(doc))
     m = sim.run().metrics
-    # hidden demand powers both nodes on (ready at 10), then the queue admits the job
+    # the implicit ClusterQueue (the whole cluster as quota) admits it at once; its pods
+    # are pending and power both nodes on (ready at 10)
     assert m["power_on_actions"] == 2
     assert m["jobs_completed"] == 1
     assert m["wait_seconds"]["max"] == 10.0
