@@ -36,6 +36,7 @@ from clues_py.sandbox.meta import (
 )
 from clues_py.sandbox.podindex import PodIndex
 from clues_py.sandbox.priority import SYSTEM_CLASSES
+from clues_py.sandbox.sharing import share_strings, share_with
 from clues_py.sandbox.subscribers import Callback, Subscribers
 
 __all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
@@ -138,6 +139,7 @@ class ObjectStore:
         return self._replace(info.plural, key, new, old)
 
     def _replace(self, resource: str, key: Key, new: Obj, old: Obj) -> Obj:
+        share_with(old, new)
         raw = self._bump("MODIFIED", resource, key[0], new, old)
         self._put(resource, key, new, raw)
         return _decode(raw)
@@ -185,6 +187,7 @@ class ObjectStore:
             meta["creationTimestamp"] = rfc3339(self.clock())
             meta["generation"] = 1
             strategy.prepare_create(resource, obj, self.clock(), self._stored)
+            share_strings(obj)
             raw = self._bump("ADDED", resource, key[0], obj, None)
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)
