@@ -14,6 +14,7 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from clues_py.sandbox.protobuf import wire
@@ -229,23 +230,36 @@ def _put(out: bytearray, f: FieldSpec, value: Any) -> None:
         raise ProtobufError(f"field {f.json}: {value!r} is not a {t}") from None
 
 
+@cache
+def _encoding_plan(name: str) -> tuple[dict[str, FieldSpec], tuple[FieldSpec, ...]]:
+    """A message's own fields by JSON name, and its inlined fields (encoded from the parent)."""
+    spec = _spec(name)
+    return (
+        {f.json: f for f in spec.fields if not f.inline},
+        tuple(f for f in spec.fields if f.inline),
+    )
+
+
 def from_json(value: Any, name: str) -> bytes:
-    """Encode the JSON value `value` as message `name`; keys the message lacks are left out."""
+    """Encode the JSON value `value` as message `name`; keys the message lacks are left out.
+
+    Fields go out in the order of the JSON keys (decoders accept any order): walking the keys
+    an object has is much cheaper than walking every field its message could have.
+    """
     special = SPECIAL_FROM_JSON.get(name)
     if special is not None:
         return special(value)
-    spec = _spec(name)
-    if spec.list_wrapper:
+    by_json, inlined = _encoding_plan(name)
+    if isinstance(value, list) and _spec(name).list_wrapper:
         value = {"items": value}
     if not isinstance(value, dict):
         raise ProtobufError(f"{name}: expected an object, got {type(value).__name__}")
     out = bytearray()
-    for f in spec.fields:
-        if f.inline:
-            wire.put_bytes(out, f.number, from_json(value, f.type))
-            continue
-        v = value.get(f.json)
-        if v is None:
+    for sub in inlined:
+        wire.put_bytes(out, sub.number, from_json(value, sub.type))
+    for key, v in value.items():
+        f = by_json.get(key)
+        if f is None or v is None:
             continue
         if f.map:
             if not isinstance(v, dict):

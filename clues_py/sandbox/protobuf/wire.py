@@ -88,7 +88,12 @@ def double(value: int, wire_type: int) -> float:
     return float(struct.unpack("<f", value.to_bytes(4, "little"))[0])
 
 
+_SMALL = [bytes((i,)) for i in range(128)]
+
+
 def varint(value: int) -> bytes:
+    if 0 <= value < 128:
+        return _SMALL[value]  # tags, lengths and most numbers: one byte
     value &= (1 << 64) - 1  # negatives as 10-byte two's complement, as Go writes them
     out = bytearray()
     while True:
