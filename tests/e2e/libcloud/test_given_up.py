@@ -1,6 +1,6 @@
 """Reconciliation of nodes the daemon has given up on, against moto and the sandbox.
 
-The store is left as three crashes during power-off used to leave it (decision 0015's
+The store is left as three crashes during power-off used to leave it (decision 0017's
 context): wn-1 `off_error` after max_retries ("giving up until RESET") while its VM runs,
 and wn-2 `on_error` after max_retries with no VM at all. cluesd (in-process Service, real
 libcloud, moto, sandbox, EventRecorder, hooks) must terminate wn-1's VM at once, with the
