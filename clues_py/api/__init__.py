@@ -3,8 +3,11 @@
 This module holds what both sides share: the `DaemonControl` protocol the daemon implements
 (`clues_py.daemon.control.Control`; the API server only exposes it, it owns no state), the
 node operations, address parsing, and the errors. `server.py` serves a `DaemonControl` over
-TCP or a Unix socket; `client.py` talks to it for the `clues` CLI. The JSON shapes are
-documented in docs/cli.md.
+TCP or a Unix socket with uvicorn (`app.py`: the FastAPI routes, `models.py`: the answers,
+`guard.py`: token and body limits, `history.py`: history queries); `client.py` talks to it
+for the `clues` CLI with the standard library only, so that the CLI does not import the
+server (import `ApiServer` from `clues_py.api.server`). The routes and JSON shapes are
+documented in docs/api.md and served as OpenAPI at GET /v1/openapi.json.
 """
 
 from __future__ import annotations
@@ -115,7 +118,6 @@ def parse_address(text: str, *, what: str = "address") -> Address:
 
 
 from clues_py.api.client import ApiClient  # noqa: E402  (re-export; client needs the above)
-from clues_py.api.server import ApiServer  # noqa: E402
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -123,7 +125,6 @@ __all__ = [
     "Address",
     "ApiClient",
     "ApiError",
-    "ApiServer",
     "DaemonControl",
     "DaemonUnreachable",
     "parse_address",

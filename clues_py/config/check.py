@@ -43,6 +43,7 @@ from clues_py.config.schema import (
 
 Path_ = tuple[str | int, ...]
 Mark = tuple[int, int]  # (line, column), both from 1
+MAX_ISSUES = 100
 # Names of power instances: referenced by templates, shown in metrics labels and logs.
 _INSTANCE_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
@@ -73,6 +74,15 @@ class _Checker:
         self.source = source
         self.pos = pos
         self.issues: list[ConfigIssue] = []
+        self.dropped = 0
+
+    def all_issues(self) -> list[ConfigIssue]:
+        """The issues, and one line saying how many more were not recorded."""
+        if not self.dropped:
+            return self.issues
+        more = ConfigIssue(self.source, 1, "", f"{self.dropped} more problems not shown",
+                           "fix the ones above first", 1)  # fmt: skip
+        return [*self.issues, more]
 
     def mark(self, path: Path_, at_key: bool = False) -> Mark:
         """Where `path` is written; its nearest written ancestor when it is not (a missing
@@ -90,6 +100,9 @@ class _Checker:
         return self.mark(path, at_key)[0]
 
     def err(self, path: Path_, message: str, hint: str = "", at_key: bool = False) -> None:
+        if len(self.issues) >= MAX_ISSUES:  # a file of 3,000 unknown keys needs no 3,000 lines
+            self.dropped += 1
+            return
         line, col = self.mark(path, at_key)
         self.issues.append(ConfigIssue(self.source, line, _fmt(path), message, hint, col))
 
@@ -99,12 +112,15 @@ class _Checker:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            self.err(path, f"expected a mapping, got {type(raw).__name__} {raw!r}")
+            self.err(path, f"expected a mapping, got {type(raw).__name__} {show(raw)}")
             return {}
         for k in raw:
             if not isinstance(k, str):
-                self.err((*path, str(k)), f"keys must be strings, got {k!r}", at_key=True)
+                self.err((*path, str(k)), f"keys must be strings, got {show(k)}", at_key=True)
             elif allowed is not None and k not in allowed:
+                if len(self.issues) >= MAX_ISSUES:
+                    self.dropped += 1
+                    continue
                 close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
                 hint = (
                     f"did you mean {close[0]!r}?" if close else "valid keys: " + ", ".join(allowed)
@@ -185,7 +201,7 @@ class _Checker:
         if isinstance(v["log_level"], str):
             v["log_level"] = v["log_level"].upper()
             if v["log_level"] not in LOG_LEVELS:
-                self.err(("daemon", "log_level"), f"unknown level {m['log_level']!r}",
+                self.err(("daemon", "log_level"), f"unknown level {show(m['log_level'])}",
                          "use one of " + ", ".join(LOG_LEVELS))  # fmt: skip
         if problem := _listen_problem(v["listen"]):
             self.err(("daemon", "listen"), problem,
@@ -196,7 +212,7 @@ class _Checker:
                      "or listen on unix:/run/clues/clues.sock")  # fmt: skip
         metrics = v["metrics_listen"]
         if isinstance(metrics, str) and (metrics.startswith("unix:") or _listen_problem(metrics)):
-            self.err(("daemon", "metrics_listen"), f"not a TCP listen address: {metrics!r}",
+            self.err(("daemon", "metrics_listen"), f"not a TCP listen address: {show(metrics)}",
                      "Prometheus scrapes HOST:PORT such as 127.0.0.1:9484; null disables /metrics")  # fmt: skip
         if isinstance(v["token_file"], str) and (problem := _token_file_problem(v["token_file"])):
             self.err(("daemon", "token_file"), problem, "chmod 600 it; it is a secret")
@@ -231,7 +247,7 @@ class _Checker:
             elif isinstance(cmd, list) and cmd and all(isinstance(a, str) for a in cmd):
                 command = tuple(cmd)
             else:
-                self.err((*p, "command"), f"expected a command, got {cmd!r}",
+                self.err((*p, "command"), f"expected a command, got {show(cmd)}",
                          "a string or a list of arguments, e.g. [/usr/local/bin/notify, --all]",
                          at_key="command" in m)  # fmt: skip
                 continue
@@ -258,7 +274,7 @@ def _split_problem(command: str) -> str:
     try:
         shlex.split(command)
     except ValueError as exc:
-        return f"cannot split {command!r} into arguments: {exc}"
+        return f"cannot split {show(command)} into arguments: {exc}"
     return ""
 
 
@@ -273,11 +289,13 @@ def _looks_numeric(text: str) -> bool:
 def _listen_problem(listen: str) -> str:
     if listen.startswith("unix:"):
         return (
-            "" if listen[5:].startswith("/") else f"unix socket path must be absolute: {listen!r}"
+            ""
+            if listen[5:].startswith("/")
+            else f"unix socket path must be absolute: {show(listen)}"
         )
     host, sep, port = listen.rpartition(":")
     if not sep or not host or host in ("[]",):
-        return f"not a listen address: {listen!r}"
+        return f"not a listen address: {show(listen)}"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
-        return f"bad port in {listen!r}"
+        return f"bad port in {show(listen)}"
     return ""

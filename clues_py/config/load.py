@@ -16,10 +16,12 @@ left to the daemon.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
+from clues_py.config.bounds import show
 from clues_py.config.check import Path_, _Checker, _fmt, _Positions
 from clues_py.config.names import MAX_PATTERN_NODES, NodeNameError, expand_node_names
 from clues_py.config.schema import (
@@ -76,6 +78,9 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
         if top.get("backend") is not None
         else _default_backend()
     )
+    if top.get("backend") is None and pos.values:  # problems of the default: at the top
+        line, col = c.mark(())
+        backend = replace(backend, where=f"{source}:{line}", column=col)
     power: dict[str, PluginSpec] = {}
     for name, spec in c.mapping(top.get("power"), ("power",), None).items():
         if isinstance(name, str) and c.instance_name(name, ("power", name)):
@@ -84,7 +89,7 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
     for section in ("policies", "expanders"):
         raw = top.get(section) or []
         if not isinstance(raw, list):
-            c.err((section,), f"expected a list of plugins, got {raw!r}")
+            c.err((section,), f"expected a list of plugins, got {show(raw)}")
             raw = []
         chains[section] = tuple(
             c.plugin(item, (section, i), f"{section}[{i}]") for i, item in enumerate(raw)
@@ -93,7 +98,7 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
     templates: list[NodeTemplate] = []
     raw_templates = top.get("templates") or []
     if not isinstance(raw_templates, list):
-        c.err(("templates",), f"expected a list of templates, got {raw_templates!r}")
+        c.err(("templates",), f"expected a list of templates, got {show(raw_templates)}")
         raw_templates = []
     owner: dict[str, tuple[int, str]] = {}  # node name -> (template index, name)
     for i, raw in enumerate(raw_templates):
@@ -110,7 +115,7 @@ def _build(data: Any, source: str, pos: _Positions) -> Config:
     leader_election = c.leader_election(top.get("leader_election"))
     hooks = c.hooks(top.get("hooks"))
     if c.issues:
-        raise ConfigError(c.issues)
+        raise ConfigError(c.all_issues())
     return Config(
         **v,
         daemon=daemon,
@@ -269,6 +274,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     try:
         root = yaml.compose(text, Loader=_LimitedLoader)
         data = {} if root is None else walk.value(root, ())
+        pos.values.setdefault((), (1, 1))  # an empty file: its problems are at its start
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_issue(source, exc, text)]) from None
     except _TooBig as exc:

@@ -179,8 +179,12 @@ class Config:
     marks: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def issue(self, key: str, message: str, hint: str = "") -> ConfigIssue:
-        """A problem with the value of `key` (a dotted path such as `daemon.log_file`)."""
-        line, col = self.marks.get(key) or self.marks.get(key.rpartition(".")[0]) or (0, 0)
+        """A problem with the value of `key` (a dotted path such as `daemon.log_file`), at
+        the nearest place written: the key, its section, or the top of the file."""
+        path = key
+        while path not in self.marks and path:
+            path = path.rpartition(".")[0]
+        line, col = self.marks.get(path, (0, 0))
         return ConfigIssue(self.source, line, key, message, hint, col)
 
     @property

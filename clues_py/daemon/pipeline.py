@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any, cast
 
-from clues_py.config.load import Config, ConfigError, ConfigIssue, PluginSpec
+from clues_py.config.load import Config, ConfigError, PluginSpec
 from clues_py.contracts import Backend, PluginContext, PowerManager
 from clues_py.lifecycle import Timeouts
 from clues_py.model import NodeTemplate
 from clues_py.planner import ChainError, PlannerSettings, Policy, check_pipeline
 from clues_py.planner.chain import Expander, ExpanderChain
-from clues_py.plugins import BACKENDS, EXPANDERS, POLICIES, POWER, instantiate
+from clues_py.plugins import BACKENDS, EXPANDERS, POLICIES, POWER, instantiate, plugin_issue
 
 # Config keys a reload (SIGHUP) applies at runtime; any other difference (templates, power,
 # backend, listeners, store, leader election...) is reported as needing a restart.
@@ -130,7 +130,7 @@ def build_pipeline(cfg: Config) -> list[Policy]:
     """
 
     def fail(spec: PluginSpec, section: str, exc: Exception) -> ConfigError:
-        return ConfigError([ConfigIssue(spec.file, spec.line, spec.path or section, str(exc))])
+        return ConfigError([plugin_issue(spec, str(exc))])
 
     ctx = PluginContext(cfg.cluster_name, "planner", cfg.template_map, {})
     policies: list[Policy] = [] if cfg.policies else default_policies(planner_settings(cfg), ctx)

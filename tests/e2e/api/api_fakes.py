@@ -21,7 +21,7 @@ class FakeControl:
             ("wn-1", "used", 1000, 1),
             ("wn-2", "idle", 0, 0),
             ("wn-3", "off", 0, 0),
-            ("wn/odd name", "off", 0, 0),  # must survive URL quoting
+            ("wn odd name", "off", 0, 0),  # must survive URL quoting
         ):
             self._nodes[name] = {
                 "name": name,
