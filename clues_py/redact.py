@@ -1,10 +1,14 @@
-"""Keep secrets (cloud keys, BMC passwords, API tokens) out of logs, API answers and
+"""Keep secrets (cloud keys, BMC passwords, API tokens) out of logs, API answers, Events and
 `clues config show`.
 
-Two layers: values under secret-looking keys are replaced in what we print on purpose
-(`redact_tree`), and every secret *value* found in the config (plus the API token) is
-scrubbed from any log line or API body that would otherwise carry it (`SCRUBBER`, installed
-as a logging filter by `service.setup_logging` and applied by the API server). Deciding what
+Three layers: values under secret-looking keys (`is_secret_key`: PGPASSWORD, MYSQL_PWD,
+DATABASE_URL, GITHUB_PAT, AWS_SECRET_ACCESS_KEY...) are replaced in what we print on purpose
+(`redact_tree`); secrets recognised by their shape (URLs with a password, `ghp_`/`github_pat_`,
+`AKIA...`, `xox...` tokens, JWTs, PEM private keys, `password=...` pairs) are masked in every
+string (`scrub_shapes`); and every secret *value* found in the config (plus the API token) is
+scrubbed from any log line, API body or action error that would otherwise carry it
+(`SCRUBBER`, installed as a logging filter by `service.setup_logging` and applied by the API
+server and the actuator). Deciding what
 a plugin does with its secrets is the plugin's business; this module only hides them.
 """
 
@@ -20,20 +24,30 @@ from typing import Any
 MASK = "***REDACTED***"
 # Words that make a key secret, matched against its parts (split on _ - . and camelCase).
 _SECRET_WORDS = {
-    "password",
-    "passwd",
     "pass",
-    "secret",
-    "token",
+    "pwd",
     "key",
     "apikey",
-    "credential",
-    "credentials",
+    "pat",  # GitHub/GitLab personal access token
+    "dsn",  # Sentry and database DSNs carry the credentials
+    "webhook",  # a Slack/Teams webhook URL is its own secret
+    "cookie",
+    "otp",
+    "pin",
 }
+# Parts containing one of these are secret whatever surrounds them: PGPASSWORD, htpasswd,
+# client_secret, GH_TOKEN, MYSQL_ROOT_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS...
+_SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credential", "privkey")
 # Only as the last word: `auth` is secret, `auth_url` is not.
 _SECRET_LAST = {"auth", "authorization"}
+# Connection strings: `DATABASE_URL`, `REDIS_URI`, `AZURE_STORAGE_CONNECTION_STRING`.
+_CONNECTION_LAST = {"url", "uri", "string", "conn"}
+_CONNECTION_WORDS = {
+    "database", "db", "redis", "mongo", "mongodb", "postgres", "postgresql", "pg", "mysql",
+    "amqp", "rabbitmq", "broker", "sentry", "connection", "jdbc", "sql", "mssql", "elastic",
+}  # fmt: skip
 # A key ending in one of these names a place, not the secret itself.
-_REFERENCE_SUFFIXES = ("file", "path", "env", "name", "id")
+_REFERENCE_SUFFIXES = ("file", "path", "env", "name", "id", "dir", "kind", "type", "length", "pair")
 # Keys named `key` in these sections are Kubernetes taint/label keys, not secrets.
 _PLAIN_KEY_PARENTS = {"taints", "tolerations"}
 _MIN_SECRET_LEN = 6  # shorter values would mask ordinary words
@@ -45,16 +59,63 @@ def _parts(key: str) -> list[str]:
 
 
 def is_secret_key(key: str, parent: str = "") -> bool:
+    """Whether the value of `key` is a secret, from its name alone (`BMC_PASSWORD`,
+    `apiToken`, `DATABASE_URL`), not a reference to one (`password_file`, `key_env`)."""
     parts = _parts(key)
     if not parts or parts[-1] in _REFERENCE_SUFFIXES:
         return False
     if parts == ["key"] and parent in _PLAIN_KEY_PARENTS:
         return False
-    return parts[-1] in _SECRET_LAST or any(p in _SECRET_WORDS for p in parts)
+    if parts[-1] in _SECRET_LAST or any(p in _SECRET_WORDS for p in parts):
+        return True
+    if any(stem in p for p in parts for stem in _SECRET_STEMS):
+        return True
+    return parts[-1] in _CONNECTION_LAST and any(p in _CONNECTION_WORDS for p in parts)
+
+
+# Secrets recognised by their shape, wherever they appear: (pattern, replacement). Groups
+# keep what is useful around the secret (the user and host of a URL, the key of a pair).
+_SHAPES: list[tuple[re.Pattern[str], str]] = [
+    # -----BEGIN ... PRIVATE KEY----- blocks (RSA, EC, OPENSSH, PGP, encrypted...)
+    (re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?"
+                r"(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)", re.S), MASK),
+    # scheme://user:password@host -> the password only
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@\"']*:)[^/\s@\"']+@"), rf"\1{MASK}@"),
+    # JSON Web Tokens: header.payload.signature
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"), MASK),
+    # GitHub, GitLab, Slack, AWS, Google, Stripe, npm, Vault, DigitalOcean, SendGrid tokens
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+                r"glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|"
+                r"(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}|"
+                r"AIza[0-9A-Za-z_\-]{35}|[sr]k_(live|test)_[0-9a-zA-Z]{16,}|npm_[A-Za-z0-9]{36}|"
+                r"hv[sb]\.[A-Za-z0-9_\-]{20,}|dop_v1_[a-f0-9]{64}|"
+                r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,})"), MASK),
+    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"), MASK),
+    # Authorization: Bearer/Basic <credentials>
+    # (with a digit: "Bearer required" is prose)
+    (re.compile(r"\b(Bearer|Basic|bearer|basic)\s+(?=[A-Za-z._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,}"),
+     rf"\1 {MASK}"),
+    # password=..., "token": "..." in query strings, logs and JSON
+    (re.compile(r"(?i)\b((?:[a-z_]*_)?(?:password|passwd|pwd|secret|token|api_?key|"
+                r"access_?key|private_?key)=)[^\s&\"',;]+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(\"(?:[a-z_]*_)?(?:password|passwd|secret|token|api_?key|"
+                r"private_?key)\"\s*:\s*\")[^\"]+\""), rf"\1{MASK}\""),
+]  # fmt: skip
+
+
+def scrub_shapes(text: str) -> str:
+    """`text` with every secret recognised by its shape masked."""
+    for pattern, replacement in _SHAPES:
+        if pattern.search(text):
+            text = pattern.sub(replacement, text)
+    return text
 
 
 def redact_tree(obj: Any, parent: str = "") -> Any:
-    """A copy of `obj` (dicts, lists, scalars) with the values of secret keys masked."""
+    """A copy of `obj` (dicts, lists, scalars) with the values of secret keys masked, and
+    secrets recognised by their shape masked in every other string."""
+    if isinstance(obj, str):
+        return scrub_shapes(obj)
     if isinstance(obj, Mapping):
         return {
             k: (
@@ -107,14 +168,13 @@ class Scrubber(logging.Filter):
             self._values = tuple(sorted(merged, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
+        """Known secret values, then secrets recognised by their shape."""
         for value in self._values:
             if value in text:
                 text = text.replace(value, MASK)
-        return text
+        return scrub_shapes(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._values:
-            return True
         message = record.getMessage()
         clean = self.scrub(message)
         if clean != message:

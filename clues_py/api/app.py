@@ -30,6 +30,14 @@ log = logging.getLogger("clues_py.api")
 
 NodeOp = enum.StrEnum("NodeOp", {op: op for op in NODE_OPS})  # type: ignore[misc]
 _ERR = {"model": m.Error}
+# What a bad parameter should have been, in the words of docs/api.md.
+_EXPECTED = {
+    "limit": f"an integer from 1 to {MAX_LIMIT}",
+    "since": "epoch seconds (a finite number)",
+    "node": "a node name",
+    "name": "a name of 1 to 253 characters",
+    "namespace": "a namespace name",
+}
 NameP = Annotated[str, Path(min_length=1, max_length=253, description="node name")]
 NodeQ = Annotated[str | None, Query(min_length=1, max_length=253, description="only this node")]
 LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -201,7 +209,9 @@ def _handlers(app: FastAPI) -> None:
                 return _error(400, f"request body is not valid JSON: {detail}".rstrip(": "))
             return _error(400, "request body must be a JSON object")
         value = first.get("input")
-        return _error(400, f"{name}={value!r}: {first.get('msg', 'invalid')}")
+        expected = _EXPECTED.get(str(name))
+        hint = f"; expected {expected}" if expected else ""
+        return _error(400, f"{name}={value!r}: {first.get('msg', 'invalid')}{hint}")
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:

@@ -63,12 +63,13 @@ class PluginSpec:
 
     kind: str
     options: Mapping[str, Any]
-    where: str  # "file:line" of the section
-    instance: str  # key under `power:`, or "backend", "policies[0]", ...
+    # Where it is written: not part of equality (moving a section is no change on reload).
+    where: str = field(compare=False)  # "file:line" of the section
+    instance: str = ""  # key under `power:`, or "backend", "policies[0]", ...
     path: str = ""  # config key path of the section, e.g. "power.sim"
-    lines: Mapping[str, int] = field(default_factory=dict)  # option -> line of its key
-    columns: Mapping[str, int] = field(default_factory=dict)  # option -> column of its key
-    column: int = 0  # of the section
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # option -> line
+    columns: Mapping[str, int] = field(default_factory=dict, compare=False)  # option -> col
+    column: int = field(default=0, compare=False)  # of the section
 
     @property
     def file(self) -> str:

@@ -31,6 +31,7 @@ from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus, InstanceTermi
 from clues_py.daemon.faults import crash_point
 from clues_py.lifecycle import Fact, FactKind
 from clues_py.model import ManagedNode, NodeTemplate, RequestUpdate
+from clues_py.redact import SCRUBBER
 from clues_py.store import Store
 
 log = logging.getLogger("clues.actuator")
@@ -145,6 +146,7 @@ class Actuator:
         started: float | None = None,
     ) -> None:
         now = self._now()
+        error = SCRUBBER.scrub(error)
         if action_id is not None:
             self._store.finish_action(action_id, status, error, at=now)
         self._bus.publish(
@@ -385,6 +387,7 @@ def _write_request(write: Callable[[RequestUpdate], None], key: str, update: Req
 
 
 def _error_text(exc: BaseException) -> str:
+    # Errors are stored, served by the API and become Kubernetes Events: no secret in them.
     if isinstance(exc, PluginError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        return SCRUBBER.scrub(str(exc))
+    return SCRUBBER.scrub(f"{type(exc).__name__}: {exc}")

@@ -1,6 +1,7 @@
-"""Secrets never leave cluesd: a run with a fake BMC password (handed to a power script that
-prints it on failure) and an API token; grep the daemon's log (DEBUG), every API answer, the
-Kubernetes Events it wrote and `clues config show` for them."""
+"""Secrets never leave cluesd: a run with a fake BMC password and 49 common secrets (handed to
+a power script that prints them on failure, with secrets of known shapes found nowhere in the
+config) and an API token; grep the daemon's log (DEBUG), every API answer, the Kubernetes
+Events it wrote and `clues config show` for them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from clues_py.cli.main import main
 from clues_py.redact import MASK, Scrubber, is_secret_key, redact_tree
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
+from tests.secret_names import SECRETS, SHAPES
 from tests.tools import command, wait_for
 
 from .test_openapi_fuzz import TOKEN, write_token
@@ -30,7 +32,12 @@ PASSWORD = "bmc-Pa55w0rd-FAKE-7f3a"
 
 def _config(sandbox: Sandbox, tmp: Path) -> Path:
     script = tmp / "power_on.sh"
-    script.write_text('#!/bin/sh\necho "login failed for admin:$BMC_PASSWORD" >&2\nexit 1\n')
+    # The script leaks every secret it was given, and secrets found nowhere in the config.
+    leaks = "".join(f'echo "{n}=${n}" >&2\n' for n in SECRETS)
+    leaks += "".join(f"echo '{v}' >&2\n" for v in SHAPES.values())
+    script.write_text(
+        '#!/bin/sh\necho "login failed for admin:$BMC_PASSWORD" >&2\n' + leaks + "exit 1\n"
+    )
     script.chmod(0o755)
     cfg = base_config(sandbox, tmp, max_retries=0)
     cfg["daemon"].update(
@@ -44,7 +51,7 @@ def _config(sandbox: Sandbox, tmp: Path) -> Path:
         "kind": "command",
         "on_command": str(script),
         "off_command": "/bin/true",
-        "env": {"BMC_PASSWORD": PASSWORD},
+        "env": {"BMC_PASSWORD": PASSWORD, **SECRETS},
     }
     cfg["templates"][0]["power"] = "bmc"
     return write_config(tmp / "clues.yaml", cfg)
@@ -90,6 +97,8 @@ def test_no_secret_in_logs_api_events_or_config_show(sandbox: Sandbox, tmp_path:
     }.items():
         assert PASSWORD not in blob, where
         assert TOKEN not in blob, where
+        for name, value in (*SECRETS.items(), *SHAPES.items()):
+            assert value not in blob, (where, name)
     effective = yaml.safe_load(shown.output)
     assert effective["power"]["bmc"]["env"]["BMC_PASSWORD"] == MASK
     assert effective["daemon"]["token_file"] == str(tmp_path / "token")  # a path, not a secret
