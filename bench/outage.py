@@ -3,8 +3,8 @@
 The stack of `bench/stack.py` (moto, the sandbox, the join agent, cluesd, each a process),
 with cluesd's /metrics on a free port. Timeline:
 
-1. two pods power two nodes on, run and finish; once the store has both nodes idle the
-   sandbox is killed (T0). `idle_time` is shorter than the outage, so a daemon acting on
+1. two pods power two nodes on and run; they are deleted together and, once the store has
+   both nodes idle, the sandbox is killed (T0). `idle_time` is shorter than the outage, so a daemon acting on
    its last view would drain and power them off while the API server is away;
 2. --outage seconds later a new, empty sandbox starts on the same port (T1) and three pods
    are created: the two old VMs rejoin (the agent re-registers their Nodes), the third pod
@@ -54,19 +54,16 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     daemon={"metrics_listen": f"127.0.0.1:{port}"})  # fmt: skip
         stack.start_cluesd()
         assert wait(lambda: synced(metrics), 120), "cluesd never synced"
-        for i in range(2):
-            stack.submit(f"before-{i}", 2)
-
-        def idle() -> bool:
-            states = sorted(s for s, _ in stack.store().values())
-            return stack.ran({"before-0", "before-1"}) == 2 and states == [
-                "idle",
-                "idle",
-                "off",
-                "off",
-            ]
-
-        assert wait(idle, 180), stack.store()
+        # Two pods that run until deleted, deleted together once both run: both nodes go
+        # idle in the same pass, however long each took to boot.
+        before = {"before-0", "before-1"}
+        for name in sorted(before):
+            stack.submit(name, None)
+        both = lambda *states: sorted(s for s, _ in stack.store().values()) == [*states]  # noqa: E731
+        assert wait(lambda: stack.running(before) and both("off", "off", "used", "used"), 180)
+        for name in sorted(before):
+            stack.core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+        assert wait(lambda: both("idle", "idle", "off", "off"), 60), stack.store()
         live_before = stack.live()
 
         # The API server dies.

@@ -30,11 +30,11 @@ Table (S = IDLE if the observation has no workload pods, else USED):
                                      unknown_grace since seen_ready_at
     IDLE/USED     TICK            -> UNKNOWN likewise
     IDLE/USED     DRAIN_STARTED   -> DRAINING (since=now)
-    IDLE          POWER_OFF_SENT  -> POWERING_OFF
     IDLE/USED/DRAINING/UNKNOWN PROVIDER_OFF -> OFF when the node is not Ready
     DRAINING      DRAIN_ABORTED   -> S
     DRAINING      TICK            -> S once now >= since+drain
-    DRAINING      POWER_OFF_SENT  -> POWERING_OFF
+    DRAINING      POWER_OFF_SENT  -> POWERING_OFF (only from a drain: a node back in service
+                                     refuses it, and the provider is not called)
     POWERING_OFF  OBSERVED        -> OFF if missing (attempts reset)
     POWERING_OFF  PROVIDER_OFF    -> OFF (attempts reset)
     POWERING_OFF  TICK            -> OFF_ERROR once now >= since+shutdown
@@ -46,7 +46,6 @@ Table (S = IDLE if the observation has no workload pods, else USED):
                                      after max_retries it gives up until RESET)
     ON_ERROR/OFF_ERROR PROVIDER_GONE -> OFF once given up (no instance of it is left)
     UNKNOWN       OBSERVED        -> S if Ready
-    UNKNOWN       POWER_OFF_SENT  -> POWERING_OFF
     any           RESET           -> OFF if not Ready, else S (attempts=0, error cleared)
     any           ENABLE/DISABLE  -> same state, `enabled` toggled
 
@@ -382,7 +381,6 @@ _SPECIFIC: dict[tuple[NodeState, FactKind], Rule] = {
     (S.DRAINING, K.POWER_OFF_SENT): _rule(_power_off_sent, S.POWERING_OFF),
     (S.DRAINING, K.PROVIDER_OFF): _rule(_provider_off_unexpected, S.OFF, S.DRAINING),
     (S.DRAINING, K.POWER_OFF_FAILED): _rule(_power_off_failed, S.OFF_ERROR),
-    (S.IDLE, K.POWER_OFF_SENT): _rule(_power_off_sent, S.POWERING_OFF),
     (S.IDLE, K.POWER_OFF_FAILED): _rule(_power_off_failed, S.OFF_ERROR),
     (S.POWERING_OFF, K.OBSERVED): _rule(_gone, S.OFF),
     (S.POWERING_OFF, K.PROVIDER_OFF): _rule(_provider_off, S.OFF),
@@ -398,7 +396,6 @@ _SPECIFIC: dict[tuple[NodeState, FactKind], Rule] = {
     (S.ON_ERROR, K.PROVIDER_GONE): _rule(_gone_after_giving_up, S.OFF),
     (S.UNKNOWN, K.OBSERVED): _rule(_back, _SERVING),
     (S.UNKNOWN, K.PROVIDER_OFF): _rule(_provider_off, S.OFF),
-    (S.UNKNOWN, K.POWER_OFF_SENT): _rule(_power_off_sent, S.POWERING_OFF),
     (S.UNKNOWN, K.POWER_OFF_FAILED): _rule(_power_off_failed, S.OFF_ERROR),
 }
 for _st in (S.IDLE, S.USED):

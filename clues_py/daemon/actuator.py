@@ -29,15 +29,16 @@ from functools import partial
 from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
 from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus, InstanceTerminated
 from clues_py.daemon.faults import crash_point
-from clues_py.lifecycle import Fact, FactKind
-from clues_py.model import ManagedNode, NodeTemplate, RequestUpdate
+from clues_py.lifecycle import Fact, FactKind, Transition
+from clues_py.model import ManagedNode, NodeState, NodeTemplate, RequestUpdate
 from clues_py.redact import SCRUBBER
 from clues_py.store import Store
 
 log = logging.getLogger("clues.actuator")
 
-# (node name, fact) -> None; thread-safe, provided by the daemon.
-FactSink = Callable[[str, Fact], None]
+# (node name, fact) -> the transition it made (None: unknown node); thread-safe, provided
+# by the daemon.
+FactSink = Callable[[str, Fact], Transition | None]
 
 
 class Actuator:
@@ -147,8 +148,8 @@ class Actuator:
     ) -> None:
         now = self._now()
         error = SCRUBBER.scrub(error)
-        if action_id is not None:
-            self._store.finish_action(action_id, status, error, at=now)
+        if action_id is not None and not self._store.finish_action(action_id, status, error, now):
+            return  # already final (a drain the FSM stopped): reported then, not again
         self._bus.publish(
             ActionFinished(
                 at=now,
@@ -248,7 +249,15 @@ class Actuator:
         fact: Fact | None = None
         with self._provider_call(node.name):
             if sent is not None:
-                self._report(node.name, sent)
+                tr = self._report(node.name, sent)
+                if tr is None or tr.new != NodeState.POWERING_OFF:
+                    # The node moved on while it drained (drain timeout, new work): the FSM
+                    # refused a power-off that belongs to a drain that is over, so the
+                    # provider must not get it (it would stop a node back in service).
+                    why = f"not powered off: the node is {tr.new.value if tr else 'gone'}"
+                    log.info("power off %s: %s", node.name, why)
+                    self._finish(action_id, node, "power_off", "failed", why, t0)
+                    return
             crash_point("power_off_sent")
             t0 = self._called(action_id, node, "power_off")
             try:

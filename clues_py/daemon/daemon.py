@@ -178,7 +178,9 @@ class Daemon:
         side = self._side[before.name]
         if tr.old == NodeState.DRAINING and tr.new in ON_STATES:
             side.drain_started = False
-            self.actuator.uncordon(before.name)
+            side.uncordon = not self.actuator.uncordon(before.name)  # busy: after the op
+        if tr.new in (NodeState.DRAINING, NodeState.OFF):
+            side.uncordon = False  # a new drain cordons; an off node's Node object is gone
         if tr.new == NodeState.ON_ERROR and tr.old != NodeState.ON_ERROR:
             side.cleaned_up = False
         if tr.new == NodeState.OFF:
@@ -217,10 +219,11 @@ class Daemon:
         """Advance one node's lifecycle with `fact`, persist it and publish the transition."""
         return self._apply(name, fact, now)
 
-    def _report(self, name: str, fact: Fact) -> None:
+    def _report(self, name: str, fact: Fact) -> Transition | None:
         """Facts from actuator workers; wake the loop so the next step follows at once."""
-        self._apply(name, fact)
+        tr = self._apply(name, fact)
         self._wake.set()
+        return tr
 
     def wake(self) -> None:
         self._wake.set()
@@ -300,7 +303,9 @@ class Daemon:
             side = self._side[name]
             if self.actuator.busy(name) or self.recovery.holds(name):
                 continue
-            if node.state == NodeState.DRAINING:
+            if side.uncordon and node.state in ON_STATES:
+                side.uncordon = not self.actuator.uncordon(name)
+            elif node.state == NodeState.DRAINING:
                 self.actuator.drain_step(node, side.action_id, first=not side.drain_started)
                 side.drain_started = True
             elif node.state == NodeState.POWERING_OFF:

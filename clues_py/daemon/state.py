@@ -27,6 +27,8 @@ class NodeSide:
     drain_started: bool = False
     last_describe: float = float("-inf")
     cleaned_up: bool = False
+    # Back in service while an operation on it still ran: uncordon once it is free.
+    uncordon: bool = False
 
 
 @dataclass

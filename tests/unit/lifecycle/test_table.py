@@ -61,7 +61,6 @@ EXPECTED: dict[tuple[NodeState, str], tuple[NodeState, str, bool]] = {
     (S.IDLE, "observed:notready"): (S.UNKNOWN, "NotReady for 10000 s >= unknown_grace 60 s", True),
     (S.IDLE, "observed:missing"): (S.UNKNOWN, "missing from the cluster for 10000 s", True),
     (S.IDLE, "drain_started"): (S.DRAINING, "drain started: boom", True),
-    (S.IDLE, "power_off_sent"): (S.POWERING_OFF, "power-off sent", True),
     (S.IDLE, "power_off_failed"): (S.OFF_ERROR, "power-off failed: boom", True),
     (S.IDLE, "provider_off"): (S.IDLE, "shows it Ready; ignored", False),
     (S.USED, "observed:ready_idle"): (S.IDLE, "no workload pods left", True),
@@ -87,7 +86,6 @@ EXPECTED: dict[tuple[NodeState, str], tuple[NodeState, str, bool]] = {
     (S.UNKNOWN, "observed:ready_idle"): (S.IDLE, "Ready again", True),
     (S.UNKNOWN, "observed:ready_busy"): (S.USED, "Ready again (1 workload pod)", True),
     (S.UNKNOWN, "provider_off"): (S.OFF, "provider reports it off", True),
-    (S.UNKNOWN, "power_off_sent"): (S.POWERING_OFF, "power-off sent", True),
     (S.UNKNOWN, "power_off_failed"): (S.OFF_ERROR, "power-off failed", True),
 }
 # Operator verbs apply everywhere: RESET lands on OFF unless the node is Ready.
