@@ -11,8 +11,11 @@ arrive, 40 at once) while a normal request must still be answered fast.
 
 Counted: requests, 5xx answers, stalls (an answer, or a normal request during the slow
 clients, taking more than 1 s), tracebacks (in an answer or the daemon's log), answers that
-are not JSON `{error, code}` (informational) and connections closed with no answer to a
-complete request. Exits 1 unless 5xx, stalls and tracebacks are 0 (issue 15's floor).
+are not JSON `{error, code}` (informational), connections closed with no answer to a
+complete request, and wrong statuses (where one answer is right: 405 for a method a route does
+not take, 401 without the token, 400 for a bad query, JSON nested too deep or a negative
+Content-Length, 408 for a body shorter than its Content-Length, 413 for too large). Exits 1
+unless 5xx, stalls, tracebacks and wrong statuses are 0 (issue 15's floor).
 
     python bench/api_abuse.py [--address HOST:PORT --token-file FILE]
 """
@@ -49,7 +52,7 @@ METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", 
 class Tally:
     def __init__(self) -> None:
         self.requests = self.fivexx = self.stalls = self.tracebacks = 0
-        self.not_json = self.no_answer = 0
+        self.not_json = self.no_answer = self.wrong_status = 0
         self.examples: list[str] = []
 
     def note(self, what: str) -> None:
@@ -71,11 +74,14 @@ def exchange(addr: tuple[str, int], raw: bytes, read_timeout: float = 5.0) -> tu
     return time.monotonic() - t0, out
 
 
-def judge(t: Tally, what: str, took: float, answer: bytes, complete: bool = True) -> None:
+def judge(t: Tally, what: str, took: float, answer: bytes, expect: int | None = None) -> None:
     t.requests += 1
     head, _, body = answer.partition(b"\r\n\r\n")
     parts = head.split(b" ", 2)
     status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    if expect is not None and status != expect:
+        t.wrong_status += 1
+        t.note(f"{status} instead of {expect}: {what}")
     if took > STALL:
         t.stalls += 1
         t.note(f"stall {took:.2f}s: {what}")
@@ -85,7 +91,7 @@ def judge(t: Tally, what: str, took: float, answer: bytes, complete: bool = True
     if b"Traceback" in answer:
         t.tracebacks += 1
         t.note(f"traceback: {what}")
-    if not answer and complete:
+    if not answer:
         t.no_answer += 1
         t.note(f"no answer: {what}")
     elif answer and b" 200 " not in head.split(b"\r\n")[0] and b"HEAD" not in what.encode():
@@ -108,16 +114,17 @@ def request(method: str, path: str, token: str | None, body: bytes = b"",
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
 
 
-def cases(token: str) -> Iterator[tuple[str, bytes]]:
+def cases(token: str) -> Iterator[tuple[str, bytes, int | None]]:
+    """(what, raw request, the status it must get, or None where several are right)."""
     for path, allowed in ROUTES.items():
         for method in METHODS:
             if method != allowed:
-                yield f"{method} {path}", request(method, path, token)
+                yield f"{method} {path}", request(method, path, token), 405
     for path in ("/", "/v1", "/v2/status", "/v1/status/x", "/v1/nodes/a/b/c", "//v1//status",
                  "/v1/nodes/%2e%2e/disable", "/v1/nodes/%00", "/v1/nodes/%zz", "/v1/nodes/é",
                  "/v1/nodes/" + "a" * 300, "/v1/" + "x" * 10_000, "/v1/nodes/wn-1/explode",
                  "/v1/explain/nothing", "/v1/status?" + "a=1&" * 2000, "*"):  # fmt: skip
-        yield f"GET {path[:40]}", request("GET", path, token)
+        yield f"GET {path[:40]}", request("GET", path, token), None
     for q in (
         "limit=",
         "limit=0",
@@ -139,7 +146,7 @@ def cases(token: str) -> Iterator[tuple[str, bytes]]:
         "limit=5&limit=6",
     ):
         for res in ("actions", "transitions"):
-            yield f"GET /v1/{res}?{q[:30]}", request("GET", f"/v1/{res}?{q}", token)
+            yield f"GET /v1/{res}?{q[:30]}", request("GET", f"/v1/{res}?{q}", token), 400
     post = "/v1/nodes/wn-4/disable"
     for name, tok in (("no token", None), ("wrong", "nope"), ("empty", ""),
                       ("basic", None), ("lower", None)):  # fmt: skip
@@ -147,16 +154,20 @@ def cases(token: str) -> Iterator[tuple[str, bytes]]:
             name in ("basic", "lower")) else {}  # fmt: skip
         for path in ("/v1/status", post, "/nope", "/v1/openapi.json"):
             yield f"token {name} {path}", request("POST" if path == post else "GET", path, tok,
-                                                  headers=extra)  # fmt: skip
+                                                  headers=extra), 401  # fmt: skip
     deep = b"[" * 100_000 + b"]" * 100_000
     bodies = {"deep array": deep, "deep object": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
               "deep in string": b'{"a": "' + b"[" * 5000 + b'"}', "not json": b"{nope",
               "array": b"[1, 2]", "number": b"7", "null": b"null", "bad utf-8": b'{"a": "\xff"}',
               "nan": b'{"a": NaN}', "dup keys": b'{"a": 1, "a": 2}', "big": b'{"a": "' +
               b"x" * 900_000 + b'"}', "too big": b"x" * (2 << 20)}  # fmt: skip
+    expect = {"deep array": 400, "deep object": 400, "not json": 400, "bad utf-8": 400,
+              "too big": 413}  # fmt: skip
     for name, body in bodies.items():
         yield f"body {name}", request("POST", post, token, body,
-                                      {"Content-Type": "application/json"})  # fmt: skip
+                                      {"Content-Type": "application/json"}), expect.get(name)  # fmt: skip
+    expect = {"CL > body": 408, "CL negative": 400, "CL garbage": 400, "CL huge": 413,
+              "CL twice": 400, "chunked huge": 413, "chunked bad": 400}  # fmt: skip
     for name, headers, body in (
         ("CL > body", {"Content-Length": "100"}, b"{}"),
         ("CL negative", {"Content-Length": "-5"}, b"{}"),
@@ -172,17 +183,17 @@ def cases(token: str) -> Iterator[tuple[str, bytes]]:
         ("500 headers", {f"X-{i}": "v" for i in range(500)}, b""),
         ("bad header", {"Bad Header": "x"}, b""),
     ):  # fmt: skip
-        yield f"http {name}", request("POST", post, token, body, headers)
-    yield "http/1.0", request("GET", "/v1/status", token, version="HTTP/1.0")
-    yield "http/2.0", request("GET", "/v1/status", token, version="HTTP/2.0")
-    yield "no host", request("GET", "/v1/status", token).replace(b"Host: cluesd\r\n", b"")
-    yield "http/0.9", b"GET /v1/status\r\n\r\n"
-    yield "garbage", bytes(range(256)) * 4 + b"\r\n\r\n"
-    yield "tls hello", bytes.fromhex("16030100a5010000a10303") + b"\x00" * 200
+        yield f"http {name}", request("POST", post, token, body, headers), expect.get(name)
+    yield "http/1.0", request("GET", "/v1/status", token, version="HTTP/1.0"), None
+    yield "http/2.0", request("GET", "/v1/status", token, version="HTTP/2.0"), None
+    yield "no host", request("GET", "/v1/status", token).replace(b"Host: cluesd\r\n", b""), 400
+    yield "http/0.9", b"GET /v1/status\r\n\r\n", 400
+    yield "garbage", bytes(range(256)) * 4 + b"\r\n\r\n", 400
+    yield "tls hello", bytes.fromhex("16030100a5010000a10303") + b"\x00" * 200, 400
     keep = request("GET", "/v1/status", token, headers={"Connection": "keep-alive"})
-    yield "pipelined", keep * 2 + request("GET", "/v1/nodes", token)
+    yield "pipelined", keep * 2 + request("GET", "/v1/nodes", token), None
     yield "smuggle", request("POST", post, token, b"0\r\n\r\nGET /v1/status HTTP/1.1\r\n\r\n",
-                             {"Transfer-Encoding": "chunked", "Content-Length": "4"})  # fmt: skip
+                             {"Transfer-Encoding": "chunked", "Content-Length": "4"}), None  # fmt: skip
 
 
 def slow_clients(addr: tuple[str, int], token: str, t: Tally) -> None:
@@ -198,7 +209,7 @@ def slow_clients(addr: tuple[str, int], token: str, t: Tally) -> None:
         held.append(s)
     try:
         took, answer = exchange(addr, request("GET", "/v1/status", token))
-        judge(t, "normal request during 40 slow clients", took, answer)
+        judge(t, "normal request during 40 slow clients", took, answer, 200)
         for s in held[1::2]:  # the withheld bodies got 408 within BODY_TIMEOUT
             s.settimeout(STALL + 1)
             t0 = time.monotonic()
@@ -208,7 +219,7 @@ def slow_clients(addr: tuple[str, int], token: str, t: Tally) -> None:
                     got += chunk
             except OSError:
                 pass
-            judge(t, "withheld body", time.monotonic() - t0, got)
+            judge(t, "withheld body", time.monotonic() - t0, got, 408)
     finally:
         for s in held:
             s.close()
@@ -259,12 +270,12 @@ def own_daemon() -> Iterator[tuple[tuple[str, int], str, _Log]]:
 
 def run(addr: tuple[str, int], token: str, log: _Log | None) -> dict[str, Any]:
     t = Tally()
-    for what, raw in cases(token):
+    for what, raw, expect in cases(token):
         took, answer = exchange(addr, raw)
-        judge(t, what, took, answer)
+        judge(t, what, took, answer, expect)
     slow_clients(addr, token, t)
     threads = [threading.Thread(target=lambda: judge(t, "concurrent status", *exchange(
-        addr, request("GET", "/v1/status", token)))) for _ in range(20)]  # fmt: skip
+        addr, request("GET", "/v1/status", token)), 200)) for _ in range(20)]  # fmt: skip
     for th in threads:
         th.start()
     for th in threads:
@@ -275,7 +286,8 @@ def run(addr: tuple[str, int], token: str, log: _Log | None) -> dict[str, Any]:
             t.note(f"log traceback: {tb}")
     return {"bench": "api_abuse", "requests": t.requests, "5xx": t.fivexx,
             "stalls_over_1s": t.stalls, "tracebacks": t.tracebacks, "not_json": t.not_json,
-            "no_answer": t.no_answer, "floor": "5xx, stalls and tracebacks 0",
+            "no_answer": t.no_answer, "wrong_status": t.wrong_status,
+            "floor": "5xx, stalls, tracebacks and wrong statuses 0",
             "examples": t.examples}  # fmt: skip
 
 
@@ -292,7 +304,7 @@ def main() -> int:
         with own_daemon() as (addr, token, log):
             line = run(addr, token, log)
     print(json.dumps(line))
-    return 1 if line["5xx"] or line["stalls_over_1s"] or line["tracebacks"] else 0
+    return 1 if any(line[k] for k in ("5xx", "stalls_over_1s", "tracebacks", "wrong_status")) else 0
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
+from pydantic import StringConstraints
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 import clues_py
 from clues_py.api import DEFAULT_LIMIT, MAX_LIMIT, NODE_OPS, DaemonControl
@@ -37,12 +39,15 @@ _EXPECTED = {
     "node": "a node name",
     "name": "a name of 1 to 253 characters",
     "namespace": "a namespace name",
+    "kind": "kinds separated by ',', none empty",
 }
 NameP = Annotated[str, Path(min_length=1, max_length=253, description="node name")]
 NodeQ = Annotated[str | None, Query(min_length=1, max_length=253, description="only this node")]
 LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+# A comma list without empty items; the parameter may repeat (kind=a,b&kind=c).
+KindList = Annotated[str, StringConstraints(pattern=r"^[^,]+(,[^,]+)*$")]
 KindQ = Annotated[
-    list[str] | None,
+    list[KindList] | None,
     Query(description="comma list (repeatable): action kinds, or the new states of transitions"),
 ]
 SinceQ = Annotated[
@@ -62,14 +67,25 @@ def _error(code: int, message: str, headers: dict[str, str] | None = None) -> Re
                     headers={"Cache-Control": "no-store", **(headers or {})})  # fmt: skip
 
 
+def _repeatable(annotation: Any) -> bool:
+    """A list parameter (`X | None` included) may be given several times."""
+    return any(get_origin(a) is list for a in (annotation, *get_args(annotation)))
+
+
 def _strict_query(request: Request) -> None:
-    """A query parameter the route does not declare is an error, not silently ignored."""
+    """A query parameter the route does not declare, or one given twice, is an error: not
+    silently ignored, and not "the last one wins"."""
     route = request.scope.get("route")
-    known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", [])}
-    unknown = sorted(set(request.query_params) - known)
+    params = getattr(getattr(route, "dependant", None), "query_params", [])
+    known = {p.alias: _repeatable(p.field_info.annotation) for p in params}
+    unknown = sorted(set(request.query_params) - set(known))
     if unknown:
         valid = ", ".join(sorted(known)) or "none"
         raise HTTPException(400, f"unknown query parameter {unknown[0]!r}; valid: {valid}")
+    query = request.query_params
+    twice = sorted(k for k in query if not known[k] and len(query.getlist(k)) > 1)
+    if twice:
+        raise HTTPException(400, f"query parameter {twice[0]!r} given more than once; give it once")
 
 
 def build_app(control: DaemonControl) -> FastAPI:
@@ -152,8 +168,6 @@ def build_app(control: DaemonControl) -> FastAPI:
             since: SinceQ = None,
             kind: KindQ = None,
         ) -> Response:
-            if kind is not None and any(not k for v in kind for k in v.split(",")):
-                return _error(400, f"kind={kind!r}: empty kind; give kinds separated by ','")
             return _ok(history(control, resource, node, limit, since, kind or []))
 
     history_route("actions", m.Action, "Power actions")
@@ -180,6 +194,9 @@ def build_app(control: DaemonControl) -> FastAPI:
 
     app.include_router(v1)
     _document(app)
+    for route in app.router.routes:  # starlette lets HEAD in on the document's route: GET only
+        if isinstance(route, Route) and route.path == app.openapi_url:
+            route.methods = {"GET"}
     app.openapi()  # generated once, now: the first client should not wait for it
     return app
 

@@ -84,9 +84,11 @@ def test_huge_content_length_is_413_without_reading(tcp_server: ApiServer) -> No
         ("since=", "since=''"),
         ("since=nan", "since='nan'"),
         ("node=", "node=''"),
-        ("kind=", "empty kind"),
-        ("kind=a,,b", "empty kind"),
+        ("kind=", "none empty"),
+        ("kind=a,,b", "none empty"),
+        ("kind=a&kind=", "none empty"),
         ("zzz=1", "unknown query parameter 'zzz'; valid: kind, limit, node, since"),
+        ("limit=5&limit=6", "'limit' given more than once"),
     ],
 )
 def test_query_validation_is_strict(tcp_server: ApiServer, query: str, needle: str) -> None:
@@ -95,6 +97,15 @@ def test_query_validation_is_strict(tcp_server: ApiServer, query: str, needle: s
         f"GET /v1/actions?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
     )
     assert code == 400 and needle in doc["error"]
+
+
+def test_a_list_parameter_may_repeat(tcp_server: ApiServer) -> None:
+    code, doc = exchange(
+        tcp_server,
+        b"GET /v1/actions?kind=poweron,poweroff&kind=reset HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert code == 200 and isinstance(doc, list)
 
 
 def test_unknown_query_parameter_on_a_route_without_any(tcp_server: ApiServer) -> None:

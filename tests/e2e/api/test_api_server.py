@@ -108,6 +108,15 @@ def test_wrong_method_is_405_with_allow(
     assert headers["Allow"] == allowed
 
 
+def test_head_on_the_openapi_document_is_405(tcp_server: ApiServer) -> None:
+    addr = parse_address(tcp_server.address)
+    conn = http.client.HTTPConnection(addr.host, addr.port, timeout=5)
+    conn.request("HEAD", "/v1/openapi.json")  # starlette's own route would take HEAD
+    resp = conn.getresponse()
+    assert resp.status == 405 and resp.headers["Allow"] == "GET"
+    conn.close()
+
+
 @pytest.mark.parametrize("path", ["/", "/v1", "/v2/status", "/v1/status/extra", "/v1/nodes/a/b/c"])
 def test_unknown_routes_are_404(tcp_server: ApiServer, path: str) -> None:
     code, _, body = raw(tcp_server, "GET", path)
