@@ -58,6 +58,19 @@ def test_lowest_energy_interpolates_between_idle_and_busy_watts() -> None:
     assert LowestEnergy().best(full)[0].template.name == "hungry"
 
 
+def test_soonest_ready_prefers_the_fastest_boot_then_the_cheapest_cycle() -> None:
+    from dataclasses import replace
+
+    from plugins.expanders.soonest_ready import SoonestReady
+
+    slow = replace(make_template("a-metal"), boot_seconds=180, shutdown_seconds=60)
+    fast = replace(make_template("b-vm"), boot_seconds=30, shutdown_seconds=15, watts_idle=200)
+    frugal = replace(make_template("c-vm"), boot_seconds=30, shutdown_seconds=15, watts_idle=80)
+    kept = SoonestReady().best([opt(slow), opt(fast), opt(frugal)])
+    assert [o.template.name for o in kept] == ["c-vm"]
+    assert len(SoonestReady().best([opt(slow), opt(slow)])) == 2, "equal ones stay tied"
+
+
 def test_random_is_seeded_and_deterministic() -> None:
     ts = [make_template(f"t{i}") for i in range(6)]
     options = [opt(t) for t in ts]
