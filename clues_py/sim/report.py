@@ -23,6 +23,9 @@ CLASSIC_IDLE = 1800.0
 # An idle_time no run reaches (the config wants a number within its range: about 95
 # years); see engine.FOREVER.
 NEVER = 3e9
+# The baselines' pipeline: power off after idle_time and nothing smarter (no break-even
+# power-off, no packing-aware scale-down), as the original CLUES and always-on behave.
+PLAIN_PIPELINE = ["scale_up", "min_nodes", {"kind": "idle_off", "break_even": False}, "limits"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,16 @@ class RunSpec:
 def baselines() -> list[RunSpec]:
     return [
         # Every node on from t=0 and never powered off.
-        RunSpec("always-on", {"idle_time": NEVER}, initially_on_all=True),
+        RunSpec(
+            "always-on", {"idle_time": NEVER, "policies": PLAIN_PIPELINE}, initially_on_all=True
+        ),  # fmt: skip
         # The daemon only looks every 5 s and powers off after 30 min idle.
-        RunSpec("clues-classic", {"idle_time": CLASSIC_IDLE}, "poll", CLASSIC_PERIOD),
+        RunSpec(
+            "clues-classic",
+            {"idle_time": CLASSIC_IDLE, "policies": PLAIN_PIPELINE},
+            "poll",
+            CLASSIC_PERIOD,
+        ),  # fmt: skip
     ]
 
 
