@@ -20,6 +20,7 @@ from clues_py.model import (
     NodeTemplate,
     PodInfo,
     QueueQuota,
+    Taint,
 )
 
 # Bounds shared by the config schema and plugin options (seconds; a count of nodes far
@@ -58,6 +59,10 @@ DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"  # a label key's name part
 LABEL_VALUE = f"({LABEL_NAME})?"  # may be empty
+
+# The soft taint on scale-down candidates (pack_down policy): new pods avoid the node
+# while others fit, as with Cluster Autoscaler's DeletionCandidateOfClusterAutoscaler.
+SCALE_DOWN_TAINT = Taint("clues-py.io/scale-down-candidate", "true", "PreferNoSchedule")
 
 
 class PluginError(Exception):
@@ -151,6 +156,11 @@ class Backend(Protocol):
 
     def cordon(self, node: str, cordoned: bool = True) -> None:
         """Required. Mark the node (un)schedulable."""
+
+    # Optional, not declared here so that existing backends stay structurally valid:
+    # `set_scale_down_taint(node: str, present: bool) -> None` adds or removes
+    # SCALE_DOWN_TAINT on the node, keeping its other taints; a backend without it
+    # simply gets no packing-aware placement.
 
     def drain(self, node: str) -> DrainResult:
         """Required. Evict what can be evicted now (Eviction API, PDB-aware); idempotent."""

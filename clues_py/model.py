@@ -3,8 +3,9 @@
 Everything here is an immutable value with no I/O. Backends build these from
 the outside world, the daemon assembles them into a `ClusterSnapshot`, and the
 planner turns a snapshot into a `Plan`. Parsing and formatting Kubernetes
-quantities (`500m`, `2Gi`, `1e3`) is quantity.py's; its names are re-exported
-here so `from clues_py.model import cpu_millis` keeps working.
+quantities (`500m`, `2Gi`, `1e3`) is quantity.py's, taints, tolerations and node
+selectors are placement.py's and the learned demand history forecast.py's; their
+names are re-exported here so `from clues_py.model import Taint` keeps working.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+# Re-exported (`X as X`): snapshot parts defined in their own pure modules.
+from clues_py.forecast import DemandHistory as DemandHistory
+from clues_py.forecast import Events as Events
 
 # Re-exported: placement.py holds the scheduling constraints (taints, tolerations, affinity).
 from clues_py.placement import Placement as Placement
@@ -289,6 +294,7 @@ class NodeTemplate:
     watts_busy: float = 0.0
     boot_seconds: float = 60.0
     shutdown_seconds: float = 30.0
+    boot_cost: float = 0.0  # price of one boot, in cost_per_hour's currency
     min_count: int = 0
     max_count: int | None = None
     priority: int = 0
@@ -376,6 +382,8 @@ class ClusterSnapshot:
     template_backoff: Mapping[str, float] = field(default_factory=dict)
     # PodDisruptionBudgets (consolidation checks them before choosing a node to drain).
     pdbs: tuple[DisruptionBudget, ...] = ()
+    # template -> when it needed more nodes (learned by the daemon; break-even power-off)
+    demand_history: Mapping[str, DemandHistory] = field(default_factory=dict)
 
     def node(self, name: str) -> ManagedNode | None:
         for n in self.nodes:
@@ -427,3 +435,8 @@ class Plan:
     warnings: Mapping[str, str] = field(default_factory=dict)
     # conditions to set on ProvisioningRequests
     requests: tuple[RequestUpdate, ...] = ()
+    # Earliest time at which this plan may change with no new event (a hold expiring).
+    revisit_at: float = float("inf")
+    # node -> why new pods should avoid it (the daemon keeps the PreferNoSchedule
+    # scale-down taint on exactly these nodes; see the pack_down policy)
+    scale_down_candidates: Mapping[str, str] = field(default_factory=dict)

@@ -234,6 +234,7 @@ def effective_config(cfg: Any) -> dict[str, Any]:
                     "watts_busy",
                     "boot_seconds",
                     "shutdown_seconds",
+                    "boot_cost",
                     "min_count",
                     "max_count",
                     "priority",

@@ -292,6 +292,7 @@ _TEMPLATE: dict[str, Key] = {
     "watts_busy": Key("float", 0.0, 0, 1e6),
     "boot_seconds": Key("float", 60.0, 0, DAY),
     "shutdown_seconds": Key("float", 30.0, 0, DAY),
+    "boot_cost": Key("float", 0.0, 0, 1e6),
     "min_count": Key("int", 0, 0, MAX_NODES),
     "max_count": Key("int", None, 0, MAX_NODES, nullable=True),
     "priority": Key("int", 0, -(2**31), 2**31 - 1),

@@ -26,7 +26,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 
-from clues_py.contracts import Backend, PluginError, PowerManager, PowerState
+from clues_py.contracts import (
+    SCALE_DOWN_TAINT,
+    Backend,
+    Observation,
+    PluginError,
+    PowerManager,
+    PowerState,
+)
 from clues_py.daemon.bus import ActionCalled, ActionFinished, Bus, InstanceTerminated
 from clues_py.daemon.faults import crash_point
 from clues_py.lifecycle import Fact, FactKind, Transition
@@ -371,6 +378,33 @@ class Actuator:
         for update in updates:
             key = f"provisioningrequest:{update.namespace}/{update.name}"
             self._submit(key, "update", partial(_write_request, write, key, update))
+
+    def sync_scale_down_taints(
+        self, candidates: Mapping[str, str], obs: Observation, managed: Iterable[str]
+    ) -> None:
+        """Keep the PreferNoSchedule scale-down taint on exactly the plan's candidates among
+        the Ready managed nodes (an optional backend verb: without it, nothing happens)."""
+        fn = getattr(self._backend, "set_scale_down_taint", None)
+        if fn is None:
+            return
+        for node in managed:
+            o = obs.nodes.get(node)
+            if o is None or not o.ready or self.busy(node):
+                continue
+            has = any(
+                t.key == SCALE_DOWN_TAINT.key and t.effect == SCALE_DOWN_TAINT.effect
+                for t in o.taints
+            )
+            if has != (node in candidates):
+                self._submit(node, "taint", partial(self._set_taint, fn, node, not has))
+
+    @staticmethod
+    def _set_taint(fn: Callable[[str, bool], None], node: str, present: bool) -> None:
+        try:
+            fn(node, present)
+        except Exception as exc:
+            log.warning("%s %s failed: %s", "taint" if present else "untaint", node,
+                        _error_text(exc))  # fmt: skip
 
     def uncordon(self, node: str) -> bool:
         return self._submit(node, "uncordon", lambda: self._uncordon(node))

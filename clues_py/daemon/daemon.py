@@ -27,6 +27,7 @@ from clues_py.daemon.bus import (
     TransitionEvent,
 )
 from clues_py.daemon.control import Control
+from clues_py.daemon.estimator import DemandRecorder
 from clues_py.daemon.freshness import Freshness
 from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
 from clues_py.daemon.passes import PassLog
@@ -120,6 +121,10 @@ class Daemon:
         self.ds_overhead = DaemonSetOverhead()
         self.template_health = TemplateHealth(lambda: self.timeouts)
         self.bus.subscribe(self.template_health.on_event)
+        # When work arrives for each template and when it needs more nodes (break-even).
+        self.demand = DemandRecorder()
+        self.bus.subscribe(self.demand.on_event)
+        self._admits = {t.name: (t.label_map, t.taints) for t in cfg.templates}
         # Status, verbs and explain for the API, the CLI and the metrics exporter.
         self.control = Control(self)
         self.passes = 0
@@ -245,6 +250,8 @@ class Daemon:
             if leader:
                 self._drive_in_progress(now)
             managed = set(self._nodes)
+            nodes = {n: (node.template, obs.nodes.get(n)) for n, node in self._nodes.items()}
+            self.demand.observe(now, nodes, obs.pending, self._admits)
             snapshot = ClusterSnapshot(
                 now=now,
                 nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
@@ -258,6 +265,7 @@ class Daemon:
                 last_scale_up=self._last_scale_up,
                 template_backoff=self.template_health.backoff_until(),
                 pdbs=obs.pdbs,
+                demand_history=self.demand.history(),
             )
         t0 = time.perf_counter()
         result = plan(snapshot, self.policies)
@@ -278,6 +286,8 @@ class Daemon:
             seen_now = dict(seen)
         self.bus.publish(PlanEvent(now, snapshot, result, seconds, seen_now))
         started = self._execute(result, now) if leader else 0
+        if leader:
+            self.actuator.sync_scale_down_taints(result.scale_down_candidates, obs, managed)
         with self._lock:
             self._last = LastPlan(
                 at=now,
@@ -409,8 +419,10 @@ class Daemon:
     def serve_forever(self) -> None:
         """Run passes until `stop()`; a watch event wakes the loop, a tick bounds the wait."""
         while not self._stop.is_set():
-            # Read every time: a config reload (SIGHUP) may change it.
-            woke = self._wake.wait(timeout=self.cfg.daemon.tick)
+            # Read every time: a config reload (SIGHUP) may change it. A hold ending
+            # (plan.revisit_at) is planned at its time, not at the next tick.
+            due = self._last.plan.revisit_at - self.clock.now()
+            woke = self._wake.wait(timeout=max(0.0, min(self.cfg.daemon.tick, due)))
             if self._stop.is_set():
                 break
             if woke:

@@ -41,9 +41,10 @@ RUNTIME_DAEMON_KEYS = ("tick", "log_level")
 
 # The pipeline and expander chain when the config lists none, by plugin name: they are
 # resolved through the plugin loader like configured ones (the planner knows no plugin).
-DEFAULT_POLICIES = ("scale_up", "min_nodes", "idle_off", "limits")
-# The order before expanders were configurable: priority, then cost, then waste.
-DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste")
+DEFAULT_POLICIES = ("scale_up", "min_nodes", "pack_down", "idle_off", "limits")
+# Priority, then cost, then waste (the order before expanders were configurable); among
+# templates still equal, the one ready soonest and cheapest to cycle (decision 0017).
+DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste", "soonest_ready")
 
 
 def planner_settings(cfg: Config) -> PlannerSettings:
@@ -101,6 +102,7 @@ def default_policies(settings: PlannerSettings, ctx: PluginContext | None = None
             "idle_time": settings.idle_time,
             "scale_down_delay": settings.scale_down_delay,
         },
+        "pack_down": {},
         "limits": {"max_booting": settings.max_booting, "max_nodes": settings.max_nodes},
     }
     policies = [cast(Policy, _builtin(POLICIES, k, options[k], ctx)) for k in DEFAULT_POLICIES]

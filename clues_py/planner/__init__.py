@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Policies that need to know what scale-up claimed, so must follow it.
-_AFTER_SCALE_UP = ("keep_free", "consolidation")
+_AFTER_SCALE_UP = ("keep_free", "consolidation", "pack_down")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ def check_pipeline(names: Sequence[str]) -> None:
         raise ChainError(
             "'limits' must be the last policy: power-ons added after it would escape the limits",
             seen["limits"],
+        )
+    if "pack_down" in seen and "idle_off" in seen and seen["pack_down"] > seen["idle_off"]:
+        raise ChainError(
+            "'pack_down' must come before 'idle_off' (idle power-off needs to know which "
+            "idle nodes new pods are steered away from)",
+            seen["pack_down"],
         )
     for name in _AFTER_SCALE_UP:
         if name in seen and "scale_up" in seen and seen[name] < seen["scale_up"]:

@@ -70,6 +70,10 @@ class PlanBuilder:
         self.warnings: dict[str, str] = {}
         self.requests: list[RequestUpdate] = []
         self._actions: dict[str, Action] = {}  # node -> action, in insertion order
+        # Earliest instant a policy said its decision changes by itself (a hold expiring).
+        self.revisit_at = float("inf")
+        # node -> why new pods should avoid it (PreferNoSchedule scale-down taint)
+        self.candidates: dict[str, str] = {}
         self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
         for name in sorted(self._disabled):
             self.kept[name] = "disabled"
@@ -132,6 +136,11 @@ class PlanBuilder:
         if existing is not None and existing.kind is ActionKind.POWER_OFF:
             self.veto(existing, reason)
 
+    def revisit(self, at: float) -> None:
+        """Ask for a new plan at `at` even if nothing changes (e.g. when a hold ends)."""
+        if self.snapshot.now < at < self.revisit_at:
+            self.revisit_at = at
+
     def build(self) -> Plan:
         return Plan(
             tuple(self._actions.values()),
@@ -142,4 +151,6 @@ class PlanBuilder:
             dict(self.held),
             dict(self.warnings),
             tuple(self.requests),
+            self.revisit_at,
+            {n: r for n, r in self.candidates.items() if n not in self._actions},
         )

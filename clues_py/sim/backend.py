@@ -33,6 +33,7 @@ from plugins.backends.k8s_cache import ClusterCache
 from plugins.backends.k8s_convert import PodRecord
 from plugins.backends.k8s_drain import drain_pods, ensure_cordoned
 from plugins.backends.k8s_kueue import set_condition
+from plugins.backends.k8s_taints import toggle_taint
 
 _STATES = {
     "on": PowerState.ON,
@@ -147,6 +148,19 @@ class SandboxBackend:
         except ApiError as exc:
             verb = "cordon" if cordoned else "uncordon"
             raise PluginError(f"{verb} {node}: {exc.message}") from exc
+
+    def set_scale_down_taint(self, node: str, present: bool) -> None:
+        def put(n: dict[str, Any]) -> None:
+            spec = n.setdefault("spec", {})
+            new = toggle_taint(spec.get("taints") or [], present)
+            if new is not None:
+                spec["taints"] = new
+
+        try:
+            self.store.mutate("nodes", node, None, put)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise PluginError(f"taint {node}: {exc.message}") from exc
 
     def delete_node(self, node: str) -> None:
         try:

@@ -188,6 +188,7 @@ class Simulation:
             elif s in (NodeState.ON_ERROR, NodeState.OFF_ERROR):
                 out.append(n.retry_at)
         out.extend(d.template_backoff().values())
+        out.append(d.last_plan.plan.revisit_at)
         return [t + _EPS for t in out if t - self.t0 < FOREVER]
 
     def _grid(self, t: float) -> float:

@@ -45,6 +45,7 @@ from .k8s_drain import drain_pods, ensure_cordoned
 from .k8s_health import WatchHealth
 from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
 from .k8s_kueue import KUEUE_GROUP, KUEUE_VERSIONS, REQUEST_GROUP, REQUEST_VERSION, set_condition
+from .k8s_taints import toggle_taint
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,36 @@ class KubernetesBackend:
             raise PluginError(f"{verb} {node}: {_status_message(exc)}") from exc
         except HTTPError as exc:
             raise _unreachable(f"cordon {node}", exc) from exc
+
+    def set_scale_down_taint(self, node: str, present: bool) -> None:
+        """Add or remove the PreferNoSchedule scale-down taint, keeping the node's others.
+
+        Read-modify-write under the Node's resourceVersion: a concurrent change (the
+        node controller's own taints) makes the patch fail with 409 and we read again.
+        """
+        verb = "taint" if present else "untaint"
+        for attempt in range(3):
+            try:
+                resp = self.core.read_node(node, **_RAW)
+                try:
+                    obj = loads(resp.data)
+                finally:
+                    resp.release_conn()
+                new = toggle_taint((obj.get("spec") or {}).get("taints") or [], present)
+                if new is None:
+                    return
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                body = {"metadata": {"resourceVersion": rv}, "spec": {"taints": new}}
+                _discard(self.core.patch_node(node, body, **_RAW))
+                return
+            except ApiException as exc:
+                if exc.status == 404:
+                    return  # gone: nothing to steer away from
+                if exc.status == 409 and attempt < 2:
+                    continue
+                raise PluginError(f"{verb} {node}: {_status_message(exc)}") from exc
+            except HTTPError as exc:
+                raise _unreachable(f"{verb} {node}", exc) from exc
 
     def delete_node(self, node: str) -> None:
         try:

@@ -21,66 +21,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, MAX_NODES, PluginContext, Range
-from clues_py.model import (
-    Action,
-    ActionKind,
-    ClusterSnapshot,
-    ManagedNode,
-    NodeObservation,
-    NodeState,
-    PodInfo,
-    Resources,
-)
+from clues_py.model import Action, ActionKind, ClusterSnapshot, ManagedNode, NodeState
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.drainability import DrainContext, check_node
+from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
 
 PROTECT_LABEL = "clues-py.io/scale-down-disabled"
-_DEFAULT_SLOTS = 110
-
-
-@dataclass
-class _Room:
-    name: str
-    obs: NodeObservation
-    free: Resources
-
-
-def utilisation(obs: NodeObservation) -> float:
-    """Largest of the cpu and memory shares requested by workload (non-DaemonSet) pods."""
-    used = Resources()
-    for p in obs.workload_pods:
-        used = used + p.requests
-    a = obs.allocatable
-    cpu = used.cpu_millis / a.cpu_millis if a.cpu_millis else 0.0
-    mem = used.memory_bytes / a.memory_bytes if a.memory_bytes else 0.0
-    return max(cpu, mem)
-
-
-def _free(obs: NodeObservation) -> Resources:
-    a = obs.allocatable
-    cap = Resources(a.cpu_millis, a.memory_bytes, a.gpus, a.pods or _DEFAULT_SLOTS)
-    return cap - obs.requested
-
-
-def fit_elsewhere(pods: list[PodInfo], rooms: list[_Room]) -> tuple[dict[str, str], str]:
-    """Pod key -> room name for every pod (first fit, biggest first), or ({}, why not)."""
-    free = {r.name: r.free for r in rooms}
-    out: dict[str, str] = {}
-    for p in sorted(pods, key=lambda p: (-p.requests.cpu_millis, -p.requests.memory_bytes, p.key)):
-        need = p.requests if p.requests.pods else p.requests + Resources(pods=1)
-        for r in rooms:
-            if (
-                need.fits(free[r.name])
-                and p.placement.why_not(dict(r.obs.labels), r.obs.taints) is None
-            ):
-                free[r.name] = free[r.name] - need
-                out[p.key] = r.name
-                break
-        else:
-            return {}, f"{p.key} ({p.requests}) fits on no other node"
-    for r in rooms:
-        r.free = free[r.name]
-    return out, ""
 
 
 class Consolidation:
@@ -152,7 +98,7 @@ class Consolidation:
         ctx = DrainContext.of(snap.pdbs, c.block_local_storage)
         draining: set[str] = set()
         rooms = [
-            _Room(n.name, n.observed, _free(n.observed))
+            Room(n.name, n.observed, free_room(n.observed))
             for n in snap.nodes
             # Idle nodes receive only when kept on anyway: emptying a used node onto
             # an idle one that idle power-off would take saves nothing and disrupts.
@@ -166,7 +112,7 @@ class Consolidation:
             and builder.action_for(n.name) is None
         ]
         rooms += [
-            _Room(o.name, o, _free(o)) for o in snap.unmanaged if o.ready and not o.unschedulable
+            Room(o.name, o, free_room(o)) for o in snap.unmanaged if o.ready and not o.unschedulable
         ]
         rooms.sort(key=lambda r: r.name)
         for u, n in candidates:

@@ -1,11 +1,16 @@
-"""Idle power-off policy: power off nodes that have had no workload for `idle_time`.
+"""Idle power-off policy: power off idle nodes once keeping them costs more than a power cycle.
 
 A node qualifies when it is enabled, IDLE, runs no workload pod (DaemonSet and mirror
-pods do not count), has been idle `now - max(since, last_used) >= idle_time`, is not
-inside `scale_down_delay` after the last scale-up, has no
+pods do not count), is not inside `scale_down_delay` after the last scale-up, has no
 `clues-py.io/scale-down-disabled=true` label and was not reserved by an earlier
-policy (demand counted on it, min_nodes). Every IDLE node left on gets its reason in
-`plan.kept`. Draining and eviction are the daemon's job.
+policy (demand counted on it, min_nodes, keep_free). `idle_time` is the longest such
+a node stays on. With `break_even` (the default) it goes sooner, when the ski-rental
+rule of `clues_py.planner.breakeven` says so: its template's break-even time and the
+demand history the daemon learned decide. The idle nodes of a template are ranked
+(most recently used first, after the reserved ones): the first is the spare the next
+need would take, so it is the one worth holding longest. Every IDLE node left on gets
+its reason in `plan.kept` and the instant its hold ends in `plan.revisit_at`.
+Draining and eviction are the daemon's job.
 """
 
 from __future__ import annotations
@@ -14,10 +19,22 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, YEAR, PluginContext, Range
-from clues_py.model import Action, ActionKind, ClusterSnapshot, NodeState
+from clues_py.model import (
+    Action,
+    ActionKind,
+    ClusterSnapshot,
+    DemandHistory,
+    ManagedNode,
+    NodeState,
+)
+from clues_py.planner.breakeven import break_even_seconds, off_time
 from clues_py.planner.builder import PlanBuilder
 
 PROTECT_LABEL = "clues-py.io/scale-down-disabled"
+
+
+def idle_since(n: ManagedNode) -> float:
+    return max(n.since, n.last_used)
 
 
 class IdleOff:
@@ -25,19 +42,31 @@ class IdleOff:
 
     @dataclass(frozen=True)
     class Config:
-        idle_time: Annotated[float, Range(0, 100 * YEAR)] = 300.0
+        idle_time: Annotated[float, Range(0, 100 * YEAR)] = 300.0  # longest idle time
         scale_down_delay: Annotated[float, Range(0, 30 * DAY)] = 0.0
+        # Power off sooner when idling is expected to cost more than a power cycle.
+        break_even: bool = True
+        # Use the demand history the daemon learned (false: only the fallback rule).
+        learn: bool = True
+        # Never power off before idling this share of the break-even time.
+        floor: Annotated[float, Range(0, 1)] = 0.25
+        # Node-seconds one second of a job's wait is worth: a cycle also makes the next
+        # need wait a boot, so holding is worth up to this much more.
+        wait_weight: Annotated[float, Range(0, 1000)] = 0.0
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or IdleOff.Config()
-        for key in ("idle_time", "scale_down_delay"):
+        for key in ("idle_time", "scale_down_delay", "floor"):
             if getattr(self.config, key) < 0:
                 raise ValueError(f"idle_off: {key} must be >= 0, got {getattr(self.config, key)}")
+        if self.config.floor > 1:
+            raise ValueError(f"idle_off: floor must be <= 1, got {self.config.floor}")
 
-    def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
-        now = snap.now
-        idle_time, delay = self.config.idle_time, self.config.scale_down_delay
+    def _eligible(self, snap: ClusterSnapshot, builder: PlanBuilder) -> list[ManagedNode]:
+        """IDLE nodes that may be powered off now or later; the others get their reason."""
+        now, delay = snap.now, self.config.scale_down_delay
         since_up = now - snap.last_scale_up
+        out = []
         for n in snap.nodes:
             if n.state is not NodeState.IDLE or not n.enabled:
                 continue
@@ -45,23 +74,66 @@ class IdleOff:
             busy = obs.workload_pods if obs is not None else ()
             if busy:
                 builder.keep(n.name, f"runs {len(busy)} workload pod(s): {busy[0].key}")
-                continue
-            idle_for = now - max(n.since, n.last_used)
-            if idle_for < idle_time:
-                builder.keep(n.name, f"idle {idle_for:.0f} s < idle_time {idle_time:.0f} s")
-                continue
-            if obs is not None and dict(obs.labels).get(PROTECT_LABEL) == "true":
+            elif obs is not None and dict(obs.labels).get(PROTECT_LABEL) == "true":
                 builder.keep(n.name, f"protected by label {PROTECT_LABEL}=true")
-                continue
-            if since_up < delay:
+            elif since_up < delay:
                 builder.keep(
                     n.name,
                     f"scale-down delay: last scale-up {since_up:.0f} s ago "
                     f"< scale_down_delay {delay:.0f} s",
                 )
-                continue
-            if n.name in builder.reserved:
+                builder.revisit(snap.last_scale_up + delay)
+            elif n.name in builder.reserved:
                 builder.keep(n.name, builder.reserved[n.name])
+            else:
+                out.append(n)
+        return out
+
+    def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
+        now, idle_time = snap.now, self.config.idle_time
+        held: dict[str, int] = {}  # template -> spare idle nodes kept by earlier policies
+        for n in snap.nodes:
+            if n.state is NodeState.IDLE and n.name in builder.reserved and not n.workload_pods:
+                held[n.template] = held.get(n.template, 0) + 1
+        eligible = self._eligible(snap, builder)
+        eligible.sort(key=lambda n: (-idle_since(n), n.name))
+        rank: dict[str, int] = {}
+        offs: list[Action] = []
+        for n in eligible:
+            idle_for = now - idle_since(n)
+            r = rank[n.template] = rank.get(n.template, held.get(n.template, 0) - 1) + 1
+            t = snap.templates.get(n.template)
+            if idle_for >= idle_time:
+                reason = f"idle for {idle_for:.0f} s >= idle_time {idle_time:.0f} s"
+            elif not self.config.break_even or t is None:
+                builder.keep(n.name, f"idle {idle_for:.0f} s < idle_time {idle_time:.0f} s")
+                builder.revisit(idle_since(n) + idle_time)
                 continue
-            reason = f"idle for {idle_for:.0f} s >= idle_time {idle_time:.0f} s"
-            builder.add(Action(ActionKind.POWER_OFF, n.name, n.template, reason, self.name))
+            else:
+                cycle = break_even_seconds(t) + self.config.wait_weight * t.boot_seconds
+                seen = snap.demand_history.get(n.template, DemandHistory())
+                # New pods skip a node pack_down steers them from: only a need ends its
+                # idleness. Otherwise the scheduler gives it the next arriving pod.
+                steered = n.name in builder.candidates
+                off = off_time(
+                    seen.needs if steered else seen.arrivals,
+                    now=now,
+                    idle_since=idle_since(n),
+                    rank=r,
+                    cycle=cycle,
+                    idle_time=idle_time,
+                    floor=self.config.floor,
+                    learn=self.config.learn,
+                    noun="need" if steered else "new pod",
+                )
+                if off.at > now:
+                    builder.keep(
+                        n.name,
+                        f"idle {idle_for:.0f} s, kept until +{off.at - now:.0f} s: {off.why}",
+                    )
+                    builder.revisit(off.at)
+                    continue
+                reason = f"idle for {idle_for:.0f} s, break-even {cycle:.0f} s: {off.why}"
+            offs.append(Action(ActionKind.POWER_OFF, n.name, n.template, reason, self.name))
+        for action in sorted(offs, key=lambda a: a.node):  # plan order: by name, as ever
+            builder.add(action)

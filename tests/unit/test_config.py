@@ -82,6 +82,16 @@ def test_good_config_builds_templates_and_specs():
     assert cfg.template_map == {"wn": t}
 
 
+def test_power_cycle_figures_of_a_template():
+    (t,) = parse_config(
+        with_template(boot_seconds=120, shutdown_seconds=20, boot_cost=0.02)
+    ).templates
+    assert (t.boot_seconds, t.shutdown_seconds, t.boot_cost) == (120.0, 20.0, 0.02)
+    assert errors(with_template(boot_cost=-1)) == [
+        f"{F}:12:16: templates[0].boot_cost: must be between 0 and 1000000, got -1"
+    ]
+
+
 def test_example_config_loads():
     cfg = load_config(REPO / "etc" / "clues.yaml")
     assert cfg.templates[0].node_names[0] == "wn-01"

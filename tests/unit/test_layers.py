@@ -22,6 +22,8 @@ PURE = [
     ROOT / "clues_py" / "model.py",
     ROOT / "clues_py" / "placement.py",
     ROOT / "clues_py" / "quantity.py",
+    ROOT / "clues_py" / "placement.py",
+    ROOT / "clues_py" / "forecast.py",
     ROOT / "clues_py" / "lifecycle.py",
     ROOT / "clues_py" / "timeouts.py",
     *sorted((ROOT / "clues_py" / "planner").glob("*.py")),

@@ -31,6 +31,32 @@ def test_cordon_and_uncordon(sandbox: Sandbox, backend: KubernetesBackend) -> No
         backend.cordon("nope")
 
 
+def test_scale_down_taint_keeps_the_other_taints(
+    sandbox: Sandbox, backend: KubernetesBackend, api: k8s.ApiClient
+) -> None:
+    from clues_py.contracts import SCALE_DOWN_TAINT
+
+    sandbox.add_node("n1", taints=[{"key": "gpu", "value": "yes", "effect": "NoSchedule"}])
+    wait_until(lambda: "n1" in backend.observe(time.time()).nodes, what="n1 cached")
+    core = k8s.CoreV1Api(api)
+
+    def taints() -> list[tuple[str, str]]:
+        return [(t.key, t.effect) for t in core.read_node("n1").spec.taints or ()]
+
+    ours = (SCALE_DOWN_TAINT.key, "PreferNoSchedule")
+    backend.set_scale_down_taint("n1", True)
+    assert taints() == [("gpu", "NoSchedule"), ours]
+    wait_until(
+        lambda: SCALE_DOWN_TAINT in backend.observe(time.time()).nodes["n1"].taints,
+        what="taint seen by the watch",
+    )
+    backend.set_scale_down_taint("n1", True)  # idempotent: no second copy
+    assert taints() == [("gpu", "NoSchedule"), ours]
+    backend.set_scale_down_taint("n1", False)
+    assert taints() == [("gpu", "NoSchedule")]
+    backend.set_scale_down_taint("gone", True)  # a node already gone is nothing to steer
+
+
 def test_drain_evicts_skips_daemonsets_and_reports_pdb(
     sandbox: Sandbox, backend: KubernetesBackend, api: k8s.ApiClient
 ) -> None:

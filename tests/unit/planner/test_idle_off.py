@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from clues_py.forecast import DemandHistory, Events
 from clues_py.model import NodeState
+from clues_py.planner import plan
+from plugins.policies.idle_off import IdleOff
 from tests.factories import make_node, make_pod, make_snapshot, make_template
 from tests.unit.planner.helpers import offs, run
 
@@ -21,14 +26,55 @@ def test_powered_off_after_idle_time_with_reason() -> None:
     assert p.actions[0].policy == "idle_off"
 
 
+def classic(snap, idle_time: float = 300, **kw):
+    """Idle power-off without break-even: idle_time alone decides."""
+    return plan(snap, [IdleOff(IdleOff.Config(idle_time=idle_time, break_even=False, **kw))])
+
+
 def test_not_yet_idle_long_enough() -> None:
-    p = run(make_snapshot([idle(since=880)], [WN], now=1000), idle_time=300)
+    p = classic(make_snapshot([idle(since=880)], [WN], now=1000))
     assert offs(p) == [] and p.kept["wn-1"] == "idle 120 s < idle_time 300 s"
+    assert p.revisit_at == 1180, "the plan says when it changes by itself"
 
 
 def test_last_used_counts_over_since() -> None:
-    p = run(make_snapshot([idle(since=0, last_used=900)], [WN], now=1000), idle_time=300)
+    p = classic(make_snapshot([idle(since=0, last_used=900)], [WN], now=1000))
     assert offs(p) == [] and p.kept["wn-1"] == "idle 100 s < idle_time 300 s"
+
+
+def test_break_even_powers_off_before_idle_time() -> None:
+    # No need seen yet: classic ski rental, off once idle for boot + shutdown (90 s).
+    p = run(make_snapshot([idle(since=940)], [WN], now=1000), idle_time=300)
+    assert offs(p) == []
+    assert p.kept["wn-1"] == "idle 60 s, kept until +30 s: idle for break-even 90 s"
+    assert p.revisit_at == 1030
+    p = run(make_snapshot([idle(since=900)], [WN], now=1000), idle_time=300)
+    assert offs(p) == ["wn-1"]
+    assert p.actions[0].reason == "idle for 100 s, break-even 90 s: idle for break-even 90 s"
+
+
+def test_a_quiet_template_goes_after_the_floor() -> None:
+    snap = make_snapshot([idle(since=970)], [WN], now=1000)
+    burst = Events((100.0,), (10,))  # 10 pods, 10 nodes, long ago
+    snap = replace(snap, demand_history={"wn": DemandHistory(burst, burst)})
+    p = run(snap, idle_time=300)
+    assert offs(p) == ["wn-1"]
+    # Quiet for 300 s: pack_down steers pods away from it, so needs decide.
+    assert "no need for 90 s (quiet)" in p.actions[0].reason
+
+
+def test_the_spare_demand_would_take_first_is_held_longest() -> None:
+    # One node needed every 45 s, the last 10 s ago: the most recently used idle node is
+    # needed in ~35 s (hold), the third only after three needs, ~125 s > 90 s (off).
+    times = tuple(float(t) for t in range(0, 991, 45))
+    snap = make_snapshot(
+        [idle("wn-1", since=985), idle("wn-2", since=980), idle("wn-3", since=900)], [WN], now=1000
+    )
+    snap = replace(snap, demand_history={"wn": DemandHistory(Events(times, (1,) * len(times)))})
+    p = run(snap, idle_time=300)
+    assert offs(p) == ["wn-3"]
+    assert "learned from" in p.kept["wn-1"] and "learned from" in p.kept["wn-2"]
+    assert "unlikely within break-even" in p.actions[0].reason
 
 
 def test_daemonset_and_mirror_pods_do_not_count() -> None:

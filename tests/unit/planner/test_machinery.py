@@ -54,7 +54,13 @@ def test_builder_rules() -> None:
 
 def test_default_pipeline_and_entry_points() -> None:
     policies = default_policies(PlannerSettings())
-    assert [p.name for p in policies] == ["scale_up", "min_nodes", "idle_off", "limits"]
+    assert [p.name for p in policies] == [
+        "scale_up",
+        "min_nodes",
+        "pack_down",
+        "idle_off",
+        "limits",
+    ]
     assert all(isinstance(p, Policy) for p in policies)
     registered = {e.name: e.value for e in entry_points(group="clues_py.policies")}
     for p in policies:

@@ -139,12 +139,17 @@ def _pipeline(limits: dict, consolidate: bool, keep_free: int):
     from plugins.policies.keep_free import KeepFree
     from plugins.policies.limits import Limits
     from plugins.policies.min_nodes import MinNodes
+    from plugins.policies.pack_down import PackDown
     from plugins.policies.scale_up import ScaleUp
 
     out = [ScaleUp()]
     if keep_free:
         out.append(KeepFree(KeepFree.Config(nodes=keep_free)))
-    out += [MinNodes(MinNodes.Config(1)), IdleOff(IdleOff.Config(idle_time=50))]
+    out += [
+        MinNodes(MinNodes.Config(1)),
+        PackDown(PackDown.Config(quiet=60)),
+        IdleOff(IdleOff.Config(idle_time=50)),
+    ]
     if consolidate:
         out.append(Consolidation(Consolidation.Config(delay_after_scale_up=0)))
     return [*out, Limits(Limits.Config(**limits))]
@@ -435,3 +440,72 @@ def test_no_power_on_is_caused_by_a_workload_without_reserved_quota(snap, limits
     for key in unreserved | jobs:
         assert key in p.held  # and `clues explain` can say why
     check_plan(snap, p, limits)
+
+
+# --------------------------------------------------------------------------- break-even
+
+
+def _history(draw, now: float):
+    """A demand history (arrivals, needs) ending near `now`, from a few gap sizes."""
+    from clues_py.forecast import DemandHistory, Events
+
+    def events():
+        gaps = draw(st.lists(st.sampled_from([1.0, 5.0, 30.0, 90.0, 400.0]), max_size=6))
+        t = now - draw(st.sampled_from([0.0, 10.0, 200.0, 2000.0]))
+        times = [t]
+        for g in gaps:
+            times.append(times[-1] - g)
+        times.reverse()
+        return Events(tuple(times), tuple(draw(st.integers(1, 3)) for _ in times))
+
+    return DemandHistory(events(), events())
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snap=rich_snapshots(),
+    data=st.data(),
+    limits=limits_st,
+    consolidate=st.booleans(),
+    keep_free=st.integers(0, 1),
+    events=st.lists(st.tuples(st.integers(0, 4), st.sampled_from([5.0, 20.0, 60.0])),
+                    min_size=2, max_size=6),
+)  # fmt: skip
+def test_no_power_cycle_within_break_even_for_demand_already_visible(
+    snap, data, limits, consolidate, keep_free, events
+) -> None:
+    """A node powered off is not powered on again within its break-even time for demand
+    that was already pending, and fitted on it, when it went off (it should have stayed on)."""
+    from clues_py.planner.breakeven import break_even_seconds
+    from clues_py.planner.room import free_room
+
+    pipeline = _pipeline(limits, consolidate, keep_free)
+    history = {t: _history(data.draw, snap.now) for t in sorted(snap.templates)}
+    snap = replace(snap, demand_history=history)
+    went_off: dict[str, tuple[float, set[str]]] = {}
+    for event, dt in events:
+        p = plan(snap, pipeline)
+        check_plan(snap, p, limits)
+        by_name = {n.name: n for n in snap.nodes}
+        for a in p.actions:
+            if a.kind is ActionKind.POWER_OFF:
+                obs = by_name[a.node].observed
+                room = free_room(obs) if obs is not None else Resources()
+                labels, taints = (dict(obs.labels), obs.taints) if obs else ({}, ())
+                demand = [(q.key, q.requests, q.placement) for q in snap.demand.pods]
+                demand += [(h.key, h.per_pod, h.placement) for h in snap.demand.hidden]
+                fitted = {
+                    key
+                    for key, req, placement in demand
+                    if (req if req.pods else req + Resources(pods=1)).fits(room)
+                    and placement.why_not(labels, taints) is None
+                }
+                went_off[a.node] = (snap.now, fitted)
+            elif a.pods and a.node in went_off:
+                t_off, seen = went_off[a.node]
+                cycle = break_even_seconds(snap.templates[a.template])
+                assert snap.now - t_off >= cycle or not set(a.pods) <= seen, (
+                    f"{a.node} off at {t_off} and on at {snap.now} for {a.pods}, "
+                    "all pending when it went off"
+                )
+        snap = _step(snap, p, event, snap.now + dt)

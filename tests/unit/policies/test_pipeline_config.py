@@ -23,7 +23,7 @@ def pipeline(extra: str):
 
 def test_empty_lists_give_the_default_pipeline() -> None:
     names = [p.name for p in pipeline("")]
-    assert names == ["scale_up", "min_nodes", "idle_off", "limits"]
+    assert names == ["scale_up", "min_nodes", "pack_down", "idle_off", "limits"]
 
 
 def test_configured_order_top_level_defaults_and_chain() -> None:

@@ -10,6 +10,9 @@ import pytest
 from clues_py.sim import ScenarioError, Simulation, scenario_from_dict
 from clues_py.sim.report import baselines, run_all
 
+# Power off after idle_time and nothing smarter: the hand-computed cases below.
+CLASSIC = ["scale_up", "min_nodes", {"kind": "idle_off", "break_even": False}, "limits"]
+
 
 def _hand(**group: Any) -> dict[str, Any]:
     g = {"name": "wn", "count": 2, "cpu": "1", "memory": "1Gi", "boot_seconds": 10,
@@ -18,7 +21,7 @@ def _hand(**group: Any) -> dict[str, Any]:
     return {
         "name": "hand",
         "node_groups": [g],
-        "config": {"idle_time": 20},
+        "config": {"idle_time": 20, "policies": CLASSIC},
         "jobs": [
             {"id": "j1", "submit": 0, "duration": 30, **job},
             {"id": "j2", "submit": 5, "duration": 10, **job},
@@ -41,6 +44,20 @@ def test_hand_computed_metrics() -> None:
     assert m["lower_bound_node_seconds"] == 50.0
     # used 50 s at 200 W, the other 105 powered seconds at 100 W
     assert m["energy_kwh"] == round((50 * 200 + 105 * 100) / 3.6e6, 4)
+
+
+def test_hand_computed_break_even() -> None:
+    # Same workload, default pipeline: break-even is boot + shutdown = 15 s < idle_time 20.
+    # wn-2 idle from 25: the last new pod came at 5, none for 15 s: off after the floor
+    # (15/4 s) at 28.75, gone 33.75. wn-1 idle from 40: likewise off at 43.75, gone 48.75.
+    # j3 at 100 boots wn-1 (ready 110, runs 110-120); the 95 s gap just seen is no longer
+    # a quiet spell, so it is held for break-even: off 135, gone 140.
+    doc = _hand()
+    doc["config"] = {"idle_time": 20}
+    m = Simulation(scenario_from_dict(doc)).run().metrics
+    assert m["node_seconds_powered"] == pytest.approx(28.75 + 48.75 + 40, abs=1e-3)
+    assert (m["power_on_actions"], m["power_off_actions"], m["failed_boots"]) == (3, 3, 0)
+    assert m["wait_seconds"] == {"mean": 10.0, "p50": 10.0, "p95": 10.0, "max": 10.0}
 
 
 def test_initially_on_nodes_count_from_zero_and_go_off_when_idle() -> None:

@@ -1,0 +1,150 @@
+"""The demand estimator: learns, per template, when work arrives and when nodes are needed.
+
+The daemon feeds a `DemandRecorder` every observation (`observe`: new workload pods
+are arrivals) and subscribes it to its event bus (`on_event`: a need is an IDLE node
+taking work, or a power-on for pending pods). `history()` gives the planner
+the immutable `clues_py.forecast.DemandHistory` per template for its snapshot; what
+the planner makes of it is `clues_py.planner.breakeven`'s business. Pure: no I/O, no
+clock (every call gets its time), bounded memory, incremental (a node whose
+observation did not change is not looked at). Not persisted: after a restart the
+planner falls back to its safe rule until it has seen new demand.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from clues_py.daemon.bus import ActionStarted, TransitionEvent
+from clues_py.forecast import DemandHistory, Events
+from clues_py.model import ActionKind, NodeObservation, NodeState, PodInfo, Taint
+
+__all__ = ["DemandRecorder"]
+
+# Events closer together than this are one (one pass, one burst of watch events).
+MERGE_SECONDS = 1.0
+# A pod counted as an arrival is not counted again for this long (pending, then bound).
+_REMEMBER_SECONDS = 3600.0
+
+
+class _Series:
+    def __init__(self, max_events: int) -> None:
+        self.events: deque[list[float]] = deque(maxlen=max_events)
+        self.cached: Events | None = None
+
+    def add(self, at: float, count: int) -> None:
+        ev = self.events
+        if ev and 0 <= at - ev[-1][0] <= MERGE_SECONDS:
+            ev[-1][1] += count
+        else:
+            ev.append([at, float(count)])
+        self.cached = None
+
+    def value(self) -> Events:
+        if self.cached is None:
+            self.cached = Events(
+                tuple(e[0] for e in self.events), tuple(int(e[1]) for e in self.events)
+            )
+        return self.cached
+
+
+class DemandRecorder:
+    """Collects arrivals and needs per template; keeps the newest `max_events` of each."""
+
+    def __init__(self, max_events: int = 512) -> None:
+        if max_events < 2:
+            raise ValueError(f"max_events must be >= 2, got {max_events}")
+        self.max_events = max_events
+        self._arrivals: dict[str, _Series] = {}
+        self._needs: dict[str, _Series] = {}
+        self._seen: dict[str, float] = {}  # pod key -> when it was counted
+        self._pruned = float("-inf")
+        # node -> the observation last looked at, and its workload pod keys
+        self._last_obs: dict[str, NodeObservation | None] = {}
+        self._on_node: dict[str, frozenset[str]] = {}
+        self._booting_for_demand: set[str] = set()  # its first work is not a second need
+
+    def _series(self, table: dict[str, _Series], template: str) -> _Series:
+        s = table.get(template)
+        if s is None:
+            s = table[template] = _Series(self.max_events)
+        return s
+
+    def record_need(self, template: str, at: float, count: int = 1) -> None:
+        """`count` more nodes of `template` were needed at `at`."""
+        if count > 0:
+            self._series(self._needs, template).add(at, count)
+
+    def on_event(self, event: object) -> None:
+        """Needs from the daemon's bus: a power-on for pending pods, or an IDLE node turning
+        USED (not when it is the node just booted for that same work)."""
+        if isinstance(event, ActionStarted):
+            a = event.action
+            if a.kind is ActionKind.POWER_ON and a.pods:
+                self.record_need(a.template, event.at)
+                self._booting_for_demand.add(a.node)
+        elif isinstance(event, TransitionEvent) and event.old != event.new:
+            name = event.node.name
+            if event.new is NodeState.USED and name in self._booting_for_demand:
+                self._booting_for_demand.discard(name)
+            elif event.new is NodeState.USED and event.old is NodeState.IDLE:
+                self.record_need(event.node.template, event.at)
+            elif event.new not in (NodeState.POWERING_ON, NodeState.IDLE):
+                self._booting_for_demand.discard(name)
+
+    def record_arrival(self, template: str, at: float, count: int = 1) -> None:
+        """`count` new workload pods arrived for `template` at `at`."""
+        if count > 0:
+            self._series(self._arrivals, template).add(at, count)
+
+    def observe(
+        self,
+        now: float,
+        nodes: Mapping[str, tuple[str, NodeObservation | None]],
+        pending: Iterable[PodInfo],
+        admits: Mapping[str, tuple[Mapping[str, str], tuple[Taint, ...]]],
+    ) -> None:
+        """Count the workload pods not seen before as arrivals.
+
+        `nodes`: managed node -> (its template, what the cluster shows of it); a pod new on
+        one counts for its template. A pending pod counts for every template in `admits`
+        (name -> labels, taints) that would take it, and not again once it is bound.
+        Only nodes whose observation changed since the last call are looked at.
+        """
+        new: dict[str, int] = {}
+        for name, (template, obs) in nodes.items():
+            if obs is self._last_obs.get(name, False):
+                continue
+            self._last_obs[name] = obs
+            keys = frozenset(p.key for p in obs.workload_pods) if obs is not None else frozenset()
+            fresh = keys - self._on_node.get(name, frozenset())
+            self._on_node[name] = keys
+            for key in fresh:
+                if key not in self._seen:
+                    self._seen[key] = now
+                    new[template] = new.get(template, 0) + 1
+        for pod in pending:
+            if pod.key in self._seen:
+                continue
+            self._seen[pod.key] = now
+            for name, (labels, taints) in admits.items():
+                if pod.placement.why_not(labels, taints) is None:
+                    new[name] = new.get(name, 0) + 1
+        for name, count in sorted(new.items()):
+            self.record_arrival(name, now, count)
+        if now - self._pruned > _REMEMBER_SECONDS / 4:
+            # Only pending -> bound needs the memory; it is short.
+            self._pruned = now
+            cutoff = now - _REMEMBER_SECONDS
+            self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+
+    def history(self) -> Mapping[str, DemandHistory]:
+        """template -> its history (immutable values, rebuilt only after a change)."""
+        names = set(self._arrivals) | set(self._needs)
+        empty = _Series(2)
+        return {
+            n: DemandHistory(
+                self._arrivals.get(n, empty).value(), self._needs.get(n, empty).value()
+            )
+            for n in sorted(names)
+        }

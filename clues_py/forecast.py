@@ -1,0 +1,45 @@
+"""Demand history per template: when work arrived and when nodes were needed (snapshot values).
+
+Two event series per template, for the break-even power-off
+(`clues_py.planner.breakeven`), which decides what to make of them:
+
+- **arrivals**: new workload pods, on one of the template's nodes or pending and
+  admitted by it. With Kubernetes' default spreading an idle node takes the next
+  arriving pod, so arrivals say when an idle node would get work again.
+- **needs**: the template had to give work to one more node: an IDLE node of it got
+  workload, or the scale-up powered one on for pending pods. While new pods are
+  steered away from idle nodes (pack_down), only needs end their idleness.
+
+The daemon learns them with `clues_py.estimator.DemandRecorder` and hands the planner
+these immutable values inside the snapshot. Plain data: no I/O, no imports of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["DemandHistory", "Events"]
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """Instants (oldest first) and how many units (pods, nodes) each brought."""
+
+    times: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+
+    @property
+    def last(self) -> float:
+        """Time of the latest event, -inf when none was seen."""
+        return self.times[-1] if self.times else float("-inf")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+@dataclass(frozen=True, slots=True)
+class DemandHistory:
+    """What one template has seen: pods arriving for it and nodes of it needed."""
+
+    arrivals: Events = field(default_factory=Events)
+    needs: Events = field(default_factory=Events)

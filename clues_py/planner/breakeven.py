@@ -1,0 +1,141 @@
+"""Break-even power-off: how long an idle node is worth keeping on (the ski-rental problem).
+
+Keeping an idle node on costs its idle draw every second; powering it off costs one
+power cycle when demand needs it again (shutdown, boot and, if given, a per-boot
+price). `break_even_seconds` turns a template into the idle time that costs as much
+as one cycle, B. `off_time` says when an idle node should go:
+
+- **learned** (enough history): the template's past needs (`clues_py.forecast`) give
+  an empirical distribution of T, the time until this node (the `rank`-th spare one)
+  would be needed, conditioned on how long the template has now gone without a need.
+  The node is held for the τ that minimises E[min(T, τ)] + B·P(T > τ) (rent until τ,
+  then pay a cycle if it comes later), τ = 0 meaning off now;
+- **fallback** (too little history): off once idle for B (classic ski rental,
+  2-competitive), or sooner, once idle for `floor`·B, when the template has needed
+  no node for B seconds (a quiet spell tends to last: bursty work; with no need seen
+  at all, e.g. after a restart, only the classic rule applies).
+
+Either way never before `floor`·B of idleness (robustness against bad forecasts) and
+never after `idle_time`. Worst cases are in docs/policies.md. Pure: no I/O, no clock.
+Which nodes are idle and their ranks is the `idle_off` policy's business.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from itertools import accumulate
+
+from clues_py.model import Events, NodeTemplate
+
+__all__ = ["OffTime", "break_even_seconds", "off_time"]
+
+# Fewer comparable moments than this in the history: use the fallback rule.
+MIN_SAMPLES = 2
+# A quiet spell counts as one (fallback rule) once it is this much longer than every gap
+# between needs seen so far: shorter, the next need may just be due (periodic bursts).
+QUIET_FACTOR = 1.5
+
+
+def break_even_seconds(t: NodeTemplate) -> float:
+    """Idle seconds that cost as much as one power cycle of a node of `t`.
+
+    A cycle keeps the node powered but useless through its shutdown and its next boot,
+    at about its idle draw, so in node-seconds, energy (`watts_idle` cancels out) and a
+    per-second bill alike it costs `boot_seconds + shutdown_seconds` of idling. A
+    `boot_cost` adds its price in idle seconds when `cost_per_hour` is known.
+    """
+    seconds = t.boot_seconds + t.shutdown_seconds
+    if t.boot_cost > 0 and t.cost_per_hour > 0:
+        seconds += t.boot_cost / (t.cost_per_hour / 3600.0)
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class OffTime:
+    at: float  # when to power the node off if nothing changes (<= now: now)
+    why: str  # how it was decided, for the reasons
+
+
+def _samples(h: Events, now: float, need: int) -> list[float]:
+    """Times until `need` more nodes were needed, from the past moments like now.
+
+    A past moment is like now when, `quiet` seconds after a need, the next one had
+    not come yet; it then came after T. A moment whose `need` never filled in the
+    history counts as never (inf), which only makes powering off likelier.
+    """
+    times, counts = h.times, h.counts
+    quiet = now - times[-1]
+    cum = list(accumulate(counts))
+    out: list[float] = []
+    for i in range(len(times) - 1):
+        if times[i + 1] - times[i] <= quiet:
+            continue
+        k = bisect_left(cum, cum[i] + need, lo=i + 1)
+        out.append(times[k] - times[i] - quiet if k < len(times) else float("inf"))
+    return out
+
+
+def _best_hold(samples: list[float], cycle: float, cap: float) -> float:
+    """The τ in [0, cap] minimising mean(min(T, τ)) + cycle·P(T > τ); ties go to the shorter."""
+    m = len(samples)
+    best_tau, best_cost = 0.0, cycle
+    below = 0.0  # sum of the samples <= tau
+    ordered = sorted(samples)
+    for k, s in enumerate(ordered, start=1):
+        if s > cap:
+            break
+        below += s
+        if k < m and ordered[k] == s:
+            continue  # evaluate once past all ties
+        cost = (below + (m - k) * (s + cycle)) / m
+        if cost < best_cost - 1e-9:
+            best_tau, best_cost = s, cost
+    k = bisect_left(ordered, cap + 1e-9)
+    tail = sum(ordered[:k])
+    if cap < float("inf") and (tail + (m - k) * (cap + cycle)) / m < best_cost - 1e-9:
+        best_tau = cap
+    return best_tau
+
+
+def off_time(
+    h: Events,
+    *,
+    now: float,
+    idle_since: float,
+    rank: int,
+    cycle: float,
+    idle_time: float,
+    floor: float = 0.25,
+    learn: bool = True,
+    noun: str = "need",
+) -> OffTime:
+    """When to power off an idle node of break-even `cycle` seconds (see the module doc).
+
+    `h` is what ends the node's idleness (needs or arrivals, named `noun` in reasons);
+    `rank` is 0 for the spare node demand would take first, 1 for the next...
+    """
+    latest = idle_since + idle_time
+    earliest = min(idle_since + floor * cycle, latest)
+    samples = _samples(h, now, rank + 1) if learn and len(h) >= 2 else []
+    if len(samples) >= MIN_SAMPLES:
+        tau = _best_hold(samples, cycle, max(latest - now, 0.0))
+        if tau <= 0:
+            why = (
+                f"learned from {len(samples)} past {noun}s: next {noun} unlikely within break-even"
+            )
+        else:
+            why = f"learned from {len(samples)} past {noun}s: held {tau:.0f} s more"
+        return OffTime(min(max(now + tau, earliest), latest), why)
+    # No need ever seen (e.g. just restarted): nothing says the spell is quiet.
+    longest = max((b - a for a, b in zip(h.times, h.times[1:], strict=False)), default=0.0)
+    quiet_for = max(cycle, QUIET_FACTOR * longest)
+    quiet_off = max(earliest, h.last + quiet_for) if len(h) else float("inf")
+    at = min(idle_since + cycle, quiet_off, latest)
+    if at == latest and latest < min(idle_since + cycle, quiet_off):
+        why = "idle_time reached"
+    elif at == quiet_off and quiet_off < idle_since + cycle:
+        why = f"no {noun} for {quiet_for:.0f} s (quiet)"
+    else:
+        why = f"idle for break-even {cycle:.0f} s"
+    return OffTime(at, why)

@@ -1,0 +1,104 @@
+"""Packing-aware scale-down: steer new pods away from the nodes that should empty first.
+
+Kubernetes' default scoring (LeastAllocated) spreads new pods over the emptiest nodes,
+so when demand falls every node stays partly used and they all finish late together.
+This policy names *scale-down candidates*, as Cluster Autoscaler's
+`DeletionCandidateOfClusterAutoscaler` taint does: every IDLE node, and each USED node
+whose workload pods request less than `threshold` of it and would fit on the free
+room of the nodes that are not candidates (least utilised first, each one's pods
+taking room from the others'). The daemon keeps the `PreferNoSchedule` taint
+`clues-py.io/scale-down-candidate` on exactly these nodes, so the scheduler puts new
+pods on fuller nodes while they fit and the candidates drain by themselves. Nothing is
+evicted (that is `consolidation`'s job, within its own limits).
+
+Only when demand falls: no candidate of a template that got new pods in the last
+`quiet` seconds (while pods keep coming, the spread keeps room for them everywhere).
+Demand returns, taints go: no candidate while the plan powers nodes on, and never a
+node that pending demand was counted on, a node with an action, a protected or
+disabled node, or an unmanaged one. Comes after `scale_up` and before `idle_off`
+(which then knows that only a need, not the next pod, ends such a node's idleness).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from clues_py.contracts import DAY, PluginContext, Range
+from clues_py.model import ClusterSnapshot, NodeState
+from clues_py.planner.builder import PlanBuilder
+from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
+
+PROTECT_LABEL = "clues-py.io/scale-down-disabled"
+
+
+class PackDown:
+    name = "pack_down"
+
+    @dataclass(frozen=True)
+    class Config:
+        # USED nodes below this utilisation may be candidates.
+        threshold: Annotated[float, Range(0, 1)] = 0.5
+        # Demand has fallen once no new pod arrived for the template this long; while
+        # pods keep coming, spreading keeps room everywhere for them (no candidates).
+        quiet: Annotated[float, Range(0, DAY)] = 300.0
+
+    def __init__(self, config: Config | None = None, context: PluginContext | None = None):
+        self.config = config or PackDown.Config()
+        if not 0 <= self.config.threshold <= 1:
+            raise ValueError(f"pack_down: threshold must be in [0, 1], got {self.config.threshold}")
+        if self.config.quiet < 0:
+            raise ValueError(f"pack_down: quiet must be >= 0, got {self.config.quiet}")
+
+    def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
+        if builder.power_ons():
+            return  # demand exceeds what is on: every node is wanted
+        quiet_since = snap.now - self.config.quiet
+        low: list[tuple[float, str]] = []
+        rooms: list[Room] = []
+        by_name = {}
+        for n in snap.nodes:
+            obs = n.observed
+            if n.state not in (NodeState.IDLE, NodeState.USED) or obs is None:
+                continue
+            if not obs.ready or obs.unschedulable:
+                continue
+            by_name[n.name] = n
+            u = utilisation(obs)
+            seen = snap.demand_history.get(n.template)
+            falling = seen is None or seen.arrivals.last <= quiet_since
+            if (
+                falling
+                and (u < self.config.threshold or n.state is NodeState.IDLE)
+                and self._may_mark(n.name, dict(obs.labels), builder, n.enabled)
+            ):
+                low.append((u, n.name))
+            else:
+                rooms.append(Room(n.name, obs, free_room(obs)))
+        rooms += [Room(o.name, o, free_room(o)) for o in snap.unmanaged if o.ready]
+        rooms.sort(key=lambda r: r.name)
+        for u, name in sorted(low):
+            obs = by_name[name].observed
+            assert obs is not None
+            pods = list(obs.workload_pods)
+            if pods:
+                placed, why = fit_elsewhere(pods, rooms)
+                if why:
+                    rooms.append(Room(name, obs, free_room(obs)))
+                    continue
+                reason = (
+                    f"scale-down candidate: utilisation {u:.0%} < {self.config.threshold:.0%} "
+                    f"and its {len(pods)} pod(s) fit on fuller nodes; new pods go elsewhere"
+                )
+            else:
+                reason = "scale-down candidate: idle; new pods go to nodes already in use"
+            builder.candidates[name] = reason
+
+    @staticmethod
+    def _may_mark(name: str, labels: dict[str, str], builder: PlanBuilder, enabled: bool) -> bool:
+        return (
+            enabled
+            and name not in builder.claimed
+            and builder.action_for(name) is None
+            and labels.get(PROTECT_LABEL) != "true"
+        )

@@ -1,0 +1,65 @@
+"""The demand estimator: arrivals and needs per template, bounded, merged, incremental."""
+
+from __future__ import annotations
+
+import pytest
+
+from clues_py.daemon.estimator import DemandRecorder
+from clues_py.forecast import DemandHistory, Events
+from tests.factories import make_observation, make_pod
+
+ADMITS = {"wn": ({}, ()), "gpu": ({"gpu": "yes"}, ())}
+
+
+def test_needs_are_recorded_per_template_oldest_first() -> None:
+    r = DemandRecorder()
+    r.record_need("wn", 10.0)
+    r.record_need("gpu", 12.0, 2)
+    r.record_need("wn", 50.0, 3)
+    h = r.history()
+    assert h["wn"].needs == Events((10.0, 50.0), (1, 3))
+    assert h["gpu"].needs.last == 12.0 and len(h["gpu"].needs) == 1
+    assert Events().last == float("-inf") and DemandHistory().arrivals == Events()
+
+
+def test_events_within_a_second_are_one() -> None:
+    r = DemandRecorder()
+    for t in (100.0, 100.0, 100.4, 101.0):
+        r.record_need("wn", t)
+    r.record_need("wn", 103.0)
+    assert r.history()["wn"].needs == Events((100.0, 103.0), (4, 1))
+
+
+def test_memory_is_bounded_and_history_is_a_value() -> None:
+    r = DemandRecorder(max_events=3)
+    for i in range(10):
+        r.record_arrival("wn", i * 10.0)
+    before = r.history()["wn"].arrivals
+    assert before.times == (70.0, 80.0, 90.0)
+    r.record_arrival("wn", 200.0)
+    assert before.times == (70.0, 80.0, 90.0)  # a snapshot never changes under the planner
+    assert r.history()["wn"].arrivals.times == (80.0, 90.0, 200.0)
+    r.record_arrival("wn", 300.0, 0)  # nothing arrived: nothing recorded
+    assert len(r.history()["wn"].arrivals) == 3
+    with pytest.raises(ValueError, match="max_events"):
+        DemandRecorder(max_events=1)
+
+
+def test_new_pods_on_a_node_arrive_for_its_template() -> None:
+    r = DemandRecorder()
+    a = make_observation("wn-1", pods=[make_pod("a"), make_pod("ds", daemonset=True)])
+    r.observe(10.0, {"wn-1": ("wn", a)}, (), ADMITS)
+    r.observe(20.0, {"wn-1": ("wn", a)}, (), ADMITS)  # same observation: not looked at again
+    b = make_observation("wn-1", pods=[make_pod("a"), make_pod("b"), make_pod("c")])
+    r.observe(30.0, {"wn-1": ("wn", b), "wn-2": ("wn", None)}, (), ADMITS)
+    assert r.history()["wn"].arrivals == Events((10.0, 30.0), (1, 2))
+
+
+def test_a_pending_pod_arrives_once_for_each_template_that_takes_it() -> None:
+    r = DemandRecorder()
+    p = make_pod("p")
+    r.observe(10.0, {}, [p, make_pod("g", selector={"gpu": "yes"})], ADMITS)
+    r.observe(70.0, {"wn-1": ("wn", make_observation("wn-1", pods=[p]))}, (), ADMITS)
+    h = r.history()
+    assert h["wn"].arrivals == Events((10.0,), (1,)), "bound later: not a second arrival"
+    assert h["gpu"].arrivals == Events((10.0,), (2,))
