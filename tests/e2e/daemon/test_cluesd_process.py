@@ -38,8 +38,10 @@ def clues(address: str, *args: str, check: bool = True) -> subprocess.CompletedP
 def cluesd(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     address = f"unix:{tmp_path}/clues.sock"
     # Nodes these tests power on must stay as the test left them, however slowly the
-    # `clues` subprocesses start on a loaded machine: no idle power-off behind their back.
+    # `clues` subprocesses start on a loaded machine: no idle power-off behind their back
+    # (idle_time alone decides: break-even would power them off after boot + shutdown).
     cfg = base_config(sandbox, tmp_path, idle_time=3600.0)
+    cfg["policies"] = ["scale_up", {"kind": "idle_off", "break_even": False}, "limits"]
     cfg["daemon"]["listen"] = address
     path = write_config(tmp_path / "clues.yaml", cfg)
     log = open(tmp_path / "cluesd.log", "w")  # noqa: SIM115 - closed below

@@ -1,8 +1,9 @@
 """cluesd as systemd runs it: a real subprocess on the sandbox, SIGHUP reloads the config,
 SIGTERM stops it cleanly (exit 0).
 
-The reload is checked by behaviour: with idle_time 600 an idle node stays on; after
-SIGHUP with idle_time 1 it is powered off. State is read from the daemon's /metrics.
+The reload is checked by behaviour: with idle_time 600 (and no break-even power-off) an
+idle node stays on; after SIGHUP with idle_time 1 it is powered off. State is read from the
+daemon's /metrics.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class Cluesd:
 
 def test_sighup_reloads_and_sigterm_exits_cleanly(sandbox: Sandbox, tmp_path: Path) -> None:
     raw = base_config(sandbox, tmp_path, idle_time=600, daemon={"metrics_listen": "127.0.0.1:0"})
+    # idle_time alone decides (break-even would power the node off after boot + shutdown).
+    raw["policies"] = ["scale_up", {"kind": "idle_off", "break_even": False}, "limits"]
     config = write_config(tmp_path / "clues.yaml", raw)
     cluesd = Cluesd(config, tmp_path / "cluesd.log")
     try:
