@@ -1,10 +1,11 @@
 """Benchmark the power policies on the scenario family and trace windows; one JSON line.
 
-Runs every case (the scenarios in bench/scenarios/, the shared scenarios beside the
-checkout, and windows of the NASA iPSC and LCG traces) with the current code and with
-the `clues-classic` baseline (the original CLUES defaults), and compares them with
-the "before" figures recorded in bench/scenarios/baseline.json (the release before the
-break-even / packing work, measured by this script with `--record-baseline`).
+Runs every case (the scenarios in bench/scenarios/ and etc/sim/scenarios/, the shared
+scenarios beside the checkout, and windows of the NASA iPSC and LCG traces) with the
+current code and with the `clues-classic` baseline (the original CLUES defaults), and
+compares them with the "before" figures recorded in bench/scenarios/baseline.json (the
+release before the break-even / packing work, measured by this script with
+`--record-baseline` on that release).
 
 Per case: node-seconds, wait mean/p95, jobs done, and the ratios node-s / before,
 node-s / classic, wait p95 / before, wait p95 / classic. Aggregates: geometric means
@@ -55,6 +56,9 @@ def cases() -> dict[str, Callable[[], Any]]:
     for path in sorted(SCENARIOS.glob("*.json")):
         if path != BASELINE:
             out[path.stem] = lambda p=path: load_scenario(p)
+    # The repo's own example scenarios, unless the same name is already in (oscar-burst).
+    for path in sorted((HERE.parent / "etc" / "sim" / "scenarios").glob("*.json")):
+        out.setdefault(path.stem, lambda p=path: load_scenario(p))
     for name, (trace, start, hours, nodes) in WINDOWS.items():
         if (SHARED / "traces" / trace).exists():
             out[name] = lambda t=trace, s=start, h=hours, n=nodes: swf_scenario(
