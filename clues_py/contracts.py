@@ -63,6 +63,8 @@ LABEL_VALUE = f"({LABEL_NAME})?"  # may be empty
 # The soft taint on scale-down candidates (pack_down policy): new pods avoid the node
 # while others fit, as with Cluster Autoscaler's DeletionCandidateOfClusterAutoscaler.
 SCALE_DOWN_TAINT = Taint("clues-py.io/scale-down-candidate", "true", "PreferNoSchedule")
+# A node with this label set to "true" is never powered off, drained or steered empty.
+PROTECT_LABEL = "clues-py.io/scale-down-disabled"
 
 
 class PluginError(Exception):

@@ -20,13 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from clues_py.contracts import DAY, MAX_NODES, PluginContext, Range
+from clues_py.contracts import DAY, MAX_NODES, PROTECT_LABEL, PluginContext, Range
 from clues_py.model import Action, ActionKind, ClusterSnapshot, ManagedNode, NodeState
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.drainability import DrainContext, check_node
 from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
-
-PROTECT_LABEL = "clues-py.io/scale-down-disabled"
 
 
 class Consolidation:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from clues_py.contracts import DAY, YEAR, PluginContext, Range
+from clues_py.contracts import DAY, PROTECT_LABEL, YEAR, PluginContext, Range
 from clues_py.model import (
     Action,
     ActionKind,
@@ -29,8 +29,6 @@ from clues_py.model import (
 )
 from clues_py.planner.breakeven import break_even_seconds, off_time
 from clues_py.planner.builder import PlanBuilder
-
-PROTECT_LABEL = "clues-py.io/scale-down-disabled"
 
 
 def idle_since(n: ManagedNode) -> float:

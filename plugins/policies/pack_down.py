@@ -24,12 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from clues_py.contracts import DAY, PluginContext, Range
+from clues_py.contracts import DAY, PROTECT_LABEL, PluginContext, Range
 from clues_py.model import ClusterSnapshot, NodeState
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
-
-PROTECT_LABEL = "clues-py.io/scale-down-disabled"
 
 
 class PackDown:
