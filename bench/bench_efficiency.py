@@ -16,6 +16,7 @@ completes fewer jobs than before or its wait p95 exceeds before by more than 1 s
         [--set key=value ...]          # config overrides for the current-code runs
     python bench/bench_efficiency.py --record-baseline   # run on the old release only
     python bench/bench_efficiency.py --markdown          # the docs/policies.md table
+    python bench/bench_efficiency.py --save R.json; ... --load R.json --markdown
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def main() -> int:
                     help="print the before/after table (docs/policies.md) instead of JSON")  # fmt: skip
     ap.add_argument("--record-baseline", action="store_true",
                     help=f"run the current code only and write {BASELINE.name}")  # fmt: skip
+    ap.add_argument("--save", metavar="FILE", help="also write the raw results as JSON")
+    ap.add_argument("--load", metavar="FILE",
+                    help="render results saved with --save instead of running")  # fmt: skip
     args = ap.parse_args()
     import yaml
 
@@ -131,9 +135,16 @@ def main() -> int:
     # The longest cases first, so the pool is not left waiting on one straggler.
     jobs.sort(key=lambda j: (j[0] not in WINDOWS, j[0]))
     results: dict[str, dict[str, Any]] = {n: {} for n in names}
-    with ProcessPoolExecutor(max_workers=max(1, args.processes)) as pool:
-        for name, which, keep in pool.map(_run, jobs):
-            results[name][which] = keep
+    if args.load:
+        saved = json.loads(Path(args.load).read_text())
+        results = {n: saved[n] for n in names if n in saved}
+        names = list(results)
+    else:
+        with ProcessPoolExecutor(max_workers=max(1, args.processes)) as pool:
+            for name, which, keep in pool.map(_run, jobs):
+                results[name][which] = keep
+    if args.save:
+        Path(args.save).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if args.record_baseline:
         old = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
         old.update({n: r["now"] for n, r in results.items()})
@@ -151,6 +162,7 @@ def main() -> int:
         if name in before:
             b = before[name]
             row["before"] = {k: b[k] for k in ("node_seconds", "wait_mean", "wait_p95")}
+            row["before"]["jobs_done"] = f"{b['jobs_done']}/{b['jobs']}"
             row["node_s_vs_before"] = _ratio(now["node_seconds"], b["node_seconds"])
             row["p95_vs_before"] = _ratio(now["wait_p95"], b["wait_p95"])
             if now["jobs_done"] < b["jobs_done"] or now["wait_p95"] > b["wait_p95"] + 1.0:
@@ -158,6 +170,7 @@ def main() -> int:
         if "classic" in results[name]:
             c = results[name]["classic"]
             row["classic"] = {k: c[k] for k in ("node_seconds", "wait_mean", "wait_p95")}
+            row["classic"]["jobs_done"] = f"{c['jobs_done']}/{c['jobs']}"
             row["node_s_vs_classic"] = _ratio(now["node_seconds"], c["node_seconds"])
             row["p95_vs_classic"] = _ratio(now["wait_p95"], c["wait_p95"])
         out[name] = row
@@ -176,21 +189,29 @@ def main() -> int:
 
 
 def markdown(rows: dict[str, dict[str, Any]]) -> str:
-    """One line per case: before and after (node-s, wait mean/p95), jobs, ratios."""
+    """One line per case: node-s, wait mean / p95 and jobs done before, after and with
+    clues-classic, and the after ratios (to before, to classic, to the offline bound)."""
     head = (
-        "| case | node-s before | node-s after | after/before | after/classic | after/bound "
-        "| wait mean before → after (s) | wait p95 before → after (s) | jobs done |\n"
-        "|---|---:|---:|---:|---:|---:|---|---|---:|"
+        "| case | node-s before | node-s after | node-s classic | after/before | after/classic "
+        "| after/bound | wait mean / p95 before (s) | after (s) | classic (s) "
+        "| jobs done before / after / classic |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|"
     )
     lines = [head]
     for name, r in rows.items():
-        b = r.get("before", {})
+        b, c = r.get("before", {}), r.get("classic", {})
+
+        def waits(x: dict[str, Any]) -> str:
+            return f"{x['wait_mean']:.1f} / {x['wait_p95']:.1f}" if x else "–"
+
+        def node_s(x: dict[str, Any]) -> str:
+            return f"{x['node_seconds']:,.0f}" if x else "–"
+
         lines.append(
-            f"| {name} | {b.get('node_seconds', 0):,.0f} | {r['node_seconds']:,.0f} "
-            f"| {r.get('node_s_vs_before', '')} | {r.get('node_s_vs_classic', '')} "
-            f"| {r['vs_lower_bound']} "
-            f"| {b.get('wait_mean', 0):.1f} → {r['wait_mean']:.1f} "
-            f"| {b.get('wait_p95', 0):.1f} → {r['wait_p95']:.1f} | {r['jobs_done']} |"
+            f"| {name} | {node_s(b)} | {node_s(r)} | {node_s(c)} "
+            f"| {r.get('node_s_vs_before', '–')} | {r.get('node_s_vs_classic', '–')} "
+            f"| {r['vs_lower_bound']} | {waits(b)} | {waits(r)} | {waits(c)} "
+            f"| {b.get('jobs_done', '–')} / {r['jobs_done']} / {c.get('jobs_done', '–')} |"
         )
     return "\n".join(lines)
 
