@@ -43,7 +43,7 @@ RUNTIME_DAEMON_KEYS = ("tick", "log_level")
 # resolved through the plugin loader like configured ones (the planner knows no plugin).
 DEFAULT_POLICIES = ("scale_up", "min_nodes", "pack_down", "idle_off", "limits")
 # Priority, then cost, then waste (the order before expanders were configurable); among
-# templates still equal, the one ready soonest and cheapest to cycle (decision 0018).
+# templates still equal, the one ready soonest and cheapest to cycle (decision 0019).
 DEFAULT_EXPANDERS = ("priority", "cheapest", "least_waste", "soonest_ready")
 
 
