@@ -69,6 +69,14 @@ def _fmt(path: Path_) -> str:
     return s
 
 
+MORE_NOT_SHOWN = "more problems not shown"
+
+
+def in_file_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Issues by line and column; the "N more problems not shown" line stays last."""
+    return sorted(issues, key=lambda i: (i.message.endswith(MORE_NOT_SHOWN), i.line, i.column))
+
+
 class _Checker:
     def __init__(self, source: str, pos: _Positions) -> None:
         self.source = source
@@ -80,7 +88,7 @@ class _Checker:
         """The issues, and one line saying how many more were not recorded."""
         if not self.dropped:
             return self.issues
-        more = ConfigIssue(self.source, 1, "", f"{self.dropped} more problems not shown",
+        more = ConfigIssue(self.source, 1, "", f"{self.dropped} {MORE_NOT_SHOWN}",
                            "fix the ones above first", 1)  # fmt: skip
         return [*self.issues, more]
 

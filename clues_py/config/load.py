@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from clues_py.config.bounds import show
-from clues_py.config.check import Path_, _Checker, _fmt, _Positions
+from clues_py.config.check import Path_, _Checker, _fmt, _Positions, in_file_order
 from clues_py.config.names import MAX_PATTERN_NODES, NodeNameError, expand_node_names
 from clues_py.config.schema import (
     _SECTIONS,
@@ -285,8 +285,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         cfg = _build(data, source, pos)
     except ConfigError as exc:
         # YAML-level issues (duplicate keys) and validation issues, in file order.
-        issues = sorted([*c.issues, *exc.errors], key=lambda i: (i.line, i.column))
-        raise ConfigError(issues) from None
+        raise ConfigError(in_file_order([*c.issues, *exc.errors])) from None
     if c.issues:
         raise ConfigError(c.issues)
     return cfg

@@ -158,3 +158,10 @@ def test_encoding_errors_name_line_and_column() -> None:
 
 def test_too_large_a_file() -> None:
     assert one("#" * (2 << 20)).startswith(f"{F}:1:1: larger than")
+
+
+def test_the_count_of_problems_not_shown_comes_last() -> None:
+    found = errors(BASE + "".join(f"zz{i}: 1\n" for i in range(500)))
+    assert "more problems not shown" in found[-1]
+    assert all("more problems" not in e for e in found[:-1])
+    assert found[0].startswith(f"{F}:9:1: zz0: unknown key")
