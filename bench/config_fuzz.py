@@ -136,6 +136,7 @@ def kitchen_sink(tmp: Path) -> dict[str, Any]:
             {"kind": "keep_free", "nodes": 1},
             {"kind": "schedule", "windows": [{"cron": "* 8-17 * * mon-fri", "nodes": 1}]},
             {"kind": "min_nodes", "min_nodes": 0},
+            {"kind": "pack_down", "threshold": 0.4, "quiet": 120},
             {"kind": "idle_off", "idle_time": 60},
             {"kind": "consolidation", "threshold": 0.3},
             {"kind": "limits", "max_nodes": 10, "max_memory": "512Gi"},
