@@ -4,8 +4,10 @@ The stack of `bench/stack.py` (moto, the sandbox, the join agent, cluesd, each a
 with cluesd's /metrics on a free port. Timeline:
 
 1. two pods power two nodes on and run; they are deleted together and, once the store has
-   both nodes idle, the sandbox is killed (T0). `idle_time` is shorter than the outage, so a daemon acting on
-   its last view would drain and power them off while the API server is away;
+   both nodes idle, the sandbox is killed (T0). `idle_time` alone decides when an idle node
+   goes (`idle_off` without break-even, which could decide it at once, before T0, on
+   current data) and is shorter than the outage, so a daemon acting on its last view would
+   drain and power them off while the API server is away;
 2. --outage seconds later a new, empty sandbox starts on the same port (T1) and three pods
    are created: the two old VMs rejoin (the agent re-registers their Nodes), the third pod
    needs a new node.
@@ -50,7 +52,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     port = free_port()
     metrics = f"http://127.0.0.1:{port}/metrics"
     try:
+        idle_off = {"kind": "idle_off", "break_even": False}
         stack.start(idle_time=args.idle_time, max_data_age=args.max_data_age,
+                    policies=["scale_up", "min_nodes", "pack_down", idle_off, "limits"],
                     daemon={"metrics_listen": f"127.0.0.1:{port}"})  # fmt: skip
         stack.start_cluesd()
         assert wait(lambda: synced(metrics), 120), "cluesd never synced"
