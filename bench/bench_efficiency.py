@@ -43,6 +43,9 @@ WINDOWS = {
     "nasa-week3": ("NASA-iPSC-1993-3.1-cln.swf.gz", 1209600.0, 168.0, "16x8"),
     "lcg-day2-40x8": ("LCG.swf.gz", 86400.0, 6.0, "40x8"),
     "lcg-day1-16x8": ("LCG.swf.gz", 0.0, 3.0, "16x8"),
+    # Windows first run as unseen checks (not tuned on).
+    "nasa-week4-72h": ("NASA-iPSC-1993-3.1-cln.swf.gz", 1814400.0, 72.0, "16x8"),
+    "lcg-day3-24x8": ("LCG.swf.gz", 172800.0, 4.0, "24x8"),
 }
 
 
