@@ -78,7 +78,7 @@ def demo_config(
         "max_booting": nodes,
         "pending_grace": 2.0 / speed,
         "boot_timeout": 10 * BOOT_SECONDS / speed,
-        "drain_timeout": 60.0 / speed,
+        "drain_timeout": max(1.0, 60.0 / speed),
         "shutdown_timeout": 10 * SHUTDOWN_SECONDS / speed,
         "retry_backoff": 30.0 / speed,
         "daemon": {

@@ -229,7 +229,9 @@ _TOP: dict[str, Key] = {
     "scale_down_delay": Key("float", 0.0, 0, 30 * DAY),
     "pending_grace": Key("float", 5.0, 0, DAY),
     "boot_timeout": Key("float", 600.0, 1, WEEK),
-    "drain_timeout": Key("float", 300.0, 0, WEEK),
+    # At 0 every drain would be given up on the next tick, before its step could report:
+    # scale-down would silently never happen.
+    "drain_timeout": Key("float", 300.0, 1, WEEK),
     "shutdown_timeout": Key("float", 300.0, 1, WEEK),
     "max_retries": Key("int", 3, 0, 1000),
     "retry_backoff": Key("float", 30.0, 0, WEEK),

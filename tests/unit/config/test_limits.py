@@ -40,6 +40,10 @@ def test_numbers_have_ranges() -> None:
     assert one("max_retries: " + "9" * 400 + "\n").startswith(
         f"{F}:1:14: max_retries: must be between 0 and 1000, got 9999"
     )
+    # At 0 every drain was given up on the next tick, before its step reported: no scale-down.
+    assert (
+        one("drain_timeout: 0\n") == f"{F}:1:16: drain_timeout: must be between 1 and 604800, got 0"
+    )
     assert one("idle_time: .inf\n") == f"{F}:1:12: idle_time: must be a finite number, got inf"
 
 
