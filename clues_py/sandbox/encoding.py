@@ -40,19 +40,6 @@ class ListBody:
             yield (b"," if i else b"") + b",".join(self.items[i : i + batch])
         yield b"]}\n"
 
-    def buffers(self, batch: int = 500) -> Iterator[list[bytes]]:
-        """The body as lists of buffers for scatter-gather sends (no joined copy of 100 MB)."""
-        items = self.items
-        for i in range(0, len(items), batch):
-            part = items[i : i + batch]
-            bufs = [self._open] if i == 0 else [b","]
-            for j, raw in enumerate(part):
-                if j:
-                    bufs.append(b",")
-                bufs.append(raw)
-            yield bufs
-        yield [self._open, b"]}\n"] if not items else [b"]}\n"]
-
     def document(self) -> Obj:
         return {**self.head, "items": [json.loads(r) for r in self.items]}
 

