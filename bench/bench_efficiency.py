@@ -68,6 +68,9 @@ def cases() -> dict[str, Callable[[], Any]]:
             out[name] = lambda t=trace, s=start, h=hours, n=nodes: swf_scenario(
                 SHARED / "traces" / t, start=s, hours=h, nodes=n
             )[0]
+        else:
+            print(f"bench_efficiency: {name} left out: no {SHARED / 'traces' / trace} "
+                  "(set CLUES_SHARED to the folder holding traces/)", file=sys.stderr)  # fmt: skip
     return out
 
 
