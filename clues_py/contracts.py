@@ -121,6 +121,8 @@ class Changes:
     nodes: frozenset[str] = frozenset()
     pending: Mapping[str, PodInfo | None] = field(default_factory=dict)
     other: bool = False
+    # The observation may change at this time with no event (a pod's pending grace ends).
+    revisit_at: float = float("inf")
 
 
 @dataclass(frozen=True)

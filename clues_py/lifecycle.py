@@ -53,7 +53,8 @@ OBSERVED always refreshes bookkeeping first, whatever the state: `observed`,
 `seen_ready_at` (when Ready) and `last_used` (when workload pods run). `changed`
 is True when anything but that bookkeeping changed. A caller that applies an observation
 only when it changed calls `carry_forward` first (the old observation held until now), and
-`tick_due` says from when a TICK can change a node, so it need not tick every node.
+`tick_due` says from when a TICK can change a node, so it need not tick every node. The
+timeouts, the back-off and `tick_due` live in `timeouts.py` (re-exported here).
 """
 
 from __future__ import annotations

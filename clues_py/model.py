@@ -3,14 +3,16 @@
 Everything here is an immutable value with no I/O. Backends build these from
 the outside world, the daemon assembles them into a `ClusterSnapshot`, and the
 planner turns a snapshot into a `Plan`. Parsing and formatting Kubernetes
-quantities (`500m`, `2Gi`, `1e3`) is quantity.py's, taints, tolerations and node
-selectors are placement.py's and the learned demand history forecast.py's; their
-names are re-exported here so `from clues_py.model import Taint` keeps working.
+quantities (`500m`, `2Gi`, `1e3`) is quantity.py's, the `Resources` vector
+resources.py's, taints, tolerations and node selectors placement.py's and the learned
+demand history forecast.py's; their names are re-exported here so
+`from clues_py.model import Taint` keeps working.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,9 +27,6 @@ from clues_py.placement import SelectorRequirement as SelectorRequirement
 from clues_py.placement import Taint as Taint
 from clues_py.placement import Toleration as Toleration
 from clues_py.placement import untolerated as untolerated
-
-# Re-exported (`X as X`): model.py was their home before quantity.py, and callers still import
-# them from here.
 from clues_py.quantity import GPU_RESOURCE_NAMES as GPU_RESOURCE_NAMES
 from clues_py.quantity import QuantityError as QuantityError
 from clues_py.quantity import cpu_millis as cpu_millis
@@ -36,98 +35,9 @@ from clues_py.quantity import format_cpu as format_cpu
 from clues_py.quantity import parse_quantity as parse_quantity
 from clues_py.quantity import to_int as to_int
 
-# --------------------------------------------------------------------------- resources
-
-
-@dataclass(frozen=True, slots=True)
-class Resources:
-    """A vector of schedulable resources. `pods` counts pod slots."""
-
-    cpu_millis: int = 0
-    memory_bytes: int = 0
-    gpus: int = 0
-    pods: int = 0
-
-    @classmethod
-    def from_k8s(cls, mapping: Mapping[str, Any] | None, *, pods: int | None = None) -> Resources:
-        """Build from a Kubernetes resource map (`{"cpu": "500m", "memory": "1Gi"}`)."""
-        mapping = mapping or {}
-        gpus = 0
-        for name in GPU_RESOURCE_NAMES:
-            if name in mapping:
-                gpus += to_int(mapping[name])
-        return cls(
-            cpu_millis=cpu_millis(mapping["cpu"]) if "cpu" in mapping else 0,
-            memory_bytes=to_int(mapping["memory"]) if "memory" in mapping else 0,
-            gpus=gpus,
-            pods=pods
-            if pods is not None
-            else (to_int(mapping["pods"]) if "pods" in mapping else 0),
-        )
-
-    def to_k8s(self) -> dict[str, str]:
-        out = {"cpu": format_cpu(self.cpu_millis), "memory": str(self.memory_bytes)}
-        if self.gpus:
-            out["nvidia.com/gpu"] = str(self.gpus)
-        if self.pods:
-            out["pods"] = str(self.pods)
-        return out
-
-    def __add__(self, other: Resources) -> Resources:
-        return Resources(
-            self.cpu_millis + other.cpu_millis,
-            self.memory_bytes + other.memory_bytes,
-            self.gpus + other.gpus,
-            self.pods + other.pods,
-        )
-
-    def __sub__(self, other: Resources) -> Resources:
-        return Resources(
-            self.cpu_millis - other.cpu_millis,
-            self.memory_bytes - other.memory_bytes,
-            self.gpus - other.gpus,
-            self.pods - other.pods,
-        )
-
-    def scale(self, n: int) -> Resources:
-        return Resources(self.cpu_millis * n, self.memory_bytes * n, self.gpus * n, self.pods * n)
-
-    def fits(self, capacity: Resources) -> bool:
-        """True when this request fits into `capacity` in every dimension."""
-        return (
-            self.cpu_millis <= capacity.cpu_millis
-            and self.memory_bytes <= capacity.memory_bytes
-            and self.gpus <= capacity.gpus
-            and self.pods <= capacity.pods
-        )
-
-    def insufficient(self, capacity: Resources) -> list[str]:
-        """Names of the dimensions in which this request exceeds `capacity`, kubectl-style."""
-        out = []
-        if self.cpu_millis > capacity.cpu_millis:
-            out.append("cpu")
-        if self.memory_bytes > capacity.memory_bytes:
-            out.append("memory")
-        if self.gpus > capacity.gpus:
-            out.append("nvidia.com/gpu")
-        if self.pods > capacity.pods:
-            out.append("pods")
-        return out
-
-    def clamp0(self) -> Resources:
-        return Resources(
-            max(self.cpu_millis, 0), max(self.memory_bytes, 0), max(self.gpus, 0), max(self.pods, 0)
-        )
-
-    def is_zero(self) -> bool:
-        return not (self.cpu_millis or self.memory_bytes or self.gpus or self.pods)
-
-    def __str__(self) -> str:
-        s = f"cpu={format_cpu(self.cpu_millis)} mem={format_bytes(self.memory_bytes)}"
-        if self.gpus:
-            s += f" gpu={self.gpus}"
-        return s
-
+# Re-exported (`X as X`): model.py was their home before quantity.py, and callers still import
+# them from here.
+from clues_py.resources import Resources as Resources
 
 # --------------------------------------------------------------------------- pods and demand
 
@@ -235,6 +145,12 @@ class Demand:
     queues: tuple[QueueQuota, ...] = ()
     local_queues: tuple[tuple[str, str], ...] = ()  # ("ns/localqueue", clusterqueue)
     kueue: bool = False  # the Kueue Workload API is served
+    # Optional hints for incremental planning (equality ignores them): this demand's
+    # `version`, the `base` version it was derived from and the pods that entered or changed
+    # (their PodInfo) or left (None) since then. None: unknown, the planner regroups all.
+    version: int | None = field(default=None, compare=False, repr=False)
+    base: int | None = field(default=None, compare=False, repr=False)
+    delta: Mapping[str, PodInfo | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,12 +300,26 @@ class ClusterSnapshot:
     pdbs: tuple[DisruptionBudget, ...] = ()
     # template -> when it needed more nodes (learned by the daemon; break-even power-off)
     demand_history: Mapping[str, DemandHistory] = field(default_factory=dict)
+    # Optional hints for incremental planning (equality ignores them): this snapshot's
+    # `version`, and the managed nodes that are other objects than in snapshot `base`.
+    version: int | None = field(default=None, compare=False, repr=False)
+    base: int | None = field(default=None, compare=False, repr=False)
+    changed: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def node(self, name: str) -> ManagedNode | None:
         for n in self.nodes:
             if n.name == name:
                 return n
         return None
+
+
+def due_at(start: float, span: float) -> float:
+    """The first time `t` at which `t - start >= span` (how elapsed times are compared): the
+    moment a wait of `span` seconds from `start` is over."""
+    t = start + span
+    while t - start < span:
+        t = math.nextafter(t, math.inf)
+    return t
 
 
 class ActionKind(enum.StrEnum):
@@ -435,7 +365,8 @@ class Plan:
     warnings: Mapping[str, str] = field(default_factory=dict)
     # conditions to set on ProvisioningRequests
     requests: tuple[RequestUpdate, ...] = ()
-    # Earliest time at which this plan may change with no new event (a hold expiring).
+    # The plan may differ from this time on with nothing else changing (an idle node's
+    # hold ending, a back-off ending...): the daemon plans again then.
     revisit_at: float = float("inf")
     # node -> why new pods should avoid it (the daemon keeps the PreferNoSchedule
     # scale-down taint on exactly these nodes; see the pack_down policy)

@@ -108,6 +108,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._batch_depth = 0  # > 0 while `batch()` holds one transaction open
         memory = self.path == ":memory:"
         try:
             if not memory:
@@ -141,8 +142,35 @@ class Store:
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make every write inside one transaction (a pass's many transitions, one commit).
+
+        Other threads' writes wait until it ends; a failure inside rolls all of it back."""
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_depth = 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._batch_depth = 0
+            self._db.execute("COMMIT")
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._batch_depth:  # part of the open batch
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from clues_py.model import ManagedNode, NodeState
+from clues_py.model import ManagedNode, NodeState, due_at
 
 S = NodeState
 _SERVING = frozenset({S.IDLE, S.USED})
@@ -43,14 +43,6 @@ def retry_due(node: ManagedNode, now: float, t: Timeouts) -> bool:
     return node.attempts < t.max_retries and now >= node.retry_at
 
 
-def _after(start: float, span: float) -> float:
-    """The first time `t` with `t - start >= span` (the handlers' own comparison)."""
-    t = start + span
-    while t - start < span:
-        t = math.nextafter(t, math.inf)
-    return t
-
-
 def tick_due(node: ManagedNode, t: Timeouts) -> float:
     """The earliest time at which a TICK can change `node` (inf: never, until another fact).
 
@@ -66,5 +58,5 @@ def tick_due(node: ManagedNode, t: Timeouts) -> float:
     if s is S.ON_ERROR:
         return node.retry_at if node.attempts < t.max_retries else math.inf
     if s in _SERVING and not node.ready:
-        return _after(node.seen_ready_at, t.unknown_grace)
+        return due_at(node.seen_ready_at, t.unknown_grace)
     return math.inf

@@ -54,6 +54,15 @@ def wait_for(
 REPO = Path(__file__).resolve().parents[1]
 
 
+def passes_later(daemon: Any, n: int = 1) -> None:
+    """Let a running daemon make `n` more passes. It passes on events and when something is
+    due, not on every tick, so the loop is woken for each."""
+    for _ in range(n):
+        before = daemon.passes
+        daemon.wake()
+        wait_for(lambda before=before: daemon.passes > before)
+
+
 def repo_file(*parts: str) -> str:
     """A file shipped in the repository (test data, example scenarios), by repo-relative parts.
 

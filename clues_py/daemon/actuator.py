@@ -380,23 +380,30 @@ class Actuator:
             self._submit(key, "update", partial(_write_request, write, key, update))
 
     def sync_scale_down_taints(
-        self, candidates: Mapping[str, str], obs: Observation, managed: Iterable[str]
-    ) -> None:
+        self, candidates: Mapping[str, str], obs: Observation, nodes: Iterable[str]
+    ) -> set[str]:
         """Keep the PreferNoSchedule scale-down taint on exactly the plan's candidates among
-        the Ready managed nodes (an optional backend verb: without it, nothing happens)."""
+        the Ready managed `nodes` (an optional backend verb: without it, nothing happens).
+        Returns the nodes it could not look after now (an operation on them still runs)."""
         fn = getattr(self._backend, "set_scale_down_taint", None)
+        later: set[str] = set()
         if fn is None:
-            return
-        for node in managed:
+            return later
+        for node in nodes:
             o = obs.nodes.get(node)
-            if o is None or not o.ready or self.busy(node):
+            if o is None or not o.ready:
                 continue
             has = any(
                 t.key == SCALE_DOWN_TAINT.key and t.effect == SCALE_DOWN_TAINT.effect
                 for t in o.taints
             )
-            if has != (node in candidates):
-                self._submit(node, "taint", partial(self._set_taint, fn, node, not has))
+            if has == (node in candidates):
+                continue
+            if self.busy(node) or not self._submit(
+                node, "taint", partial(self._set_taint, fn, node, not has)
+            ):
+                later.add(node)
+        return later
 
     @staticmethod
     def _set_taint(fn: Callable[[str, bool], None], node: str, present: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,7 @@ class PlanEvent:
     plan: Plan
     seconds: float  # wall time of plan()
     # demand key -> when the daemon first saw it (for reaction-time metrics)
-    first_seen: dict[str, float] = field(default_factory=dict)
+    first_seen: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

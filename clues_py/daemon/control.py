@@ -3,7 +3,7 @@
 Composed into `Daemon` (`daemon.control`) and handed to the HTTP API and the metrics
 exporter. It sees the daemon only through `ControlHost` (host.py), reads state under the daemon's
 lock, and changes it only through lifecycle facts and `start_action`, like the loop does.
-Recording the planner's decisions for `explain` is done here too (a bus subscriber).
+The planner's decisions for `explain` are recorded by `record.py`'s recorder, owned here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clues_py import __version__
-from clues_py.daemon.bus import Bus, PlanEvent
+from clues_py.daemon.bus import Bus
 from clues_py.daemon.host import DaemonHost
+from clues_py.daemon.record import DecisionRecorder
 from clues_py.lifecycle import Fact, FactKind
-from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
+from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState
 from clues_py.planner.packing import never_fits
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("clues.daemon")
 
-# Decisions written to the store per pass at most (a burst of 10,000 pods spreads out).
-MAX_DECISIONS_PER_PASS = 500
 # Keys `explain pod NS/NAME` tries, in order: a pod, then hidden work of that name.
 _HIDDEN_PREFIXES = ("job:", "workload:", "provisioningrequest:")
 
@@ -60,9 +59,8 @@ class Control:
 
     def __init__(self, host: ControlHost) -> None:
         self._d = host
-        # key ("ns/name", "job:ns/name", "node:NAME") -> last recorded decision (explain)
-        self._decided: dict[str, str] = {}
-        host.bus.subscribe(self._record_decisions)
+        # Writes the planner's decisions for explain's history, off the loop.
+        self.recorder = DecisionRecorder(host.bus, host.store)
 
     def node_dict(self, node: ManagedNode) -> dict[str, Any]:
         t = self._d.templates[node.template]
@@ -169,46 +167,12 @@ class Control:
 
     # ------------------------------------------------------------------ explain
 
-    def _plan_decisions(self, result: Plan) -> dict[str, str]:
-        """key -> "policy: reason" for every demand unit and node the plan says something of."""
-        by = result.decided_by
-        out = {k: f"{by.get(k, 'planner')}: {r}" for k, r in result.unplaceable.items()}
-        out.update({k: f"{by.get(k, 'planner')}: not demand: {r}" for k, r in result.held.items()})
-        out.update(
-            {f"node:{n}": f"{by.get(n, 'planner')}: kept: {r}" for n, r in result.kept.items()}
-        )
-        for a in result.actions:
-            out[f"node:{a.node}"] = f"{a.policy}: {a.kind.value}: {a.reason}"
-            for k in a.pods:
-                out[k] = f"{a.policy}: {a.kind.value} {a.node} ({a.template}) for it"
-        return out
-
-    def _record_decisions(self, event: object) -> None:
-        """Store decisions that changed since the last pass (bounded per pass; the rest follow)."""
-        if not isinstance(event, PlanEvent):
-            return
-        current = self._plan_decisions(event.plan)
-        budget = MAX_DECISIONS_PER_PASS
-        for key, reason in current.items():
-            if self._decided.get(key) == reason:
-                continue
-            if budget <= 0:
-                break
-            budget -= 1
-            self._decided[key] = reason
-            self._d.store.add_decision(event.at, key, reason)
-            if never_fits(reason):
-                log.warning("unplaceable %s: %s", key, reason)
-            elif key in event.plan.warnings:
-                log.warning("%s: %s", key, event.plan.warnings[key])
-        for key in set(self._decided) - set(current):
-            del self._decided[key]
-
     def explain(self, kind: str, name: str) -> dict[str, Any]:
         """Why a pod ("ns/name", or a hidden-demand key) or a node was or was not acted upon.
 
         Raises KeyError for a node the daemon does not manage.
         """
+        self.recorder.flush(2.0)  # the history includes what the last pass decided
         with self._d.state_lock:
             last = self._d.last_plan
             pending = self._d.pending_since()

@@ -1,9 +1,15 @@
-"""cluesd: observe -> snapshot -> plan -> act -> record, on every cluster event and on a tick.
+"""cluesd: observe -> snapshot -> plan -> act -> record, on cluster events and when due.
 
 The daemon owns the managed nodes' lifecycle state (persisted in the store) and
 is the only writer of it: facts from observations, from the actuator's worker
 threads and from operators all go through `_apply`. Planning is delegated to the
 pure planner, I/O to the actuator; this module only wires them together.
+
+A pass costs what changed (decision 0020): the backend says which nodes and demand
+changed since the last pass, only those get an OBSERVED fact, only nodes whose timeout
+fell due (`tick_due`) get a TICK, the snapshot (`view.py`) and the planner's indexes
+(`PlanMemo`) are updated in place, and a tick with nothing due runs no pass at all. A full
+pass (start-up, relist, reload, every RESYNC_SECONDS) re-examines everything.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from clues_py.clock import Clock, WallClock
 from clues_py.config.load import Config
-from clues_py.contracts import Backend, PowerManager
+from clues_py.contracts import Backend, Changes, Observation, PowerManager
 from clues_py.daemon.actuator import Actuator
 from clues_py.daemon.bus import (
     ActionFinished,
@@ -27,42 +33,25 @@ from clues_py.daemon.bus import (
     TransitionEvent,
 )
 from clues_py.daemon.control import Control
-from clues_py.daemon.estimator import DemandRecorder
+from clues_py.daemon.deadlines import Deadlines
 from clues_py.daemon.freshness import Freshness
 from clues_py.daemon.learned import DaemonSetOverhead, TemplateHealth
+from clues_py.daemon.loop import Loop
 from clues_py.daemon.passes import PassLog
 from clues_py.daemon.pipeline import build_pipeline, build_plugins, runtime_update, timeouts
 from clues_py.daemon.reconciler import Reconciler
-from clues_py.daemon.recovery import IntentRecovery
+from clues_py.daemon.recovery import ASK_INTERVAL, IntentRecovery
 from clues_py.daemon.state import LastPlan, NodeSide, recover_nodes
-from clues_py.lifecycle import (
-    Fact,
-    FactKind,
-    Transition,
-    advance,
-    retry_due,
-)
-from clues_py.model import (
-    ON_STATES,
-    Action,
-    ActionKind,
-    ClusterSnapshot,
-    Demand,
-    ManagedNode,
-    NodeState,
-    Plan,
-)
-from clues_py.planner import (
-    plan,
-)
+from clues_py.daemon.view import ClusterView, observe
+from clues_py.lifecycle import Fact, FactKind, Transition, advance, carry_forward
+from clues_py.model import ON_STATES, Action, ActionKind, ManagedNode, NodeState, Plan
+from clues_py.planner import PlanMemo, plan
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
 
-# Coalesce bursts of watch events (one pod batch = hundreds of events) into one pass.
-DEBOUNCE_SECONDS = 0.05
-# Ask a provider whether a node is off at most this often per node.
-DESCRIBE_INTERVAL = 2.0
+# Re-plan everything from scratch at least this often, whatever changed (a safety net).
+RESYNC_SECONDS = 600.0
 
 
 class Daemon:
@@ -91,8 +80,7 @@ class Daemon:
         self._lock = threading.RLock()
         self._nodes: dict[str, ManagedNode] = recover_nodes(self.store, cfg, self.clock.now())
         self._side: dict[str, NodeSide] = {name: NodeSide() for name in self._nodes}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self.loop = Loop(self)
         self._last = LastPlan()
         self._last_scale_up = float(self.store.get_meta("last_scale_up", "-inf") or "-inf")
         self.freshness = Freshness(self.backend, lambda: self.cfg.max_data_age)
@@ -111,27 +99,30 @@ class Daemon:
         )
         # Nodes stored as POWERING_ON/OFF: ask the provider before any timeout runs.
         self.recovery = IntentRecovery(self, self.managed_nodes())
-        # demand key -> when this daemon first saw it pending (explain)
-        self._first_seen: dict[str, float] = {}
-        # demand key -> when it started waiting: its creation time, or first sight if that is
-        # missing or later (clock skew); the reaction-time metric starts here.
-        self._waiting_since: dict[str, float] = {}
         self.pass_log = PassLog()
-        # Learned per template: DaemonSet overhead, power-on back-off.
-        self.ds_overhead = DaemonSetOverhead()
+        # The next snapshot, kept between passes; the planner's indexes likewise.
+        self._view = ClusterView(self._nodes, self.templates)
+        self._memo = PlanMemo()
+        self._deadlines = Deadlines(self._nodes, self._side, self.recovery.holds)
+        for name, node in self._nodes.items():
+            self._track(name, node)
+        self._full_next = True  # the next pass re-examines everything
+        self._reobserve: set[str] = set()  # observations held back while a call ran
+        self._taint_later: set[str] = set()  # scale-down taints left for a later pass
+        self.full_passes = False  # every pass full (tests compare both ways; debugging)
+        self._last_full = float("-inf")
+        self._last_pass = float("-inf")
+        self._backend_due = 0.0  # when the backend's view may change with no event
+        # Learned per template: power-on back-off (DaemonSet overhead: `ds_overhead`).
         self.template_health = TemplateHealth(lambda: self.timeouts)
         self.bus.subscribe(self.template_health.on_event)
         # When work arrives for each template and when it needs more nodes (break-even).
-        self.demand = DemandRecorder()
-        self.bus.subscribe(self.demand.on_event)
-        self._admits = {t.name: (t.label_map, t.taints) for t in cfg.templates}
+        self.bus.subscribe(self._view.demand.on_event)
         # Status, verbs and explain for the API, the CLI and the metrics exporter.
         self.control = Control(self)
         self.passes = 0
         # Leader election (HA) replaces this; a non-leader observes and plans but never acts.
         self.is_leader: Callable[[], bool] = lambda: True
-        # (interval seconds, task(now), next due) run from the loop, e.g. reconciliation.
-        self._periodic: list[list[Any]] = []
         # Store vs providers' list_owned() vs cluster, at start-up and every reconcile_interval.
         self.reconciler = Reconciler(self)
         self.add_periodic(cfg.daemon.tick, self.reconciler.maybe_run)
@@ -149,13 +140,15 @@ class Daemon:
                 # The provider call of this node's action has not returned: its outcome is
                 # recorded first; the pass after it returns (it wakes us) applies this.
                 tr = Transition(node, node.state, node.state, "", changed=False)
+                self._reobserve.add(name)
             new = tr.node
             if fact.kind == FactKind.OBSERVED:
                 new = new.with_(observed=fact.observation)
             if fact.kind == FactKind.PROVIDER_ON and fact.detail and new.provider_id != fact.detail:
                 new = new.with_(provider_id=fact.detail)
                 self.store.save_node(new)
-            self._nodes[name] = new
+            if new is not node:
+                self._set_node(name, new)
             if tr.changed:
                 self._close_stranded_action(name, tr, now)
                 self.store.save_transition(new, tr.old, tr.new, tr.reason, now)
@@ -184,6 +177,8 @@ class Daemon:
         if tr.old == NodeState.DRAINING and tr.new in ON_STATES:
             side.drain_started = False
             side.uncordon = not self.actuator.uncordon(before.name)  # busy: after the op
+            if side.uncordon:
+                self._deadlines.uncordon_later(before.name)
         if tr.new in (NodeState.DRAINING, NodeState.OFF):
             side.uncordon = False  # a new drain cordons; an off node's Node object is gone
         if tr.new == NodeState.ON_ERROR and tr.old != NodeState.ON_ERROR:
@@ -192,7 +187,21 @@ class Daemon:
             side.drain_started = False
             side.action_id = None
 
+    def _set_node(self, name: str, node: ManagedNode) -> None:
+        """The one place `_nodes` changes: keeps the due times and the snapshot in step."""
+        self._nodes[name] = node
+        self._track(name, node)
+
+    def _track(self, name: str, node: ManagedNode) -> None:
+        self._deadlines.track(name, node, self.timeouts)
+        self._view.touch(name)
+
     # Read-only views and the one write path, for collaborators (simulator, reconciler).
+
+    @property
+    def ds_overhead(self) -> DaemonSetOverhead:
+        """DaemonSet overhead learned per template (subtracted from new nodes' room)."""
+        return self._view.ds_overhead
 
     @property
     def state_lock(self) -> threading.RLock:
@@ -218,7 +227,7 @@ class Daemon:
     def pending_since(self) -> dict[str, float]:
         """demand key -> when this daemon first saw it pending."""
         with self._lock:
-            return dict(self._first_seen)
+            return dict(self._view.first_seen)
 
     def apply_fact(self, name: str, fact: Fact, now: float | None = None) -> Transition | None:
         """Advance one node's lifecycle with `fact`, persist it and publish the transition."""
@@ -227,11 +236,11 @@ class Daemon:
     def _report(self, name: str, fact: Fact) -> Transition | None:
         """Facts from actuator workers; wake the loop so the next step follows at once."""
         tr = self._apply(name, fact)
-        self._wake.set()
+        self.loop.wake_event.set()
         return tr
 
     def wake(self) -> None:
-        self._wake.set()
+        self.loop.wake_event.set()
 
     # ------------------------------------------------------------------ one pass
 
@@ -240,95 +249,93 @@ class Daemon:
         now = self.clock.now()
         if not self.freshness.pass_allowed():
             return None
-        obs = self.backend.observe(now)
+        obs, changes = observe(self.backend, now)
+        self._backend_due = changes.revisit_at
         with self._lock:
-            for name in list(self._nodes):
-                self._apply(name, Fact(FactKind.OBSERVED, observation=obs.nodes.get(name)), now)
-                if not self.recovery.holds(name):
-                    self._apply(name, Fact(FactKind.TICK), now)
+            full = changes.full or self._full_next or self.full_passes
+            full = full or now - self._last_full >= RESYNC_SECONDS
+            if full:
+                self._full_next, self._last_full = False, now
+                self._memo = PlanMemo()  # a full pass re-plans from scratch
+                changes = Changes(full=True, revisit_at=changes.revisit_at)
+            with self.store.batch():  # this pass's observed transitions: one commit
+                examined = self._observe_nodes(now, obs, changes)
+                for name in self._deadlines.ticks_due(now):
+                    if not self.recovery.holds(name):  # its timeout waits for recovery
+                        self._apply(name, Fact(FactKind.TICK), now)
             leader = self.is_leader()
             if leader:
-                self._drive_in_progress(now)
-            managed = set(self._nodes)
-            nodes = {n: (node.template, obs.nodes.get(n)) for n, node in self._nodes.items()}
-            self.demand.observe(now, nodes, obs.pending, self._admits)
-            snapshot = ClusterSnapshot(
-                now=now,
-                nodes=tuple(self._nodes[n] for n in sorted(self._nodes)),
-                templates=self.ds_overhead.net_templates(self._nodes, obs, self.templates),
-                demand=Demand(obs.pending, obs.hidden, obs.queues, obs.local_queues, obs.kueue),
-                unmanaged=tuple(
-                    o
-                    for n, o in sorted(obs.nodes.items())
-                    if n not in managed and o.ready and not o.unschedulable
-                ),
+                self.recovery.step(self._nodes, now)
+                self._deadlines.drive(now, self.actuator, self._apply, self.timeouts)
+            snapshot = self._view.snapshot(
+                now,
+                self._nodes,
+                obs,
+                changes,
                 last_scale_up=self._last_scale_up,
                 template_backoff=self.template_health.backoff_until(),
-                pdbs=obs.pdbs,
-                demand_history=self.demand.history(),
             )
         t0 = time.perf_counter()
-        result = plan(snapshot, self.policies)
+        result = plan(snapshot, self.policies, self._memo)
         seconds = time.perf_counter() - t0
         with self._lock:  # pending: pods, and hidden work counted as demand (decision 0015)
-            seen, since = self._first_seen, self._waiting_since
-            created = {p.key: p.created for p in obs.pending}
-            created.update(
-                (h.key, h.since or h.created) for h in obs.hidden if h.key in result.counted
-            )
-            for key, c in created.items():
-                if key not in seen:
-                    seen[key] = now
-                    since[key] = c if 0 < c <= now else now
-            for key in set(seen) - created.keys():
-                del seen[key]
-                since.pop(key, None)
-            seen_now = dict(seen)
-        self.bus.publish(PlanEvent(now, snapshot, result, seconds, seen_now))
+            self._view.follow_counted(now, obs.hidden, result.counted)
+            seen = self._view.pending_since()
+        self.bus.publish(PlanEvent(now, snapshot, result, seconds, seen))
         started = self._execute(result, now) if leader else 0
         if leader:
-            self.actuator.sync_scale_down_taints(result.scale_down_candidates, obs, managed)
+            self._sync_taints(result, obs, changes)
         with self._lock:
-            self._last = LastPlan(
-                at=now,
-                plan=result,
-                pending=len(obs.pending),
-                pending_cpu=sum(p.requests.cpu_millis for p in obs.pending),
-                pending_memory=sum(p.requests.memory_bytes for p in obs.pending),
-                hidden=sum(result.counted.values()),
-            )
+            self._last = LastPlan(at=now, plan=result, demand=snapshot.demand)
+            self._last_pass = now
         self.passes += 1
-        self._finish_pass(t_pass, "full", len(snapshot.nodes) + len(obs.pending), started)
+        examined += len(snapshot.demand.pods) if full else len(changes.pending)
+        self._finish_pass(t_pass, "full" if full else "incremental", examined, started)
         return result
+
+    def _observe_nodes(self, now: float, obs: Observation, changes: Changes) -> int:
+        """Apply OBSERVED to the nodes whose observation changed (all, in a full pass)."""
+        again, self._reobserve = self._reobserve, set()
+        if changes.full:
+            names = list(self._nodes)
+        else:
+            names = sorted((changes.nodes & self._nodes.keys()) | again)
+        for name in names:
+            node = self._nodes[name]
+            o = obs.nodes.get(name)
+            if not changes.full and o is node.observed and name not in again:
+                continue
+            carried = carry_forward(node, now)  # the old observation held until now
+            if carried is not node:
+                self._set_node(name, carried)
+            self._apply(name, Fact(FactKind.OBSERVED, observation=o), now)
+        return len(names)
+
+    def _sync_taints(self, result: Plan, obs: Observation, changes: Changes) -> None:
+        """The scale-down taint on exactly the plan's candidates: looked at on the nodes whose
+        observation or candidacy changed, and those left last time (busy), all when full."""
+        new, old = result.scale_down_candidates, self._last.plan.scale_down_candidates
+        names = set(self._nodes) if changes.full else changes.nodes | (new.keys() ^ old.keys())
+        look = (names | self._taint_later) & self._nodes.keys()
+        self._taint_later = self.actuator.sync_scale_down_taints(new, obs, look)
+
+    def next_due(self) -> float:
+        """When a pass could decide something new with no event (timeouts, plan revisits,
+        steps of drains and power-offs, the backend's own deadlines, the resync)."""
+        if not self.freshness.pass_allowed():
+            return self.clock.now() + self.cfg.daemon.tick  # a watch coming back wakes us
+        with self._lock:
+            tick, last = self.cfg.daemon.tick, self._last_pass
+            nodes = self._deadlines.next_due(self.actuator.busy, self.timeouts, last, tick)
+            asks = self._last_pass + ASK_INTERVAL if self.recovery.held() else float("inf")
+            revisit = self._last.plan.revisit_at  # at the plan's own time: "any time"
+            revisit = revisit if revisit > last else last + tick
+            return min(nodes, asks, revisit, self._backend_due, self._last_full + RESYNC_SECONDS)
 
     def _finish_pass(self, t_pass: float, kind: str, changed: int, started: int) -> None:
         seconds = time.perf_counter() - t_pass
         rec = self.pass_log.record(seconds, kind, changed, started)
         self.bus.publish(PassFinished(rec.at, seconds, kind, changed))
-
-    def _drive_in_progress(self, now: float) -> None:
-        """Keep multi-step operations moving: recovery, drains, power-off checks, clean-up."""
-        self.recovery.step(self._nodes, now)
-        for name, node in self._nodes.items():
-            side = self._side[name]
-            if self.actuator.busy(name) or self.recovery.holds(name):
-                continue
-            if side.uncordon and node.state in ON_STATES:
-                side.uncordon = not self.actuator.uncordon(name)
-            elif node.state == NodeState.DRAINING:
-                self.actuator.drain_step(node, side.action_id, first=not side.drain_started)
-                side.drain_started = True
-            elif node.state == NodeState.POWERING_OFF:
-                if now - side.last_describe >= DESCRIBE_INTERVAL:
-                    side.last_describe = now
-                    self.actuator.check_off(node)
-            elif node.state == NodeState.ON_ERROR and not side.cleaned_up:
-                side.cleaned_up = True
-                self.actuator.cleanup_failed_boot(node)
-            elif node.state == NodeState.OFF_ERROR and retry_due(node, now, self.timeouts):
-                tr = self._apply(name, Fact(FactKind.POWER_OFF_SENT, "retrying power-off"), now)
-                if tr is not None and tr.new == NodeState.POWERING_OFF:
-                    self.actuator.power_off(self._nodes[name], None)
 
     def _execute(self, result: Plan, now: float) -> int:
         started = 0
@@ -350,7 +357,8 @@ class Daemon:
             )
             self._side[action.node].action_id = action_id
             log.info("%s %s: %s", action.kind.value, action.node, action.reason)
-            waits = [self._waiting_since[k] for k in action.pods if k in self._waiting_since]
+            since = self._view.waiting_since
+            waits = [since[k] for k in action.pods if k in since]
             self.bus.publish(ActionStarted(now, action_id, action, min(waits, default=None)))
             if action.kind == ActionKind.POWER_ON:
                 fact, wanted = FactKind.POWER_ON_SENT, NodeState.POWERING_ON
@@ -388,6 +396,9 @@ class Daemon:
             self.cfg = new
             self.timeouts = timeouts(new)
             self.policies = policies
+            for name, node in self._nodes.items():
+                self._track(name, node)  # timeouts may have changed the due times
+            self._full_next = True
         log.info(
             "configuration reloaded from %s; changed: %s",
             cfg.source,
@@ -400,47 +411,31 @@ class Daemon:
 
     def add_periodic(self, interval: float, task: Callable[[float], None]) -> None:
         """Run `task(now)` from the loop every `interval` seconds (first run at start-up)."""
-        self._periodic.append([interval, task, float("-inf")])
-
-    def _run_periodic(self) -> None:
-        now = self.clock.now()
-        for entry in self._periodic:
-            interval, task, due = entry
-            if now >= due:
-                entry[2] = now + interval
-                try:
-                    task(now)
-                except Exception:
-                    log.exception("periodic task %r failed", task)
+        self.loop.add_periodic(interval, task)
 
     def start(self) -> None:
         self.backend.start(self.wake)
 
     def serve_forever(self) -> None:
-        """Run passes until `stop()`; a watch event wakes the loop, a tick bounds the wait."""
-        while not self._stop.is_set():
-            # Read every time: a config reload (SIGHUP) may change it. A hold ending
-            # (plan.revisit_at) is planned at its time, not at the next tick.
-            due = self._last.plan.revisit_at - self.clock.now()
-            woke = self._wake.wait(timeout=max(0.0, min(self.cfg.daemon.tick, due)))
-            if self._stop.is_set():
-                break
-            if woke:
-                time.sleep(DEBOUNCE_SECONDS)
-            self._wake.clear()
-            try:
-                self._run_periodic()
-                self.run_once()
-            except Exception:
-                log.exception("planning pass failed; retrying on the next event or tick")
+        self.loop.serve_forever()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.loop.stop()
+
+    # LoopHost
+    def now(self) -> float:
+        return self.clock.now()
+
+    def tick(self) -> float:
+        return self.cfg.daemon.tick
+
+    def pass_failed(self) -> None:
+        self._full_next = True  # start over from a clean slate
 
     def close(self) -> None:
         """Finish in-flight operations, then release everything (SIGTERM path)."""
         self.actuator.shutdown(wait=True)
+        self.control.recorder.stop()
         self.backend.stop()
         for pm in self.power.values():
             try:

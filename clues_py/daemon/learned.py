@@ -5,8 +5,9 @@
 - `TemplateHealth`: consecutive failed power-ons per template and the back-off they earn,
   so the planner falls back to the next template.
 
-Both are fed by the daemon (observations, bus events) and read when it builds a
-`ClusterSnapshot`; neither does I/O nor reads a clock (event times come with the events).
+Both are fed by the daemon (observations as they change, bus events) and read when it
+builds a `ClusterSnapshot`; neither does I/O nor reads a clock (event times come with the
+events).
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from clues_py.contracts import Observation
 from clues_py.daemon.bus import ActionFinished, TransitionEvent
 from clues_py.lifecycle import Timeouts, backoff
-from clues_py.model import ON_STATES, ManagedNode, NodeState, NodeTemplate, Resources
+from clues_py.model import ON_STATES, NodeObservation, NodeState, NodeTemplate, Resources
 
 log = logging.getLogger("clues.daemon")
 
@@ -31,28 +31,28 @@ class DaemonSetOverhead:
     def __init__(self) -> None:
         self.by_template: dict[str, Resources] = {}
 
-    def net_templates(
-        self,
-        nodes: Mapping[str, ManagedNode],
-        obs: Observation,
-        templates: Mapping[str, NodeTemplate],
-    ) -> dict[str, NodeTemplate]:
-        """Learn from `obs`, then return `templates` with the overhead subtracted."""
-        for name, node in nodes.items():
-            o = obs.nodes.get(name)
-            if o is None or not o.ready:
-                continue
-            ds = Resources()
-            for p in o.pods:
-                if p.daemonset and p.phase in ("Pending", "Running"):
-                    ds = ds + p.requests
-            old = self.by_template.get(node.template, Resources())
-            self.by_template[node.template] = Resources(
-                max(old.cpu_millis, ds.cpu_millis),
-                max(old.memory_bytes, ds.memory_bytes),
-                max(old.gpus, ds.gpus),
-                max(old.pods, ds.pods),
-            )
+    def learn(self, template: str, obs: NodeObservation) -> bool:
+        """Learn from one observation of a node of `template`; True if the overhead grew."""
+        if not obs.ready:
+            return False
+        ds = Resources()
+        for p in obs.pods:
+            if p.daemonset and p.phase in ("Pending", "Running"):
+                ds = ds + p.requests
+        old = self.by_template.get(template, Resources())
+        new = Resources(
+            max(old.cpu_millis, ds.cpu_millis),
+            max(old.memory_bytes, ds.memory_bytes),
+            max(old.gpus, ds.gpus),
+            max(old.pods, ds.pods),
+        )
+        if new == old and template in self.by_template:
+            return False
+        self.by_template[template] = new
+        return True
+
+    def net(self, templates: Mapping[str, NodeTemplate]) -> dict[str, NodeTemplate]:
+        """`templates` with the overhead learned so far subtracted."""
         seen = self.by_template
         return {
             n: replace(t, resources=(t.resources - seen[n]).clamp0()) if n in seen else t

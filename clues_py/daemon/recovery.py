@@ -15,7 +15,7 @@ happened; `reconcile.resolve_intent` then says
 
 A node the cluster moves on meanwhile (it turns Ready, or its Node goes away) is released
 untouched. This module only sequences; it runs from the daemon's loop, on the leader, in
-passes on current data (`Daemon._drive_in_progress`). See decision 0017.
+passes on current data (`Daemon.run_once`). See decision 0017.
 """
 
 from __future__ import annotations

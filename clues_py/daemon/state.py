@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from clues_py.config.load import Config
-from clues_py.model import ManagedNode, NodeState, Plan
+from clues_py.model import Demand, ManagedNode, NodeState, Plan
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
@@ -33,14 +34,28 @@ class NodeSide:
 
 @dataclass
 class LastPlan:
-    """The last pass: when, the plan, and the pending demand it saw."""
+    """The last pass: when, the plan, and the demand it saw (summed when asked)."""
 
     at: float = 0.0
     plan: Plan = field(default_factory=Plan)
-    pending: int = 0
-    pending_cpu: int = 0
-    pending_memory: int = 0
-    hidden: int = 0
+    demand: Demand = field(default_factory=Demand)
+
+    @property
+    def pending(self) -> int:
+        return len(self.demand.pods)
+
+    @cached_property
+    def pending_cpu(self) -> int:
+        return sum(p.requests.cpu_millis for p in self.demand.pods)
+
+    @cached_property
+    def pending_memory(self) -> int:
+        return sum(p.requests.memory_bytes for p in self.demand.pods)
+
+    @cached_property
+    def hidden(self) -> int:
+        # hidden work the admission rules counted as demand (decision 0015)
+        return sum(self.plan.counted.values())
 
 
 def recover_nodes(store: Store, cfg: Config, now: float) -> dict[str, ManagedNode]:
@@ -48,6 +63,21 @@ def recover_nodes(store: Store, cfg: Config, now: float) -> dict[str, ManagedNod
     names (new ones OFF), and unfinished actions closed as interrupted."""
     stored = store.load_nodes()
     nodes: dict[str, ManagedNode] = {}
+    with store.batch():
+        _recover(store, cfg, now, stored, nodes)
+    dropped = sorted(set(stored) - set(nodes))
+    if dropped:
+        log.warning("nodes in the store but no longer in the config (ignored): %s", dropped)
+    return nodes
+
+
+def _recover(
+    store: Store,
+    cfg: Config,
+    now: float,
+    stored: dict[str, ManagedNode],
+    nodes: dict[str, ManagedNode],
+) -> None:
     for t in cfg.templates:
         for name in t.node_names:
             node = stored.get(name)
@@ -62,7 +92,3 @@ def recover_nodes(store: Store, cfg: Config, now: float) -> dict[str, ManagedNod
         # The previous run died mid-call; the FSM's timeouts and the provider's own
         # state decide what really happened, so just close the record.
         store.finish_action(action["id"], "interrupted", "daemon restarted", at=now)
-    dropped = sorted(set(stored) - set(nodes))
-    if dropped:
-        log.warning("nodes in the store but no longer in the config (ignored): %s", dropped)
-    return nodes

@@ -1,7 +1,8 @@
 """The planner: `plan(snapshot, policies) -> Plan`, pure and deterministic.
 
 Policies run in order on one `PlanBuilder` (see `builder.py`); each may add actions,
-veto earlier ones and record reasons. The policies and expanders themselves are plugins
+veto earlier ones and record reasons. A `PlanMemo` (`memo.py`) carries indexes from one
+plan to the next so a pass costs what changed, not the cluster's size. The policies and expanders themselves are plugins
 (`plugins/policies/`, `plugins/expanders/`): the planner never imports them; the daemon's
 pipeline (`clues_py/daemon/pipeline.py`) resolves them by name. The planner does
 no I/O and reads no clock (`snapshot.now` is the time); the daemon executes the
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from clues_py.model import ClusterSnapshot, Plan
 from clues_py.planner.builder import PlanBuilder, Policy
 from clues_py.planner.chain import ChainError
+from clues_py.planner.memo import PlanMemo
 
 __all__ = [
     "ChainError",
     "PlanBuilder",
+    "PlanMemo",
     "PlannerSettings",
     "Policy",
     "check_pipeline",
@@ -40,12 +43,22 @@ class PlannerSettings:
     pending_grace: float = 0  # ignore pods pending for less than this
 
 
-def plan(snapshot: ClusterSnapshot, policies: Sequence[Policy]) -> Plan:
-    """Run `policies` in order over `snapshot` and return the resulting plan."""
-    builder = PlanBuilder(snapshot)
+def plan(
+    snapshot: ClusterSnapshot, policies: Sequence[Policy], memo: PlanMemo | None = None
+) -> Plan:
+    """Run `policies` in order over `snapshot` and return the resulting plan.
+
+    `memo`: the indexes kept from the previous plan of the same caller (`PlanMemo`), brought
+    up to date from what changed; the plan is the same as without it, only cheaper.
+    """
+    builder = PlanBuilder(snapshot, memo)
     for policy in policies:
         builder.current = policy.name  # reasons it writes are attributed to it
         policy.apply(snapshot, builder)
+        if not getattr(policy, "declares_revisits", False):
+            # It may change its mind any time: plan again on every tick (a revisit at the
+            # snapshot's own time; the daemon reads it as "at the next tick").
+            builder.revisit_at = min(builder.revisit_at, snapshot.now)
     return builder.build()
 
 

@@ -21,6 +21,7 @@ BookingExpired) are decided here; Provisioned and Failed follow the packing
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +30,7 @@ from clues_py.model import (
     HiddenDemand,
     QueueQuota,
     RequestUpdate,
+    due_at,
     format_bytes,
     format_cpu,
 )
@@ -82,6 +84,11 @@ class Admission:
     # ProvisioningRequest "ns/name" -> its counted entries (for Provisioned/Failed after packing)
     requests: dict[str, list[HiddenDemand]] = field(default_factory=dict)
     atomic: set[str] = field(default_factory=set)  # request "ns/name" packed all-or-nothing
+    # A verdict may change then with nothing else changing (a booking or a timeout ends).
+    revisit_at: float = math.inf
+
+    def revisit(self, at: float) -> None:
+        self.revisit_at = min(self.revisit_at, at)
 
     def reason_of(self, key: str, reasons: Mapping[str, str]) -> str | None:
         """The reason shown for `key`, following aliases (at most a few hops)."""
@@ -197,6 +204,7 @@ class _Classifier:
                 f"(booking_time {rules.booking_time:.0f} s)",
             )
             return
+        out.revisit(due_at(h.provisioned_at, rules.booking_time))
         # Pods consuming the request arrive as ordinary pods; book only the rest.
         arrived = h.consumed
         for e in entries:
@@ -264,6 +272,10 @@ class _Classifier:
                 "clues-py no longer holds or powers on nodes for it"
             )
             return
+        stale = due_at(h.since or h.created, limit)  # the first time `age > limit` holds
+        while stale - (h.since or h.created) <= limit:
+            stale = math.nextafter(stale, math.inf)
+        self.out.revisit(stale)
         self.out.counted.append(h)
 
     # ------------------------------------------------------------------ suspended Jobs

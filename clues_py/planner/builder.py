@@ -6,14 +6,19 @@ be served (`unplaceable`) or why a node was left alone (`kept`), and *reserve* n
 that later policies must not power off (a node the scale-up counted on, the nodes
 that keep `min_nodes` on). The builder enforces two safety rules whatever the
 policies do: disabled nodes are never acted on, and a node gets at most one action.
-Packing lives in `packing.py`; the policies themselves in `plugins/policies/`.
+Policies say when their decision would change with time alone (`revisit`: an idle node's
+idle_time running out...) so the daemon need not plan while nothing changes; the indexes
+kept between passes are `memo`'s (`memo.py`). Packing lives in `packing.py`; the policies
+themselves in `plugins/policies/`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from clues_py.model import Action, ActionKind, ClusterSnapshot, Plan, RequestUpdate
+from clues_py.planner.memo import PlanMemo
 
 __all__ = ["PlanBuilder", "Policy"]
 
@@ -26,6 +31,10 @@ class Policy(Protocol):
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         """Required. Add, veto or annotate; must be pure (no I/O, no clock)."""
+
+    # Optional: `declares_revisits = True` promises that the policy calls
+    # `builder.revisit(t)` for every time `t` at which its decisions could change with
+    # nothing else changing. Without it the daemon plans again on every tick.
 
 
 class _Attributed(dict[str, str]):
@@ -44,37 +53,53 @@ class _Attributed(dict[str, str]):
         )
 
     def update(self, *args: object, **kwargs: str) -> None:
-        for k, v in dict(*args, **kwargs).items():
-            self[k] = v
+        items: Mapping[str, str]
+        if len(args) == 1 and not kwargs and type(args[0]) is dict:
+            items = args[0]  # no copy: the common bulk case
+        else:
+            items = dict(*args, **kwargs)
+        b = self._builder
+        # Keys reserved with the same reason keep the reserving policy; the rest (all of
+        # them, for demand keys) take the current one: dict-sized C-level updates.
+        special = [k for k, why in b.reserved.items() if items.get(k) == why]
+        dict.update(self, items)
+        b.decided_by.update(dict.fromkeys(items, b.current))
+        for k in special:
+            b.decided_by[k] = b.reserved_by.get(k, b.current)
+
+    def fill(self, keys: Iterable[str], value: str) -> None:
+        """`update(dict.fromkeys(keys, value))`: one reason for many keys."""
+        self.update(dict.fromkeys(keys, value))
 
 
 class PlanBuilder:
     """Mutable accumulator for one `plan()` call; `build()` freezes it into a `Plan`."""
 
-    def __init__(self, snap: ClusterSnapshot) -> None:
+    def __init__(self, snap: ClusterSnapshot, memo: PlanMemo | None = None) -> None:
         self.snapshot = snap
+        # Indexes over this snapshot (kept from the previous plan when the caller has one).
+        self.memo = memo if memo is not None else PlanMemo()
+        self.revisit_at = float("inf")
         # demand key or node -> name of the policy that last wrote its reason (explain)
         self.decided_by: dict[str, str] = {}
         self.current = "planner"  # policy being applied (set by `plan()`)
         # node -> why it must stay on during this plan (power-offs of it are refused)
         self.reserved: dict[str, str] = {}
         self.reserved_by: dict[str, str] = {}  # node -> policy that reserved it
-        self.unplaceable: dict[str, str] = _Attributed(self)
-        self.kept: dict[str, str] = _Attributed(self)
+        self.unplaceable = _Attributed(self)
+        self.kept = _Attributed(self)
         # node -> demand counted on it (its free room or its boot): not spare capacity
         self.claimed: dict[str, str] = {}
         # hidden work: key -> pods counted as demand; key -> why it is not demand;
         # warnings worth an Event; conditions to set on ProvisioningRequests
         self.counted: dict[str, int] = {}
-        self.held: dict[str, str] = _Attributed(self)
+        self.held = _Attributed(self)
         self.warnings: dict[str, str] = {}
         self.requests: list[RequestUpdate] = []
         self._actions: dict[str, Action] = {}  # node -> action, in insertion order
-        # Earliest instant a policy said its decision changes by itself (a hold expiring).
-        self.revisit_at = float("inf")
         # node -> why new pods should avoid it (PreferNoSchedule scale-down taint)
         self.candidates: dict[str, str] = {}
-        self._disabled = frozenset(n.name for n in snap.nodes if not n.enabled)
+        self._disabled = frozenset(self.memo.nodes(snap).disabled)
         for name in sorted(self._disabled):
             self.kept[name] = "disabled"
 
@@ -137,19 +162,21 @@ class PlanBuilder:
             self.veto(existing, reason)
 
     def revisit(self, at: float) -> None:
-        """Ask for a new plan at `at` even if nothing changes (e.g. when a hold ends)."""
+        """The plan may change at `at` with nothing else changing: plan again then (times
+        not after the snapshot's are ignored: this plan already covers them)."""
         if self.snapshot.now < at < self.revisit_at:
             self.revisit_at = at
 
     def build(self) -> Plan:
+        """The plan; the builder hands its maps over (no copies) and must not be used after."""
         return Plan(
             tuple(self._actions.values()),
-            dict(self.unplaceable),
-            dict(self.kept),
-            dict(self.decided_by),
-            dict(self.counted),
-            dict(self.held),
-            dict(self.warnings),
+            self.unplaceable,
+            self.kept,
+            self.decided_by,
+            self.counted,
+            self.held,
+            self.warnings,
             tuple(self.requests),
             self.revisit_at,
             {n: r for n, r in self.candidates.items() if n not in self._actions},

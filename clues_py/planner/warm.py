@@ -1,8 +1,10 @@
 """Warm capacity helpers shared by min_nodes, keep_free and schedule windows.
 
 `keep_on` keeps at least N managed nodes on (reserving some that are on, powering on
-OFF ones); `power_on_candidates` orders the OFF nodes such policies may wake. Which N,
-and when, is the policies' business (`plugins/policies/`); limits veto afterwards.
+OFF ones); `power_on_candidates` orders the OFF nodes such policies may wake, and asks for
+the plan to be revisited when one that must wait (retry delay, template back-off) may be
+woken. Which N, and when, is the policies' business (`plugins/policies/`); limits veto
+afterwards. Nodes come from the planner memo's index, so only those that matter are read.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ _KEEP_RANK = {NodeState.USED: 0, NodeState.POWERING_ON: 1, NodeState.IDLE: 2}
 def not_off_counts(snap: ClusterSnapshot, builder: PlanBuilder) -> dict[str, int]:
     """template -> nodes not OFF, counting power-ons already in the plan (for max_count)."""
     out: dict[str, int] = {}
-    for n in snap.nodes:
-        if n.state is not NodeState.OFF:
-            out[n.template] = out.get(n.template, 0) + 1
+    for (state, template), count in builder.memo.nodes(snap).counts.items():
+        if state is not NodeState.OFF and count > 0:
+            out[template] = out.get(template, 0) + count
     for a in builder.power_ons():
         out[a.template] = out.get(a.template, 0) + 1
     return out
@@ -32,18 +34,17 @@ def power_on_candidates(
     """OFF enabled nodes that may be woken now: highest template priority, cheapest,
     fewest failed attempts, name; GPU templates last (warm capacity is for any work)."""
     ranked = []
-    for n in snap.nodes:
+    now = snap.now
+    for n in builder.memo.nodes(snap).in_state(NodeState.OFF):
         t = snap.templates.get(n.template)
-        if (
-            t is not None
-            and n.state is NodeState.OFF
-            and n.enabled
-            and n.retry_at <= snap.now
-            and builder.action_for(n.name) is None
-            and snap.template_backoff.get(t.name, float("-inf")) <= snap.now
-        ):
-            gpu = 1 if gpu_last and t.resources.gpus else 0
-            ranked.append(((gpu, -t.priority, t.cost_per_hour, n.attempts, n.name), n))
+        if t is None or not n.enabled or builder.action_for(n.name) is not None:
+            continue
+        backoff = snap.template_backoff.get(t.name, float("-inf"))
+        if n.retry_at > now or backoff > now:
+            builder.revisit(max(n.retry_at, backoff))
+            continue
+        gpu = 1 if gpu_last and t.resources.gpus else 0
+        ranked.append(((gpu, -t.priority, t.cost_per_hour, n.attempts, n.name), n))
     ranked.sort(key=lambda c: c[0])
     return [n for _, n in ranked]
 
@@ -66,6 +67,10 @@ def power_on(
     return False
 
 
+def _last_busy(n: ManagedNode, now: float) -> float:
+    return now if n.state is NodeState.USED else max(n.since, n.last_used)
+
+
 def keep_on(
     snap: ClusterSnapshot, builder: PlanBuilder, want: int, label: str, policy: str
 ) -> None:
@@ -77,9 +82,11 @@ def keep_on(
     """
     if want <= 0:
         return
-    on = [n for n in snap.nodes if n.state in _KEEP_RANK]
+    index = builder.memo.nodes(snap)
+    on = [n for state in _KEEP_RANK for n in index.in_state(state)]
     count = len(on) + len(builder.power_ons())
-    on.sort(key=lambda n: (_KEEP_RANK[n.state], -max(n.since, n.last_used), n.name))
+    # A node running work is in use now, whenever its observation last changed.
+    on.sort(key=lambda n: (_KEEP_RANK[n.state], -_last_busy(n, snap.now), n.name))
     for n in on[:want]:
         builder.reserve(n.name, f"{label}: keeping {min(want, len(on))} nodes on")
     if count >= want:

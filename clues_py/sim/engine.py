@@ -188,7 +188,10 @@ class Simulation:
             elif s in (NodeState.ON_ERROR, NodeState.OFF_ERROR):
                 out.append(n.retry_at)
         out.extend(d.template_backoff().values())
-        out.append(d.last_plan.plan.revisit_at)
+        last = d.last_plan
+        # A revisit at the plan's own time means "any time" (a policy that declares none):
+        # the daemon then plans again on its next tick.
+        out.append(last.plan.revisit_at if last.plan.revisit_at > last.at else last.at + d.tick())
         return [t + _EPS for t in out if t - self.t0 < FOREVER]
 
     def _grid(self, t: float) -> float:
@@ -299,6 +302,7 @@ class Simulation:
         self.result.end = now - self.t0
         self.result.metrics = self._metrics(now)
         be.stop()
+        d.control.recorder.stop()
         d.store.close()
         sb.stop()
         return self.result

@@ -293,6 +293,7 @@ class ClusterCache:
                 nodes=frozenset(self._changed_nodes),
                 pending=self._pending.take_journal(),
                 other=self._other,
+                revisit_at=self._pending.next_due(),
             )
             self._changed_nodes = set()
             self._other = self._full = False

@@ -3,16 +3,19 @@
 Like Cluster Autoscaler: pods get `TriggeredScaleUp` / `NotTriggerScaleUp`, nodes get
 `PoweringOn`, `PoweringOff`, `PowerOnFailed`, `NodeError`...; repeats of the same
 (object, reason, message) are aggregated into one core/v1 Event whose `count` and
-`lastTimestamp` grow. `NotTriggerScaleUp` is emitted at most once per pod and message every
-`not_triggered_interval` seconds (daemon clock), since the planner says it on every pass,
-and never for a pod that triggered a scale-up or merely waits for free room or a booting
-node (a pod gets one of the two, never both). Hidden work the planner warns about (a
-Workload that held nodes too long without pods) gets a Warning on its own object.
+`lastTimestamp` grow. `NotTriggerScaleUp` is written once per pod and message while the pod
+waits, and for at most `per_reason` pods with the same message every
+`not_triggered_interval` seconds (daemon clock): ten thousand pods waiting for the same
+reason are a handful of Events, not ten thousand writes (`clues explain` has every pod). It
+is never written for a pod that triggered a scale-up or merely waits for free room or a
+booting node (a pod gets one of the two, never both). Hidden work the planner warns about
+(a Workload that held nodes too long without pods) gets a Warning on its own object.
 
 Bus listeners run in the daemon's loop, so `on_event` only builds small records and puts them
-on a bounded queue; one writer thread talks to the API server (a full queue drops, never
-blocks). Only the leader writes. What the daemon decides is the daemon's business; this
-module only reports it.
+on a bounded queue, and keeps a reference to the latest plan; one writer thread talks to
+the API server (a full queue drops, never blocks) and compares each plan it picks up with
+the one before, with dict-sized set operations. Only the leader writes. What the daemon
+decides is the daemon's business; this module only reports it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 COMPONENT = "clues-py"
 STATUS_CONFIGMAP = "clues-status"
 NODE_EVENT_NAMESPACE = "default"  # Nodes are cluster-scoped; their events live in default
+_PLAN = object()  # queue marker: a plan is waiting in EventRecorder._plan
 _TIMEOUT = (5.0, 10.0)
 # (old, new) or new -> (reason, type); the transition's own reason becomes the message.
 _NODE_REASONS: dict[NodeState, tuple[str, str]] = {
@@ -93,6 +97,7 @@ class EventRecorder:
         is_leader: Callable[[], bool] = lambda: True,
         status_interval: float = 5.0,
         not_triggered_interval: float = 300.0,
+        per_reason: int = 5,
         wall: Callable[[], float] = time.time,
         max_queue: int = 1000,
     ) -> None:
@@ -102,11 +107,20 @@ class EventRecorder:
         self.status_interval = status_interval
         self.not_triggered_interval = not_triggered_interval
         self._wall = wall
-        self._queue: queue.Queue[EventRecord | dict[str, str] | None] = queue.Queue(max_queue)
+        self.per_reason = per_reason
+        self._queue: queue.Queue[EventRecord | dict[str, str] | object | None] = queue.Queue(
+            max_queue
+        )
         self._last_status = float("-inf")
-        self._not_triggered: dict[tuple[str, str], float] = {}
-        self._triggered: set[str] = set()  # pending pods that got TriggeredScaleUp
+        # The latest plan not handled yet (the writer picks it up), and the last handled one.
+        self._plan_lock = threading.Lock()
+        self._plan: Any = None
+        self._unplaceable: Mapping[str, str] = {}
+        self._not_triggered: dict[str, str] = {}  # pod key -> message written for it
+        self._per_reason: dict[str, tuple[float, int]] = {}  # message -> (window start, count)
+        self._triggered: set[str] = set()  # waiting pods that got TriggeredScaleUp
         self._warned: set[tuple[str, str]] = set()
+        self.sampled_out = 0  # NotTriggerScaleUp not written: enough pods had that message
         # (kind, ns, name, reason, message) -> (event name, namespace, count)
         self._seen: dict[tuple[str, str, str, str, str], tuple[str, str, int]] = {}
         self._thread: threading.Thread | None = None
@@ -121,7 +135,11 @@ class EventRecorder:
             return
         name = type(event).__name__
         if name == "PlanEvent":
-            self._on_plan(event)
+            with self._plan_lock:
+                waiting = self._plan is not None
+                self._plan = event
+            if not waiting:
+                self._put(_PLAN)  # the writer takes the latest plan when it gets there
         elif name == "ActionStarted" and event.action.kind == ActionKind.POWER_ON:
             a = event.action
             for key in a.pods:
@@ -146,29 +164,38 @@ class EventRecorder:
             self._put(EventRecord("Node", "", event.node.name, reason, msg, etype))
 
     def _on_plan(self, event: Any) -> None:
-        now = event.at
-        pending = {p.key for p in event.snapshot.demand.pods}
-        for key, why in event.plan.unplaceable.items():
+        """Writer thread: NotTriggerScaleUp for pods whose reason is new, and the status."""
+        now, unplaceable = event.at, event.plan.unplaceable
+        acted = {k for a in event.plan.actions for k in a.pods}
+        for key in self._unplaceable.keys() - unplaceable.keys():
+            self._not_triggered.pop(key, None)  # no longer waiting: forget it
+            if key not in acted:
+                self._triggered.discard(key)
+        for key, why in unplaceable.items() - self._unplaceable.items():
             pod = _pod(key)
-            if pod is None or key not in pending or key in self._triggered:
+            if pod is None or self._not_triggered.get(key) == why or key in self._triggered:
                 continue
             if why.startswith(_WAITING):
                 continue
-            last = self._not_triggered.get((key, why), float("-inf"))
-            if now - last >= self.not_triggered_interval:
-                self._not_triggered[(key, why)] = now
-                msg = f"pod didn't trigger scale-up: {why}"
-                self._put(EventRecord("Pod", pod[0], pod[1], "NotTriggerScaleUp", msg))
-        # Forget pods that are no longer pending, so the map stays bounded.
-        for k in [k for k in self._not_triggered if k[0] not in pending]:
-            del self._not_triggered[k]
-        self._triggered &= pending
+            start, count = self._per_reason.get(why, (float("-inf"), 0))
+            if now - start >= self.not_triggered_interval:
+                start, count = now, 0
+            if count >= self.per_reason:
+                self.sampled_out += 1
+                continue
+            self._per_reason[why] = (start, count + 1)
+            self._not_triggered[key] = why
+            msg = f"pod didn't trigger scale-up: {why}"
+            self._write(EventRecord("Pod", pod[0], pod[1], "NotTriggerScaleUp", msg))
+        self._unplaceable = unplaceable
         self._warn_hidden(event.plan.warnings)
+        if len(self._per_reason) > 10_000:
+            self._per_reason.clear()
         if now - self._last_status >= self.status_interval:
             self._last_status = now
-            self._put(status_data(event))
+            self._write(status_data(event))
 
-    def _warn_hidden(self, warnings: dict[str, str]) -> None:
+    def _warn_hidden(self, warnings: Mapping[str, str]) -> None:
         """One Warning per (object, message) on the object a hidden-demand key names."""
         for key, message in warnings.items():
             prefix, _, rest = key.partition(":")
@@ -178,10 +205,12 @@ class EventRecorder:
             self._warned.add((key, message))
             kind, api = _HIDDEN_KINDS[prefix]
             name = name.split("/")[0]  # a pod set suffix is not part of the object name
-            self._put(EventRecord(kind, ns, name, "HiddenDemandReleased", message, "Warning", api))
+            self._write(
+                EventRecord(kind, ns, name, "HiddenDemandReleased", message, "Warning", api)
+            )
         self._warned &= set(warnings.items())
 
-    def _put(self, item: EventRecord | dict[str, str]) -> None:
+    def _put(self, item: EventRecord | dict[str, str] | object) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -209,18 +238,30 @@ class EventRecorder:
             item = self._queue.get()
             if item is None:
                 return
-            try:
-                if isinstance(item, EventRecord):
-                    self.write_event(item)
-                else:
-                    self.write_status(item)
-                self.written += 1
-            except (ApiException, HTTPError) as exc:
-                self.failed += 1
-                log.warning("kubernetes events: write failed: %s", _why(exc))
-            except Exception:
-                self.failed += 1
-                log.exception("kubernetes events: write failed")
+            if item is _PLAN:
+                with self._plan_lock:
+                    event, self._plan = self._plan, None
+                if event is not None:
+                    try:
+                        self._on_plan(event)
+                    except Exception:
+                        log.exception("kubernetes events: reporting a plan failed")
+            elif isinstance(item, EventRecord | dict):
+                self._write(item)
+
+    def _write(self, item: EventRecord | dict[str, str]) -> None:
+        try:
+            if isinstance(item, EventRecord):
+                self.write_event(item)
+            else:
+                self.write_status(item)
+            self.written += 1
+        except (ApiException, HTTPError) as exc:
+            self.failed += 1
+            log.warning("kubernetes events: write failed: %s", _why(exc))
+        except Exception:
+            self.failed += 1
+            log.exception("kubernetes events: write failed")
 
     def write_event(self, rec: EventRecord) -> None:
         """Create the Event, or bump count/lastTimestamp of the one already written for it."""

@@ -125,6 +125,10 @@ class PendingSet:
             self._tuple = tuple(self._infos)
         return self._tuple
 
+    def next_due(self) -> float:
+        """When a candidate may come of age with no event (inf: none waits)."""
+        return self._waiting[0][0] + self.grace if self._waiting else float("inf")
+
     def take_journal(self) -> dict[str, PodInfo | None]:
         journal, self.journal = self.journal, {}
         return journal

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, MAX_NODES, PROTECT_LABEL, PluginContext, Range
-from clues_py.model import Action, ActionKind, ClusterSnapshot, ManagedNode, NodeState
+from clues_py.model import Action, ActionKind, ClusterSnapshot, ManagedNode, NodeState, due_at
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.drainability import DrainContext, check_node
 from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
@@ -29,6 +29,7 @@ from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
 
 class Consolidation:
     name = "consolidation"
+    declares_revisits = True
 
     @dataclass(frozen=True)
     class Config:
@@ -85,6 +86,7 @@ class Consolidation:
             return
         since_up = snap.now - snap.last_scale_up
         if since_up < c.delay_after_scale_up:
+            builder.revisit(due_at(snap.last_scale_up, c.delay_after_scale_up))
             for _, n in candidates:
                 builder.keep(
                     n.name,

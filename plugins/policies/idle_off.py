@@ -26,6 +26,7 @@ from clues_py.model import (
     DemandHistory,
     ManagedNode,
     NodeState,
+    due_at,
 )
 from clues_py.planner.breakeven import break_even_seconds, off_time
 from clues_py.planner.builder import PlanBuilder
@@ -37,6 +38,7 @@ def idle_since(n: ManagedNode) -> float:
 
 class IdleOff:
     name = "idle_off"
+    declares_revisits = True
 
     @dataclass(frozen=True)
     class Config:
@@ -65,8 +67,8 @@ class IdleOff:
         now, delay = snap.now, self.config.scale_down_delay
         since_up = now - snap.last_scale_up
         out = []
-        for n in snap.nodes:
-            if n.state is not NodeState.IDLE or not n.enabled:
+        for n in builder.memo.nodes(snap).in_state(NodeState.IDLE):
+            if not n.enabled:
                 continue
             obs = n.observed
             busy = obs.workload_pods if obs is not None else ()
@@ -80,7 +82,7 @@ class IdleOff:
                     f"scale-down delay: last scale-up {since_up:.0f} s ago "
                     f"< scale_down_delay {delay:.0f} s",
                 )
-                builder.revisit(snap.last_scale_up + delay)
+                builder.revisit(due_at(snap.last_scale_up, delay))
             elif n.name in builder.reserved:
                 builder.keep(n.name, builder.reserved[n.name])
             else:
@@ -90,8 +92,8 @@ class IdleOff:
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         now, idle_time = snap.now, self.config.idle_time
         held: dict[str, int] = {}  # template -> spare idle nodes kept by earlier policies
-        for n in snap.nodes:
-            if n.state is NodeState.IDLE and n.name in builder.reserved and not n.workload_pods:
+        for n in builder.memo.nodes(snap).in_state(NodeState.IDLE):
+            if n.name in builder.reserved and not n.workload_pods:
                 held[n.template] = held.get(n.template, 0) + 1
         eligible = self._eligible(snap, builder)
         eligible.sort(key=lambda n: (-idle_since(n), n.name))
@@ -105,7 +107,7 @@ class IdleOff:
                 reason = f"idle for {idle_for:.0f} s >= idle_time {idle_time:.0f} s"
             elif not self.config.break_even or t is None:
                 builder.keep(n.name, f"idle {idle_for:.0f} s < idle_time {idle_time:.0f} s")
-                builder.revisit(idle_since(n) + idle_time)
+                builder.revisit(due_at(idle_since(n), idle_time))
                 continue
             else:
                 cycle = break_even_seconds(t) + self.config.wait_weight * t.boot_seconds

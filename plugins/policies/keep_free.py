@@ -29,6 +29,7 @@ def spare_cpu(snap: ClusterSnapshot, n: ManagedNode) -> int:
 
 class KeepFree:
     name = "keep_free"
+    declares_revisits = True  # power_on_candidates asks for the times it depends on
 
     @dataclass(frozen=True)
     class Config:
@@ -55,9 +56,10 @@ class KeepFree:
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         want_nodes, want_cpu = self.config.nodes, round(self.config.cpu * 1000)
+        index = builder.memo.nodes(snap)
         spare = [
             n
-            for n in snap.nodes
+            for n in index.in_state(NodeState.IDLE) + index.in_state(NodeState.POWERING_ON)
             if n.enabled
             and n.name not in builder.claimed
             and builder.action_for(n.name) is None

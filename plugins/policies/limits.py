@@ -31,6 +31,7 @@ COUNTED = frozenset(
 
 class Limits:
     name = "limits"
+    declares_revisits = True  # nothing here depends on the time
 
     @dataclass(frozen=True)
     class Config:
@@ -58,19 +59,22 @@ class Limits:
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         c = self.config
+        power_ons = builder.power_ons()
+        if not power_ons:
+            return
         booting = on = cpu = mem = 0
         cost = 0.0
-        for n in snap.nodes:
-            if n.state not in COUNTED:
+        for (state, template), count in sorted(builder.memo.nodes(snap).counts.items()):
+            if state not in COUNTED or count <= 0:
                 continue
-            on += 1
-            booting += n.state is NodeState.POWERING_ON
-            t = snap.templates.get(n.template)
+            on += count
+            booting += count if state is NodeState.POWERING_ON else 0
+            t = snap.templates.get(template)
             if t is not None:
-                cpu += t.resources.cpu_millis
-                mem += t.resources.memory_bytes
-                cost += t.cost_per_hour
-        for a in builder.power_ons():
+                cpu += count * t.resources.cpu_millis
+                mem += count * t.resources.memory_bytes
+                cost += count * t.cost_per_hour
+        for a in power_ons:
             t = snap.templates.get(a.template)
             tc = t.resources.cpu_millis if t else 0
             tm = t.resources.memory_bytes if t else 0

@@ -20,6 +20,7 @@ from clues_py.planner.warm import keep_on
 
 class MinNodes:
     name = "min_nodes"
+    declares_revisits = True  # keep_on asks for the times it depends on
 
     @dataclass(frozen=True)
     class Config:

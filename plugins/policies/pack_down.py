@@ -21,17 +21,27 @@ disabled node, or an unmanaged one. Comes after `scale_up` and before `idle_off`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, PROTECT_LABEL, PluginContext, Range
-from clues_py.model import ClusterSnapshot, NodeState
+from clues_py.model import ClusterSnapshot, NodeState, due_at
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
 
 
+def _quiet_from(last: float, quiet: float) -> float:
+    """The first time `t` with `last <= t - quiet` (how `apply` compares)."""
+    t = due_at(last, quiet)
+    while last > t - quiet:
+        t = math.nextafter(t, math.inf)
+    return t
+
+
 class PackDown:
     name = "pack_down"
+    declares_revisits = True  # demand "falls" `quiet` seconds after the last arrival
 
     @dataclass(frozen=True)
     class Config:
@@ -65,6 +75,8 @@ class PackDown:
             u = utilisation(obs)
             seen = snap.demand_history.get(n.template)
             falling = seen is None or seen.arrivals.last <= quiet_since
+            if not falling and seen is not None:
+                builder.revisit(_quiet_from(seen.arrivals.last, self.config.quiet))
             if (
                 falling
                 and (u < self.config.threshold or n.state is NodeState.IDLE)

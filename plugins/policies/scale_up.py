@@ -7,23 +7,26 @@ choice are `clues_py.planner.packing`'s; this policy turns its result into POWER
 actions (each naming the demand it is for), reserves the running nodes the demand was
 counted on (so idle power-off leaves them alone), records for every unit that gets no
 power-on why, and says which conditions the ProvisioningRequests get. Limits are the
-`limits` policy's job.
+`limits` policy's job. The pod groups and the bins come from the planner's memo
+(`builder.memo`), so a pass costs what changed; the plan is revisited when young demand
+comes of age, a booking or hidden-demand timeout ends, a back-off ends or a failed node
+may be retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from clues_py.contracts import DAY, PluginContext, Range
-from clues_py.model import Action, ActionKind, ClusterSnapshot, HiddenDemand, PodInfo
+from clues_py.model import Action, ActionKind, ClusterSnapshot, HiddenDemand, due_at
 from clues_py.planner.admission import Admission, Rules, classify, request_updates
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.chain import ExpanderChain
-from clues_py.planner.packing import PackResult, group_demand, never_fits, pack
+from clues_py.planner.demand import DemandGroups
+from clues_py.planner.packing import PackResult, never_fits, pack
 
-_U = TypeVar("_U", PodInfo, HiddenDemand)
 _KIND_NAMES = {"workload": "Workload", "provisioningrequest": "ProvisioningRequest"}
 # How counted hidden work on free room or a booting node is described, by kind.
 _COMING = {
@@ -60,6 +63,7 @@ def _placed(result: PackResult, keys: set[str]) -> int:
 
 class ScaleUp:
     name = "scale_up"
+    declares_revisits = True
 
     @dataclass(frozen=True)
     class Config:
@@ -93,23 +97,38 @@ class ScaleUp:
         builder.held.update(adm.held)
         builder.warnings.update(adm.warnings)
         builder.requests.extend(adm.updates)
-        pods = self._old_enough(snap, snap.demand.pods, builder)
+        builder.revisit(adm.revisit_at)
+        demand = builder.memo.demand(snap)
+        young = self._young_pods(snap, demand, builder)
         hidden = self._old_enough(snap, adm.counted, builder)
         for h in (*hidden, *adm.booked):
             builder.counted[h.key] = builder.counted.get(h.key, 0) + h.count
-        result = self._pack(snap, builder, pods, hidden, adm)
+        result = self._pack(snap, builder, demand, young, hidden, adm)
         failed = dict(result.unplaceable)  # before `_record` adds placements to the reasons
         where = self._record(snap, builder, result)
         hopeless = [k for k, why in failed.items() if never_fits(why)]
         builder.requests.extend(request_updates(adm, where, failed, hopeless))
         self._mirror_aliases(builder, adm)
 
-    def _old_enough(self, snap: ClusterSnapshot, units: Sequence[_U], b: PlanBuilder) -> list[_U]:
+    def _young_pods(self, snap: ClusterSnapshot, demand: DemandGroups, b: PlanBuilder) -> list[str]:
+        """Pending pods younger than `pending_grace` (found by bisection): they wait."""
+        now, grace = snap.now, self.config.pending_grace
+        young = demand.young_pods(now, grace)
+        for key in young:
+            created = demand.created(key)
+            b.unplaceable[key] = f"pending for {now - created:.0f} s < pending_grace {grace:.0f} s"
+            b.revisit(due_at(created, grace))
+        return young
+
+    def _old_enough(
+        self, snap: ClusterSnapshot, units: Sequence[HiddenDemand], b: PlanBuilder
+    ) -> list[HiddenDemand]:
         grace, out = self.config.pending_grace, []
         for u in units:
             age = snap.now - u.created
             if age < grace:
                 b.unplaceable[u.key] = f"pending for {age:.0f} s < pending_grace {grace:.0f} s"
+                b.revisit(due_at(u.created, grace))
             else:
                 out.append(u)
         return out
@@ -118,7 +137,8 @@ class ScaleUp:
         self,
         snap: ClusterSnapshot,
         builder: PlanBuilder,
-        pods: list[PodInfo],
+        demand: DemandGroups,
+        young: list[str],
         hidden: list[HiddenDemand],
         adm: Admission,
     ) -> PackResult:
@@ -129,13 +149,19 @@ class ScaleUp:
             units = [
                 h for h in hidden if h.kind != "ProvisioningRequest" or h.object_key not in dropped
             ]
+            groups = demand.groups(young, units, adm.booked)
+            if not groups:  # nothing to pack: the bins need not even be synced
+                result = PackResult()
+                break
             result = pack(
                 snap,
-                group_demand(pods, units, adm.booked),
+                groups,
                 taken=taken,
                 chain=self.chain,
                 gpu_nodes_for_cpu_work=self.config.gpu_nodes_for_cpu_work,
+                bins=builder.memo.bins(snap),
             )
+            builder.revisit(result.revisit_at)
             fresh = False
             for req in sorted(adm.atomic - dropped.keys()):
                 keys = [e.key for e in adm.requests[req]]
@@ -169,24 +195,22 @@ class ScaleUp:
         for node, keys in result.existing.items():
             builder.claimed[node] = f"{describe_keys(keys)} counted on its free room"
             builder.reserve(node, f"{describe_keys(keys)} counted on its free room")
-            for k in keys:
+            builder.unplaceable.fill(
+                keys, f"fits on existing node {node}; the scheduler will place it"
+            )
+            for k in [k for k in keys if k in kinds] if kinds else ():
                 where.setdefault(k, "existing")
-                builder.unplaceable[k] = why(
-                    k,
-                    f"fits on existing node {node}; the scheduler will place it"
-                    if k not in kinds
-                    else f"counted on the free room of Ready node {node}",
-                )
+                builder.unplaceable[k] = why(k, f"counted on the free room of Ready node {node}")
         for node, keys in result.booting.items():
             builder.claimed[node] = f"{describe_keys(keys)} wait for it to boot"
             builder.reserve(node, f"{describe_keys(keys)} wait for it to boot")
-            for k in keys:
+            builder.unplaceable.fill(keys, f"waits for booting node {node}")
+            for k in [k for k in keys if k in kinds] if kinds else ():
                 where[k] = "booting" if where.get(k) != "new" else "new"
                 builder.unplaceable[k] = why(k, f"waits for booting node {node}")
         builder.unplaceable.update(result.unplaceable)
         for nn in result.new_nodes:
-            for k in nn.keys:
-                where[k] = "new"
+            where.update(dict.fromkeys([k for k in nn.keys if k in kinds] if kinds else (), "new"))
             reason = (
                 f"{describe_keys(nn.keys)} need {nn.requested}; no free or booting capacity"
                 if len(nn.keys) != 1
@@ -203,15 +227,17 @@ class ScaleUp:
                 pods=tuple(dict.fromkeys(nn.keys)),
             )
             if not builder.add(action):
-                for k in nn.keys:
-                    builder.unplaceable[k] = (
-                        f"node {nn.node} could not be used: {builder.kept.get(nn.node, 'taken')}"
-                    )
+                builder.unplaceable.fill(
+                    nn.keys,
+                    f"node {nn.node} could not be used: {builder.kept.get(nn.node, 'taken')}",
+                )
         return where
 
     @staticmethod
     def _mirror_aliases(builder: PlanBuilder, adm: Admission) -> None:
         """A Job shows its Workload's verdict, a Workload its ProvisioningRequest's."""
+        if not adm.alias:
+            return
         powered = {
             k: f"power_on {a.node} ({a.template}) for it" for a in builder.actions for k in a.pods
         }

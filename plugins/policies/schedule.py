@@ -39,6 +39,7 @@ def inside(trigger: CronTrigger, now: float, tz: tzinfo) -> bool:
 
 class ScheduleWindows:
     name = "schedule"
+    declares_revisits = True
 
     @dataclass(frozen=True)
     class Config:
@@ -76,6 +77,8 @@ class ScheduleWindows:
         return [w for w, trig in self.triggers if inside(trig, now, self.tz)]
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
+        if self.triggers:
+            builder.revisit(snap.now - snap.now % 60 + 60)  # windows are evaluated per minute
         active = self.active(snap.now)
         if not active:
             return

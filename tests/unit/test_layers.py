@@ -26,6 +26,7 @@ PURE = [
     ROOT / "clues_py" / "forecast.py",
     ROOT / "clues_py" / "lifecycle.py",
     ROOT / "clues_py" / "timeouts.py",
+    ROOT / "clues_py" / "resources.py",
     *sorted((ROOT / "clues_py" / "planner").glob("*.py")),
 ]
 IO_MODULES = {
@@ -117,6 +118,7 @@ CORE = [
     for m in (
         "model",
         "quantity",
+        "resources",
         "clock",
         "lifecycle",
         "timeouts",

@@ -19,7 +19,7 @@ from clues_py.daemon.service import Service
 from clues_py.model import ManagedNode, NodeTemplate
 from clues_py.sandbox import Sandbox
 from plugins.power.sim import SimPowerManager
-from tests.tools import wait_for
+from tests.tools import passes_later, wait_for
 
 from .conftest import base_config, pod_manifest
 
@@ -59,8 +59,7 @@ def test_actions_are_running_during_the_call_and_final_before_the_node_moves_on(
     def seen_by_two_passes(check: Any) -> None:
         """Wait until the daemon's backend observes `check`, then for two passes after it."""
         wait_for(lambda: check(daemon.backend.observe(daemon.clock.now()).nodes.get("wn-1")))
-        passes = daemon.passes
-        wait_for(lambda: daemon.passes >= passes + 2)
+        passes_later(daemon, 2)
 
     try:
         sandbox.store.create("pods", pod_manifest("p", duration="0.5s"), "default")

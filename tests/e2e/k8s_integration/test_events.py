@@ -57,9 +57,7 @@ def test_scale_up_events_on_pods_and_nodes_and_status_configmap(
         assert "template" in nt[0]["message"] and nt[0]["message"].startswith(
             "pod didn't trigger scale-up: "
         )
-        passes = service.daemon.passes
-        wait_for(lambda: service.daemon.passes >= passes + 10)
-        # ...and the idle node is powered off later, with its own events.
+        # ...and the idle node is powered off later (passes in between), with its own events.
         wait_for(lambda: _events(sandbox, name="wn-1", reason="PoweringOff"), timeout=30)
         assert len(_events(sandbox, name="huge", reason="NotTriggerScaleUp")) == 1
         # p0 triggered a scale-up (then waited for the boot): it never gets NotTriggerScaleUp.

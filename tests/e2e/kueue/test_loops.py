@@ -22,7 +22,7 @@ from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config
 from tests.e2e.kueue.conftest import Kubectl, manifest
 from tests.kueue_objects import BEST_EFFORT_ATOMIC, CHECK_CAPACITY, OSCAR_NS, conditions
-from tests.tools import wait_for
+from tests.tools import passes_later, wait_for
 
 pytestmark = pytest.mark.e2e
 JOB = "posenet-4b1f0d1e-8c0a-4d5e-9f3b-2a7c6e9d1b40"
@@ -50,8 +50,7 @@ class Cluesd:
 
     def passes_later(self, n: int = 5) -> None:
         """Let the daemon run `n` more passes (it has seen everything there is to see)."""
-        start = self.service.daemon.passes
-        wait_for(lambda: self.service.daemon.passes >= start + n)
+        passes_later(self.service.daemon, n)
 
     def power_ons(self) -> int:
         return sum(
