@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from clues_py.config.load import PluginSpec
 from clues_py.contracts import PluginContext
 from clues_py.daemon.pipeline import default_chain
+from clues_py.forecast import DemandHistory, Events
 from clues_py.model import (
     ClusterSnapshot,
     Demand,
@@ -65,7 +66,8 @@ def policies(grace: float, extra: bool) -> list[Any]:
         ("min_nodes", {"min_nodes": 2}),
     ]
     if extra:
-        specs += [("keep_free", {"nodes": 1}), ("consolidation", {"delay_after_scale_up": 50})]
+        specs += [("keep_free", {"nodes": 1}), ("consolidation", {"delay_after_scale_up": 50}),
+                  ("pack_down", {"quiet": 40})]  # fmt: skip
     specs += [("idle_off", {"idle_time": 60, "scale_down_delay": 30}),
               ("limits", {"max_booting": 3, "max_nodes": 9})]  # fmt: skip
     out = [instantiate(POLICIES, PluginSpec(k, o, "test", k), ctx) for k, o in specs]
@@ -124,6 +126,7 @@ class Cluster:
         self.backoff: dict[str, float] = {}
         self.last_scale_up = float("-inf")
         self.pdbs: tuple[DisruptionBudget, ...] = ()
+        self.history: dict[str, DemandHistory] = {}
         self.version = 0
         self.changed: set[str] = set()
         self.delta: dict[str, PodInfo | None] = {}
@@ -150,6 +153,7 @@ class Cluster:
             last_scale_up=self.last_scale_up,
             template_backoff=dict(self.backoff),
             pdbs=self.pdbs,
+            demand_history=dict(self.history),
         )
         inc = ClusterSnapshot(
             nodes=self.nodes_tuple,
@@ -194,6 +198,7 @@ events = st.lists(
                 "scaleup",
                 "unmanaged",
                 "pdb",
+                "history",
             ]  # fmt: skip
         ),
         st.integers(0, 10**6),
@@ -246,6 +251,10 @@ def apply_event(c: Cluster, draw: st.DrawFn, kind: str, seed: int) -> None:
     elif kind == "unmanaged":
         c.unmanaged = (make_observation("master", cpu=str(4 + seed % 8), mem="16Gi",
                                         unschedulable=seed % 5 == 0),)  # fmt: skip
+    elif kind == "history":  # break-even holds (idle_off) and quiet demand (pack_down)
+        times = tuple(sorted(c.now - 7.0 * ((seed >> i) % 50) for i in range(seed % 6)))
+        c.history = {"small": DemandHistory(Events(times, (1,) * len(times)),
+                                            Events(times[::2], (1,) * len(times[::2])))}  # fmt: skip
     elif kind == "pdb":
         c.pdbs = (DisruptionBudget("default", "b", disruptions_allowed=seed % 2),)
 
