@@ -109,6 +109,7 @@ class Daemon:
         self._full_next = True  # the next pass re-examines everything
         self._reobserve: set[str] = set()  # observations held back while a call ran
         self._taint_later: set[str] = set()  # scale-down taints left for a later pass
+        self._owed = False  # a pass was refused on stale data
         self.full_passes = False  # every pass full (tests compare both ways; debugging)
         self._last_full = float("-inf")
         self._last_pass = float("-inf")
@@ -248,7 +249,9 @@ class Daemon:
         t_pass = time.perf_counter()
         now = self.clock.now()
         if not self.freshness.pass_allowed():
+            self._owed = True  # wake-ups consumed on stale data: pass once it is current
             return None
+        self._owed = False
         obs, changes = observe(self.backend, now)
         self._backend_due = changes.revisit_at
         with self._lock:
@@ -324,6 +327,8 @@ class Daemon:
         steps of drains and power-offs, the backend's own deadlines, the resync)."""
         if not self.freshness.pass_allowed():
             return self.clock.now() + self.cfg.daemon.tick  # a watch coming back wakes us
+        if self._owed:
+            return self._last_pass
         with self._lock:
             tick, last = self.cfg.daemon.tick, self._last_pass
             nodes = self._deadlines.next_due(self.actuator.busy, self.timeouts, last, tick)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, PROTECT_LABEL, PluginContext, Range
-from clues_py.model import ClusterSnapshot, NodeState, due_at
+from clues_py.model import ClusterSnapshot, NodeObservation, NodeState, Resources, due_at
 from clues_py.planner.builder import PlanBuilder
 from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
 
@@ -57,11 +57,14 @@ class PackDown:
             raise ValueError(f"pack_down: threshold must be in [0, 1], got {self.config.threshold}")
         if self.config.quiet < 0:
             raise ValueError(f"pack_down: quiet must be >= 0, got {self.config.quiet}")
+        self._measured: dict[str, tuple[NodeObservation, float, Resources]] = {}
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         if builder.power_ons():
             return  # demand exceeds what is on: every node is wanted
-        quiet_since = snap.now - self.config.quiet
+        falling = self._falling(snap, builder)
+        if not any(falling.values()):
+            return  # work still arrives for every template in use: no candidate
         low: list[tuple[float, str]] = []
         rooms: list[Room] = []
         by_name = {}
@@ -72,19 +75,15 @@ class PackDown:
             if not obs.ready or obs.unschedulable:
                 continue
             by_name[n.name] = n
-            u = utilisation(obs)
-            seen = snap.demand_history.get(n.template)
-            falling = seen is None or seen.arrivals.last <= quiet_since
-            if not falling and seen is not None:
-                builder.revisit(_quiet_from(seen.arrivals.last, self.config.quiet))
+            u, free = self._measure(n.name, obs)
             if (
-                falling
+                falling.get(n.template, True)
                 and (u < self.config.threshold or n.state is NodeState.IDLE)
                 and self._may_mark(n.name, dict(obs.labels), builder, n.enabled)
             ):
                 low.append((u, n.name))
             else:
-                rooms.append(Room(n.name, obs, free_room(obs)))
+                rooms.append(Room(n.name, obs, free))
         rooms += [Room(o.name, o, free_room(o)) for o in snap.unmanaged if o.ready]
         rooms.sort(key=lambda r: r.name)
         for u, name in sorted(low):
@@ -103,6 +102,28 @@ class PackDown:
             else:
                 reason = "scale-down candidate: idle; new pods go to nodes already in use"
             builder.candidates[name] = reason
+
+    def _falling(self, snap: ClusterSnapshot, builder: PlanBuilder) -> dict[str, bool]:
+        """Template -> no new pod for it in the last `quiet` seconds, for the templates
+        with IDLE or USED nodes; the plan is revisited when one becomes quiet."""
+        quiet_since = snap.now - self.config.quiet
+        out: dict[str, bool] = {}
+        for (state, template), count in builder.memo.nodes(snap).counts.items():
+            if count <= 0 or state not in (NodeState.IDLE, NodeState.USED) or template in out:
+                continue
+            seen = snap.demand_history.get(template)
+            out[template] = seen is None or seen.arrivals.last <= quiet_since
+            if seen is not None and not out[template]:
+                builder.revisit(_quiet_from(seen.arrivals.last, self.config.quiet))
+        return out
+
+    def _measure(self, name: str, obs: NodeObservation) -> tuple[float, Resources]:
+        """(utilisation, free room) of a node, kept while its observation is the same
+        object (the daemon keeps unchanged ones): a pass does not re-add every pod."""
+        got = self._measured.get(name)
+        if got is None or got[0] is not obs:
+            got = self._measured[name] = (obs, utilisation(obs), free_room(obs))
+        return got[1], got[2]
 
     @staticmethod
     def _may_mark(name: str, labels: dict[str, str], builder: PlanBuilder, enabled: bool) -> bool:
