@@ -110,7 +110,10 @@ def test_daemonset_pods_do_not_keep_a_node_on(sandbox: Sandbox, tmp_path: Path) 
             )
         )
         # ...but its requests are learned as per-node overhead for packing new nodes.
-        overhead = wait_for(lambda: service.daemon.ds_overhead.by_template.get("wn"))
+        # (learned once the daemon observes the pod on the node: a Ready node seen before it
+        # arrived gave an overhead of zero)
+        learned = service.daemon.ds_overhead.by_template
+        overhead = wait_for(lambda: (o := learned.get("wn")) is not None and o.pods and o)
         assert (overhead.cpu_millis, overhead.pods) == (10, 1)
         wait_for(lambda: set(_states(service).values()) == {"off"}, timeout=30)
     finally:
