@@ -104,10 +104,13 @@ class ScaleUp:
         for h in (*hidden, *adm.booked):
             builder.counted[h.key] = builder.counted.get(h.key, 0) + h.count
         result = self._pack(snap, builder, demand, young, hidden, adm)
-        failed = dict(result.unplaceable)  # before `_record` adds placements to the reasons
         where = self._record(snap, builder, result)
-        hopeless = [k for k, why in failed.items() if never_fits(why)]
-        builder.requests.extend(request_updates(adm, where, failed, hopeless))
+        if adm.requests:  # only their units' reasons matter to the requests' conditions
+            failed = result.unplaceable  # (`_record` left it alone)
+            keys = {e.key for entries in adm.requests.values() for e in entries}
+            mine = {k: failed[k] for k in keys if k in failed}
+            hopeless = [k for k, why in mine.items() if never_fits(why)]
+            builder.requests.extend(request_updates(adm, where, mine, hopeless))
         self._mirror_aliases(builder, adm)
 
     def _young_pods(self, snap: ClusterSnapshot, demand: DemandGroups, b: PlanBuilder) -> list[str]:
