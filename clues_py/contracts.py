@@ -8,7 +8,7 @@ the sole caller of power managers; the daemon is the sole caller of backends.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -130,6 +130,9 @@ class DrainResult:
     done: bool
     # Pods still on the node and why they could not be evicted (PDB, protected, ...).
     blocked: Mapping[str, str] = field(default_factory=dict)
+    # Pods on the node the drain was not told it may evict: work that arrived after the
+    # decision to drain (bound before the cordon). When any is here, nothing was evicted.
+    arrived: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -166,8 +169,10 @@ class Backend(Protocol):
     # SCALE_DOWN_TAINT on the node, keeping its other taints; a backend without it
     # simply gets no packing-aware placement.
 
-    def drain(self, node: str) -> DrainResult:
-        """Required. Evict what can be evicted now (Eviction API, PDB-aware); idempotent."""
+    def drain(self, node: str, may_evict: Collection[str] | None = None) -> DrainResult:
+        """Required. Evict what can be evicted now (Eviction API, PDB-aware); idempotent.
+        With `may_evict` (pod keys "ns/name"), a pod the drain would evict that is not
+        in it evicts nothing and is reported in `arrived` (decision 0021)."""
 
     def delete_node(self, node: str) -> None:
         """Required. Remove the Node object after power-off; missing is not an error."""

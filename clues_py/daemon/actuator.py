@@ -1,15 +1,16 @@
 """Actuator: the sole caller of power managers and of the backend's write verbs.
 
-It runs node operations on a bounded thread pool, at most one at a time per
-node, and reports what happened as lifecycle facts through a callback (the
-daemon applies them to the FSM and the store). It decides nothing: which node
-to power and when is the planner's job, timeouts are the FSM's.
+It runs node operations on a bounded thread pool, at most one at a time per node, and
+reports what happened as lifecycle facts through a callback (the daemon applies them to
+the FSM and the store). It decides nothing: which node to power and when is the
+planner's job, timeouts are the FSM's. A drain evicts only the pods the node had when it
+was decided; a pod bound since (before the cordon) is new work and aborts it (decision 0021).
 
 Action records: an action becomes `running` when its operation starts on a worker and
-`ok`/`failed` when the provider call returns, always recorded before the fact that moves
-the node on is reported. While a provider power call is in flight, `calling(node)` is
-true and the daemon holds observations that would move the node on (a machine seen gone
-before its power-off call has returned), so no node is `off` with its action unfinished.
+`ok`/`failed` when the provider call returns, always recorded before the fact that moves the
+node on is reported. While a provider power call is in flight, `calling(node)` is true and
+the daemon holds observations that would move the node on (a machine seen gone before its
+power-off call has returned), so no node is `off` with its action unfinished.
 
 Stale data: right before cordoning or evicting, and right before the power-off call that
 ends a drain, `too_old()` (`clues_py.daemon.freshness`) is asked; while the cluster view is
@@ -43,8 +44,7 @@ from clues_py.store import Store
 
 log = logging.getLogger("clues.actuator")
 
-# (node name, fact) -> the transition it made (None: unknown node); thread-safe, provided
-# by the daemon.
+# (node name, fact) -> the transition it made (None: unknown node); thread-safe, daemon's.
 FactSink = Callable[[str, Fact], Transition | None]
 
 
@@ -203,8 +203,11 @@ class Actuator:
 
         return self._submit(node.name, "power on", op)
 
-    def drain_step(self, node: ManagedNode, action_id: int | None, first: bool) -> bool:
-        """Cordon (first time), evict what can go, and power off once the node is empty."""
+    def drain_step(
+        self, node: ManagedNode, action_id: int | None, first: bool, may_evict: frozenset[str]
+    ) -> bool:
+        """Cordon (first time), evict what can go, and power off once the node is empty;
+        a pod not in `may_evict` (bound since the decision) aborts the drain instead."""
 
         def op() -> None:
             self._running(action_id, self._now())
@@ -212,14 +215,16 @@ class Actuator:
                 return
             try:
                 if first:
+                    crash_point("drain_started")
                     self._backend.cordon(node.name, True)
-                result = self._backend.drain(node.name)
+                result = self._backend.drain(node.name, may_evict)
             except Exception as exc:
                 msg = _error_text(exc)
                 log.warning("drain %s failed: %s", node.name, msg)
-                self._finish(action_id, node, "power_off", "failed", msg)
-                self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=msg))
-                self._uncordon(node.name)
+                self._abort_drain(node, action_id, msg)
+                return
+            if result.arrived:  # the transition's log line says which pods
+                self._abort_drain(node, action_id, f"new work: {', '.join(result.arrived)}")
                 return
             if not result.done:
                 if result.blocked:
@@ -232,15 +237,18 @@ class Actuator:
             if self._stale("power off", node):
                 return
             veto = self._pre("pre_power_off", node)
-            if veto:
-                # The operator said no: back in service, as after a failed drain.
-                self._finish(action_id, node, "power_off", "failed", veto)
-                self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=veto))
-                self._uncordon(node.name)
+            if veto:  # the operator said no: back in service, as after a failed drain
+                self._abort_drain(node, action_id, veto)
                 return
             self._power_off_now(node, action_id, Fact(FactKind.POWER_OFF_SENT, detail="drained"))
 
         return self._submit(node.name, "drain", op)
+
+    def _abort_drain(self, node: ManagedNode, action_id: int | None, why: str) -> None:
+        """The drain's power-off action fails and the node goes back in service, uncordoned."""
+        self._finish(action_id, node, "power_off", "failed", why)
+        self._report(node.name, Fact(FactKind.DRAIN_ABORTED, detail=why))
+        self._uncordon(node.name)
 
     def power_off(self, node: ManagedNode, action_id: int | None) -> bool:
         """Power off without draining (retry from OFF_ERROR, clean-up of a failed boot)."""
@@ -370,9 +378,7 @@ class Actuator:
     def update_requests(self, updates: Iterable[RequestUpdate]) -> None:
         """Set conditions on ProvisioningRequests through the backend, off the loop; one
         write per request at a time (the next pass asks again if one did not land)."""
-        write: Callable[[RequestUpdate], None] | None = getattr(
-            self._backend, "update_request", None
-        )
+        write = getattr(self._backend, "update_request", None)  # optional backend verb
         if write is None:
             return
         for update in updates:

@@ -379,8 +379,8 @@ class Daemon:
                 self.store.set_meta("last_scale_up", repr(now))
                 self.actuator.power_on(node, action_id)
             else:
-                self._side[action.node].drain_started = True
-                self.actuator.drain_step(node, action_id, first=True)
+                may_evict = self._side[action.node].start_drain(node)
+                self.actuator.drain_step(node, action_id, True, may_evict)
             return action_id
 
     # ------------------------------------------------------------------ reload

@@ -100,7 +100,7 @@ class Deadlines:
             if s.uncordon and node.state in ON_STATES:
                 s.uncordon = not actuator.uncordon(name)
             elif node.state == NodeState.DRAINING:
-                actuator.drain_step(node, s.action_id, first=not s.drain_started)
+                actuator.drain_step(node, s.action_id, not s.drain_started, s.may_evict)
                 s.drain_started = True
             elif node.state == NodeState.POWERING_OFF:
                 if now - s.last_describe >= DESCRIBE_INTERVAL:

@@ -30,6 +30,17 @@ class NodeSide:
     cleaned_up: bool = False
     # Back in service while an operation on it still ran: uncordon once it is free.
     uncordon: bool = False
+    # The pods a drain may evict: those the node had when it was decided (none after a
+    # restart: an interrupted drain finds any pod new and puts the node back in service).
+    may_evict: frozenset[str] = frozenset()
+
+    def start_drain(self, node: ManagedNode) -> frozenset[str]:
+        """A drain of `node` as the plan saw it starts; returns the pods it may evict."""
+        self.drain_started = True
+        self.may_evict = (
+            frozenset(p.key for p in node.observed.pods) if node.observed else frozenset()
+        )
+        return self.may_evict
 
 
 @dataclass

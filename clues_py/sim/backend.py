@@ -13,7 +13,7 @@ and a seeded boot-failure draw. No threads, no sockets: the simulator drives tim
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -169,7 +169,7 @@ class SandboxBackend:
             if exc.code != 404:
                 raise PluginError(f"delete node {node}: {exc.message}") from exc
 
-    def drain(self, node: str) -> DrainResult:
+    def drain(self, node: str, may_evict: Collection[str] | None = None) -> DrainResult:
         """Same rules as the Kubernetes backend: skip DaemonSet/mirror/terminal pods, honour PDBs."""
         ensure_cordoned(self.cache, node, self.cordon)
 
@@ -185,7 +185,7 @@ class SandboxBackend:
 
         # The cache's index of non-terminal pods bound to the node: listing the store would
         # walk every finished pod of the run.
-        return drain_pods(self.cache.pods_on(node), evict)
+        return drain_pods(self.cache.pods_on(node), evict, may_evict)
 
 
 class DirectSimPower:

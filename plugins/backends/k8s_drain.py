@@ -3,12 +3,15 @@ simulator's in-process one): which pods a drain must evict, and what a refusal m
 
 DaemonSet, mirror and finished pods stay; a pod already terminating counts until it is
 gone; a protected pod blocks; 404 means already gone; 429 is a PodDisruptionBudget.
+A pod the caller did not say it may evict (`may_evict`) is work that arrived after the
+decision to drain (bound before the cordon): then nothing is evicted and the pod is
+reported as arrived, so the daemon puts the node back in service (decision 0021).
 How an eviction is sent is the caller's business (`evict`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from clues_py.contracts import DrainResult, PluginError
 
@@ -30,13 +33,18 @@ def ensure_cordoned(cache: ClusterCache, node: str, cordon: Callable[[str, bool]
                 raise
 
 
-def drain_pods(pods: Iterable[PodRecord], evict: Evict) -> DrainResult:
+def drain_pods(
+    pods: Iterable[PodRecord], evict: Evict, may_evict: Collection[str] | None = None
+) -> DrainResult:
+    movable = [p for p in pods if not (p.info.daemonset or p.info.mirror or p.terminal)]
+    if may_evict is not None:
+        arrived = sorted(p.key for p in movable if p.key not in may_evict and not p.terminating)
+        if arrived:
+            return DrainResult(done=False, arrived=tuple(arrived))
     blocked: dict[str, str] = {}
     remaining = 0
-    for pod in pods:
+    for pod in movable:
         info = pod.info
-        if info.daemonset or info.mirror or pod.terminal:
-            continue
         remaining += 1
         if pod.terminating:
             continue  # eviction already accepted; wait for it to go

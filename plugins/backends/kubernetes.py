@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -298,8 +298,10 @@ class KubernetesBackend:
         # A server that ignores the field selector must not make us evict other nodes' pods.
         return [p for p in items if (p.get("spec") or {}).get("nodeName") == node]
 
-    def drain(self, node: str) -> DrainResult:
-        """Cordon if needed, then evict every workload pod; `done` once none is left."""
+    def drain(self, node: str, may_evict: Collection[str] | None = None) -> DrainResult:
+        """Cordon if needed, then evict every workload pod (those of `may_evict`, else
+        nothing: `k8s_drain`); `done` once none is left. The pods are listed live, after
+        the cordon, so one bound just before it is seen."""
         ensure_cordoned(self.cache, node, self.cordon)
         grace = self.config.eviction_grace
 
@@ -323,7 +325,7 @@ class KubernetesBackend:
                 raise _unreachable(f"drain {node}: evicting {info.key}", exc) from exc
             return None
 
-        return drain_pods((pod_record(obj) for obj in self._pods_on(node)), evict)
+        return drain_pods((pod_record(obj) for obj in self._pods_on(node)), evict, may_evict)
 
     def update_request(self, update: RequestUpdate) -> None:
         """Set one condition on a ProvisioningRequest's status (read, modify, replace)."""

@@ -133,6 +133,27 @@ def test_drain_blocks_protected_pods(
     assert running(core, "keep")
 
 
+def test_drain_evicts_nothing_when_a_pod_it_may_not_evict_arrived(
+    sandbox: Sandbox, backend: KubernetesBackend, api: k8s.ApiClient
+) -> None:
+    """A drain decided on an empty node finds a pod bound since (before the cordon): new
+    work, which must run, so nothing is evicted and the pod is reported (decision 0021)."""
+    sandbox.add_node("n1")
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_pod("default", pod_body("old", node="n1"))
+    core.create_namespaced_pod("default", pod_body("new", node="n1"))
+    wait_until(lambda: running(core, "old") and running(core, "new"), what="pods running")
+    result = backend.drain("n1", may_evict={"default/old"})
+    assert (result.done, result.arrived) == (False, ("default/new",))
+    assert sandbox.store.get("nodes", "n1")["spec"]["unschedulable"] is True  # drain cordons
+    for name in ("old", "new"):  # neither evicted
+        assert core.read_namespaced_pod(name, "default").metadata.deletion_timestamp is None
+    # Told it may evict both, it evicts both.
+    wait_until(lambda: backend.drain("n1", may_evict={"default/old", "default/new"}).done,
+               what="drain done")  # fmt: skip
+    assert backend.drain("n1", may_evict=()).arrived == ()
+
+
 def test_drain_of_empty_node_is_done(sandbox: Sandbox, backend: KubernetesBackend) -> None:
     sandbox.add_node("n1")
     assert backend.drain("n1").done

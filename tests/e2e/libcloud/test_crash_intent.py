@@ -131,3 +131,55 @@ def test_crash_between_sent_and_call_is_resolved_at_start_up_both_ways(
     assert "back-off" not in text, "our own crash must not put the template in back-off"
     assert "Traceback" not in text
     assert agent.max_live == {"wn-1": 1}
+
+
+@pytest.mark.timeout(900)
+def test_a_drain_interrupted_before_its_cordon_does_not_evict_work_that_arrived_meanwhile(
+    sandbox: Sandbox, tmp_path: Path, moto_cloud: MotoCloud, cluster: str, agent: JoinAgent
+) -> None:
+    """cluesd dies right after storing DRAINING for an idle node, before cordoning it; a pod
+    is bound to the still schedulable node meanwhile. The restarted daemon goes on with the
+    drain (drain_timeout is far longer than the test), which may evict only the pods the
+    node had when the drain was decided: none. So the new pod is not evicted (a bare pod
+    would be lost), the drain is aborted and the node is back in service (decision 0021)."""
+    raw = cloud_config(sandbox, tmp_path, moto_cloud, cluster, nodes="wn-1", idle_time=0.5,
+                       boot_timeout=LONG, shutdown_timeout=LONG, drain_timeout=LONG,
+                       reconcile_interval=LONG)  # fmt: skip
+    log = tmp_path / "cluesd.log"
+    raw["daemon"]["log_file"] = str(log)
+    cfg = tmp_path / "clues.yaml"
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    db = Path(raw["daemon"]["state_db"])
+    daemon = Cluesd(cfg)
+    try:
+        proc = daemon.start(crash_at="drain_started")
+        sandbox.store.create("pods", pod_manifest("first", cpu="3", duration="0.5s"), "default")
+        assert proc.wait(timeout=300) == -9
+        assert _state(db, "wn-1") == ("draining", 0)
+        assert not sandbox.store.get("nodes", "wn-1")["spec"].get("unschedulable")
+
+        sandbox.store.create("pods", pod_manifest("late", cpu="3"), "default")
+        pod = lambda: sandbox.store.get("pods", "late", "default")  # noqa: E731
+        wait_for(lambda: pod()["status"].get("phase") == "Running", timeout=60,
+                 what="the late pod runs on wn-1")  # fmt: skip
+        assert pod()["spec"]["nodeName"] == "wn-1"
+
+        daemon.start()
+        wait_for(lambda: _state(db, "wn-1") == ("used", 0), timeout=120,
+                 what="the drain aborted: wn-1 back in service")  # fmt: skip
+        uncordoned = lambda: not sandbox.store.get("nodes", "wn-1")["spec"].get("unschedulable")  # noqa: E731
+        wait_for(uncordoned, timeout=60, what="wn-1 uncordoned")
+        late = pod()
+        assert late["status"]["phase"] == "Running" and not late["metadata"].get(
+            "deletionTimestamp"
+        )
+        reasons = _rows(db, "SELECT reason FROM transitions WHERE node = 'wn-1' AND new = 'used'")
+        assert any("new work: default/late" in r[0] for r in reasons), reasons
+
+        # Once the work is done the node idles out as ever.
+        sandbox.store.delete("pods", "late", "default")
+        wait_for(lambda: _state(db, "wn-1") == ("off", 0), timeout=120, what="wn-1 off")
+        wait_for(lambda: moto_cloud.live(cluster) == {}, timeout=60, what="no live instance")
+    finally:
+        daemon.kill()
+    assert "Traceback" not in log.read_text()
