@@ -99,6 +99,11 @@ def test_reconciliation_adopts_ours_cleans_orphans_and_leaves_foreign_alone(
 
     raw = cloud_config(sandbox, tmp_path, moto_cloud, cluster, reconcile_interval=0.5,
                        boot_timeout=3, idle_time=30)  # fmt: skip
+    # The adopted nodes must stay on while they are checked: idle_time alone decides
+    # (break-even would power each off 0.5 s after it idles, maybe before the other is).
+    raw["policies"] = [
+        "scale_up", "min_nodes", "pack_down", {"kind": "idle_off", "break_even": False}, "limits"
+    ]  # fmt: skip
     service = Service(config_from_dict(raw, source="test")).start()
     try:
         wait_for(lambda: moto_cloud.state_of(ghost) == "terminated")
