@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from clues_py.sandbox import Sandbox
-from tests.tools import command, wait_for
+from tests.tools import STARTUP_LIMIT, command, wait_for
 
 from .cloud import MotoCloud
 from .conftest import JoinAgent, cloud_config, pod_manifest
@@ -98,7 +98,7 @@ def test_crash_between_sent_and_call_is_resolved_at_start_up_both_ways(
     # Power-on: the intent is stored, the process dies before libcloud is called.
     proc = daemon.start(crash_at="power_on_sent")
     sandbox.store.create("pods", pod_manifest("work", cpu="3"), "default")
-    assert proc.wait(timeout=60) == -9
+    assert proc.wait(timeout=STARTUP_LIMIT) == -9
     assert _state(db, "wn-1") == ("powering_on", 0)
     assert moto_cloud.live(cluster) == {}, "the crash point is before the cloud call"
 
@@ -115,7 +115,7 @@ def test_crash_between_sent_and_call_is_resolved_at_start_up_both_ways(
     daemon.kill()
     proc = daemon.start(crash_at="power_off_sent")
     sandbox.store.delete("pods", "work", "default")
-    assert proc.wait(timeout=60) == -9
+    assert proc.wait(timeout=STARTUP_LIMIT) == -9
     assert _state(db, "wn-1") == ("powering_off", 0)
     assert list(moto_cloud.live(cluster)) == ["wn-1"], "the crash point is before the cloud call"
 
@@ -154,7 +154,7 @@ def test_a_drain_interrupted_before_its_cordon_does_not_evict_work_that_arrived_
     try:
         proc = daemon.start(crash_at="drain_started")
         sandbox.store.create("pods", pod_manifest("first", cpu="3", duration="0.5s"), "default")
-        assert proc.wait(timeout=300) == -9
+        assert proc.wait(timeout=STARTUP_LIMIT) == -9
         assert _state(db, "wn-1") == ("draining", 0)
         assert not sandbox.store.get("nodes", "wn-1")["spec"].get("unschedulable")
 
