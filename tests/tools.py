@@ -34,9 +34,10 @@ def require_tool(name: str, package: str) -> str:
     return path
 
 
-# How long a cluesd process may take to come up before a test calls it broken. Its start-up
-# (imports, first lists) takes 10-30 s on the shared 2-core machine under load (issue 13),
-# so this bounds "never came up"; it is no speed check (those live in bench/).
+# How long a server process (cluesd, ipmi_sim, IM, Prometheus) may take to come up before a
+# test calls it broken. cluesd's start-up (imports, first lists) takes 10-30 s on the shared
+# 2-core machine under load (issue 13), so this bounds "never came up"; it is no speed
+# check (those live in bench/).
 STARTUP_LIMIT = 120.0
 
 
@@ -83,6 +84,21 @@ def repo_file(*parts: str) -> str:
 # The checkout's own commands, run with this interpreter: a `clues` found on PATH may belong
 # to another install (a system-wide one, another worktree) and test other code.
 COMMANDS = {"clues": "clues_py.cli", "cluesd": "clues_py.daemon.service"}
+
+
+def wait_started(
+    proc: subprocess.Popen[Any], pred: Callable[[], Any], what: str, log: Path | None = None
+) -> Any:
+    """Wait until a server process the test started is up (`pred` truthy; returned), for at
+    most STARTUP_LIMIT; fail at once, with the tail of its `log`, if it exits first."""
+
+    def up() -> Any:
+        if proc.poll() is not None:
+            tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+            raise AssertionError(f"{what}: exited with {proc.returncode} before it was up\n{tail}")
+        return pred()
+
+    return wait_for(up, timeout=STARTUP_LIMIT, what=what)
 
 
 def command(name: str) -> list[str]:

@@ -21,7 +21,7 @@ from clues_py.redact import MASK, Scrubber, is_secret_key, redact_tree
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
 from tests.secret_names import SECRETS, SHAPES
-from tests.tools import STARTUP_LIMIT, command, wait_for
+from tests.tools import command, wait_for, wait_started
 
 from .test_openapi_fuzz import TOKEN, write_token
 
@@ -62,14 +62,15 @@ def test_no_secret_in_logs_api_events_or_config_show(sandbox: Sandbox, tmp_path:
     proc = subprocess.Popen([*command("cluesd"), "-c", str(path)])
     try:
         log = tmp_path / "cluesd.log"
-        address = wait_for(
+        address = wait_started(
+            proc,
             lambda: (
                 log.exists()
                 and (line := [x for x in log.read_text().splitlines() if "API listening on" in x])
                 and line[0].split("API listening on ")[1].split()[0]
             ),
-            timeout=STARTUP_LIMIT,
-            what="cluesd up",
+            "cluesd up",
+            log,
         )
         api = ApiClient(address, token=TOKEN)
         sandbox.store.create("pods", pod_manifest("p0"), "default")

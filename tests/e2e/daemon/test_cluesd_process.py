@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clues_py.sandbox import Sandbox
-from tests.tools import command, wait_for
+from tests.tools import command, wait_for, wait_started
 
 from .conftest import base_config, pod_manifest, write_config
 
@@ -47,14 +47,8 @@ def cluesd(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[
     log = open(tmp_path / "cluesd.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([*_bin("cluesd"), "-c", str(path)], stdout=log, stderr=log, text=True)
     try:
-        # A deadline for "cluesd never came up", not a speed target: on a loaded 2-core
-        # machine its start (plugins, the kubernetes client, the first list) took over 20 s.
-        wait_for(
-            lambda: Path(tmp_path / "clues.sock").exists() or proc.poll() is not None,
-            timeout=120,
-            what="cluesd listening",
-        )
-        assert proc.poll() is None, (tmp_path / "cluesd.log").read_text()
+        wait_started(proc, (tmp_path / "clues.sock").exists, "cluesd listening",
+                     tmp_path / "cluesd.log")  # fmt: skip
         yield proc, address
     finally:
         if proc.poll() is None:

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ import pytest
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import sandbox  # noqa: F401  (fixture, shared not copied)
 from tests.e2e.join_agent import PollingAgent
-from tests.tools import stop_process, unavailable
+from tests.tools import stop_process, unavailable, wait_started
 
 AUTH = "id = dummy; type = Dummy;\ntype = InfrastructureManager; username = clues; password = pw\n"
 BASE_RADL = "contextualize ()\n"
@@ -75,15 +74,8 @@ def im_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IMServer]:
         [sys.executable, str(launcher), str(workdir)], stdout=out, stderr=subprocess.STDOUT
     )
     port_file = workdir / "port"
-    deadline = time.monotonic() + 60
     try:
-        while not port_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"IM server did not start (exit {proc.returncode}):\n"
-                    + (workdir / "stdout").read_text()[-3000:]
-                )
-            time.sleep(0.05)
+        wait_started(proc, port_file.exists, "IM server", workdir / "stdout")
         yield IMServer(f"http://127.0.0.1:{port_file.read_text()}", workdir, proc)
     finally:
         stop_process(proc)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.tools import stop_process, unavailable
+from tests.tools import stop_process, unavailable, wait_started
 
 PASSWORD = "s3cr3t-Pa55"
 USER = "admin"
@@ -137,12 +136,12 @@ def start_bmc(root: Path, name: str = "bmc") -> Bmc:
         stderr=subprocess.DEVNULL,
     )
     bmc = Bmc(port, d, pw, proc)
-    deadline = time.monotonic() + 15
-    while "Chassis Power is" not in bmc.ipmitool("chassis", "power", "status"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_bmc(bmc)
-            raise AssertionError(f"ipmi_sim did not answer on 127.0.0.1:{port}")
-        time.sleep(0.1)
+    try:
+        wait_started(proc, lambda: "Chassis Power is" in bmc.ipmitool("chassis", "power", "status"),
+                     f"ipmi_sim answering on 127.0.0.1:{port}")  # fmt: skip
+    except AssertionError:
+        stop_bmc(bmc)
+        raise
     return bmc
 
 

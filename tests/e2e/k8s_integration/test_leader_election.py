@@ -23,7 +23,7 @@ from clues_py.api.client import ApiClient
 from clues_py.sandbox import Sandbox
 from plugins.backends.k8s_lease import LeaseElector, LeaseSettings
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
-from tests.tools import STARTUP_LIMIT, command, wait_for
+from tests.tools import command, wait_for, wait_started
 
 pytestmark = pytest.mark.e2e
 
@@ -145,8 +145,8 @@ def test_two_cluesd_only_the_leader_acts_and_kill_9_hands_over(
         for name in ("one", "two"):
             procs[name] = _cluesd(sandbox, tmp_path / name, name)
         addresses = {n: p[1] for n, p in procs.items()}
-        wait_for(lambda: all(_leader(a) is not None for a in addresses.values()),
-                 timeout=STARTUP_LIMIT, what="both cluesd up")  # fmt: skip
+        for name, (proc, address, log) in procs.items():
+            wait_started(proc, lambda a=address: _leader(a) is not None, f"cluesd {name}", log)
         holder = wait_for(lambda: _lease(sandbox)["spec"]["holderIdentity"], timeout=30)
         standby = "two" if holder == "one" else "one"
         wait_for(lambda: _leader(addresses[holder]) is True)

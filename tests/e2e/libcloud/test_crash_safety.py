@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from clues_py.sandbox import Sandbox
-from tests.tools import STARTUP_LIMIT, command, wait_for
+from tests.tools import command, wait_for, wait_started
 
 from .cloud import MotoCloud
 from .conftest import JoinAgent, cloud_config, pod_manifest
@@ -94,7 +94,7 @@ def test_kill_9_at_random_points_leaves_no_duplicates_orphans_or_lost_state(
         )
         starts[0] += 1
         up = lambda: log_file.exists() and log_file.read_text().count("started; API") >= starts[0]  # noqa: E731
-        wait_for(up, timeout=STARTUP_LIMIT, what=f"cluesd start #{starts[0]}")
+        wait_started(proc, up, f"cluesd start #{starts[0]}", log_file)
         return proc
 
     succeeded: set[str] = set()

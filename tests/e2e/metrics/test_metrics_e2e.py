@@ -24,7 +24,7 @@ from clues_py.config.load import config_from_dict
 from clues_py.daemon.service import Service
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest
-from tests.tools import stop_process, wait_for
+from tests.tools import stop_process, wait_for, wait_started
 
 from .conftest import DASHBOARD, PROMETHEUS_DIR, require_tool
 
@@ -91,14 +91,13 @@ def prometheus(
     try:
 
         def ready() -> bool:
-            assert proc.poll() is None, (tmp / "prometheus.log").read_text()[-3000:]
             try:
                 with urllib.request.urlopen(url + "/-/ready", timeout=1) as r:
                     return r.status == 200
             except OSError:
                 return False
 
-        wait_for(ready, timeout=30, interval=0.2)
+        wait_started(proc, ready, "prometheus ready", tmp / "prometheus.log")
         yield url
     finally:
         stop_process(proc)

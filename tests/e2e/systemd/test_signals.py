@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config, pod_manifest, write_config
-from tests.tools import STARTUP_LIMIT, command, wait_for
+from tests.tools import command, wait_for, wait_started
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ class Cluesd:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        started = wait_for(lambda: re.search(r"metrics on (\S+)", self.log()),
-                           timeout=STARTUP_LIMIT, what="cluesd up")  # fmt: skip
+        started = wait_started(self.proc, lambda: re.search(r"metrics on (\S+)", self.log()),
+                               "cluesd up", log)  # fmt: skip
         self.metrics_url = f"http://{started.group(1)}/metrics"
 
     def log(self) -> str:
