@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from clues_py.daemon.bus import Bus, PlanEvent
 from clues_py.model import Plan
 from clues_py.planner.packing import never_fits
+from clues_py.planner.reasons import changed, gone
 from clues_py.store import Store
 
 log = logging.getLogger("clues.daemon")
@@ -32,13 +33,18 @@ ROWS_PER_TRANSACTION = 500
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+def _among(keys: set[str], reasons: Mapping[str, str]) -> Iterable[str]:
+    # A few keys: looked up (a chunked map is not merged for them); many: a set operation.
+    return [k for k in keys if k in reasons] if len(keys) < 256 else keys & reasons.keys()
+
+
 def plan_decisions(plan: Plan, keys: set[str] | None = None) -> dict[str, str]:
     """key -> "policy: reason" for every demand unit and node the plan says something of
     (only `keys`, when given)."""
     by = plan.decided_by
     unplaceable, kept = plan.unplaceable, plan.kept
     out: dict[str, str] = {}
-    for k in unplaceable if keys is None else keys & unplaceable.keys():
+    for k in unplaceable if keys is None else _among(keys, unplaceable):
         out[k] = f"{by.get(k, 'planner')}: {unplaceable[k]}"
     for k in plan.held if keys is None else keys & plan.held.keys():
         out[k] = f"{by.get(k, 'planner')}: not demand: {plan.held[k]}"
@@ -51,11 +57,6 @@ def plan_decisions(plan: Plan, keys: set[str] | None = None) -> dict[str, str]:
             if keys is None or k in keys:
                 out[k] = f"{a.policy}: {a.kind.value} {a.node} ({a.template}) for it"
     return out
-
-
-def _changed(new: Mapping[str, str], old: Mapping[str, str]) -> set[str]:
-    """Keys whose value differs or that appeared (C-level set operations, no Python loop)."""
-    return {k for k, _ in new.items() - old.items()}
 
 
 class DecisionRecorder:
@@ -112,9 +113,9 @@ class DecisionRecorder:
         """Write what `plan` decides differently from the plan recorded before; returns
         how many decisions were written."""
         old = self._recorded
-        keys = _changed(plan.unplaceable, old.unplaceable) | _changed(plan.held, old.held)
-        keys |= {f"node:{n}" for n in _changed(plan.kept, old.kept)}
-        by_changed = _changed(plan.decided_by, old.decided_by)
+        keys = changed(plan.unplaceable, old.unplaceable) | changed(plan.held, old.held)
+        keys |= {f"node:{n}" for n in changed(plan.kept, old.kept)}
+        by_changed = changed(plan.decided_by, old.decided_by)
         keys |= {k for k in by_changed if k in plan.unplaceable or k in plan.held}
         keys |= {f"node:{n}" for n in by_changed if n in plan.kept}
         if plan.actions != old.actions:
@@ -134,11 +135,9 @@ class DecisionRecorder:
                 continue
             self._written[key] = masked
             rows.append((key, reason))
-        gone = (old.unplaceable.keys() - plan.unplaceable.keys()) | (
-            old.held.keys() - plan.held.keys()
-        )
-        gone |= {f"node:{n}" for n in old.kept.keys() - plan.kept.keys()}
-        for key in gone - current.keys():
+        left = gone(plan.unplaceable, old.unplaceable) | gone(plan.held, old.held)
+        left |= {f"node:{n}" for n in gone(plan.kept, old.kept)}
+        for key in left - current.keys():
             self._written.pop(key, None)  # decided again later: recorded again
         for i in range(0, len(rows), ROWS_PER_TRANSACTION):
             with self._store.batch():

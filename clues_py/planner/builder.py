@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from clues_py.model import Action, ActionKind, ClusterSnapshot, Plan, RequestUpdate
 from clues_py.planner.memo import PlanMemo
+from clues_py.planner.reasons import Reasons
 
 __all__ = ["PlanBuilder", "Policy"]
 
@@ -37,8 +38,13 @@ class Policy(Protocol):
     # nothing else changing. Without it the daemon plans again on every tick.
 
 
-class _Attributed(dict[str, str]):
-    """A reason map that records which policy wrote each entry (for `clues explain`)."""
+class _Attributed(Reasons):
+    """A reason map that records which policy wrote each entry (for `clues explain`).
+
+    Shared chunks (a demand group's reasons, `Reasons.add_chunk`) are attributed by a chunk
+    of their own, kept by the memo while the chunk lives: no per-key work for them."""
+
+    __slots__ = ("_builder",)
 
     def __init__(self, builder: PlanBuilder) -> None:
         super().__init__()
@@ -52,20 +58,41 @@ class _Attributed(dict[str, str]):
             b.reserved_by.get(key, b.current) if b.reserved.get(key) == value else b.current
         )
 
-    def update(self, *args: object, **kwargs: str) -> None:
-        items: Mapping[str, str]
-        if len(args) == 1 and not kwargs and type(args[0]) is dict:
-            items = args[0]  # no copy: the common bulk case
+    def update(self, items: Mapping[str, str]) -> None:
+        if isinstance(items, Reasons):
+            for layer, shared in items.layers():
+                if shared:
+                    self.add_chunk(layer)
+                else:
+                    self._copy(layer)
         else:
-            items = dict(*args, **kwargs)
+            self._copy(items)
+
+    def _copy(self, items: Mapping[str, str]) -> None:
         b = self._builder
         # Keys reserved with the same reason keep the reserving policy; the rest (all of
         # them, for demand keys) take the current one: dict-sized C-level updates.
-        special = [k for k, why in b.reserved.items() if items.get(k) == why]
-        dict.update(self, items)
+        special = self._special(items)
+        Reasons.update(self, items)
         b.decided_by.update(dict.fromkeys(items, b.current))
         for k in special:
             b.decided_by[k] = b.reserved_by.get(k, b.current)
+
+    def add_chunk(self, chunk: Mapping[str, str]) -> None:
+        if not chunk:
+            return
+        b = self._builder
+        special = self._special(chunk)
+        super().add_chunk(chunk)
+        b.decided_by.add_chunk(b.memo.attributed(chunk, b.current))
+        for k in special:
+            b.decided_by[k] = b.reserved_by.get(k, b.current)
+
+    def _special(self, items: Mapping[str, str]) -> list[str]:
+        reserved = self._builder.reserved
+        if not reserved:
+            return []
+        return [k for k in reserved.keys() & items.keys() if items[k] == reserved[k]]
 
     def fill(self, keys: Iterable[str], value: str) -> None:
         """`update(dict.fromkeys(keys, value))`: one reason for many keys."""
@@ -81,7 +108,7 @@ class PlanBuilder:
         self.memo = memo if memo is not None else PlanMemo()
         self.revisit_at = float("inf")
         # demand key or node -> name of the policy that last wrote its reason (explain)
-        self.decided_by: dict[str, str] = {}
+        self.decided_by = Reasons()
         self.current = "planner"  # policy being applied (set by `plan()`)
         # node -> why it must stay on during this plan (power-offs of it are refused)
         self.reserved: dict[str, str] = {}

@@ -21,6 +21,7 @@ caller (the daemon), used by one `plan()` at a time. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from clues_py.model import ClusterSnapshot, ManagedNode, NodeState
 from clues_py.planner.bins import BinIndex
@@ -76,6 +77,8 @@ class PlanMemo:
         self._bins = BinIndex()
         self._demand = DemandGroups()
         self._seen: ClusterSnapshot | None = None
+        # (id(chunk), policy) -> (chunk, its keys attributed to the policy), see `attributed`
+        self._attributed: dict[tuple[int, str], tuple[Mapping[str, str], dict[str, str]]] = {}
         self._pos: dict[str, int] = {}  # name -> position in the node tuples seen
         # positions changed since each index last synced (None: it must rebuild)
         self._dirty: dict[str, set[int] | None] = {"nodes": None, "bins": None}
@@ -126,6 +129,19 @@ class PlanMemo:
         """The packer's bins, synced to `snap`."""
         self._bins.sync(snap, self._take("bins", snap))
         return self._bins
+
+    def attributed(self, chunk: Mapping[str, str], policy: str) -> dict[str, str]:
+        """`dict.fromkeys(chunk, policy)`, the same dict again while `chunk` is the same
+        (shared reasons of a demand group: `clues_py.planner.reasons`)."""
+        key = (id(chunk), policy)
+        got = self._attributed.get(key)
+        if got is not None and got[0] is chunk:
+            return got[1]
+        if len(self._attributed) > 4096:
+            self._attributed.clear()
+        out = dict.fromkeys(chunk, policy)
+        self._attributed[key] = (chunk, out)
+        return out
 
     def demand(self, snap: ClusterSnapshot) -> DemandGroups:
         """The demand groups, synced to `snap.demand`."""

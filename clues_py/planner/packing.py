@@ -36,6 +36,7 @@ from clues_py.model import ClusterSnapshot, NodeTemplate, Resources
 from clues_py.planner.bins import DEFAULT_POD_SLOTS, BinIndex
 from clues_py.planner.chain import ExpanderChain, Option
 from clues_py.planner.demand import Group, group_demand
+from clues_py.planner.reasons import Reasons
 
 __all__ = [
     "DEFAULT_POD_SLOTS",
@@ -65,7 +66,8 @@ class PackResult:
     existing: dict[str, list[str]] = field(default_factory=dict)  # node -> keys on free room
     booting: dict[str, list[str]] = field(default_factory=dict)  # node -> keys waiting for it
     new_nodes: list[NewNode] = field(default_factory=list)
-    unplaceable: dict[str, str] = field(default_factory=dict)  # key -> why no node
+    # key -> why no node; a group's reasons are shared between packings while it stays
+    unplaceable: Reasons = field(default_factory=Reasons)
     # The packing may differ from then on with nothing else changing: a node it had to
     # skip may be retried, or a template's back-off ends.
     revisit_at: float = float("inf")
@@ -298,7 +300,7 @@ class _Packer:
 
     def _unplaceable(self, res: PackResult, g: Group, remaining: int, reason: str) -> None:
         keys = g.keys if remaining == len(g.keys) else g.keys[len(g.keys) - remaining :]
-        res.unplaceable.update(self.ix.fill(keys, reason))
+        res.unplaceable.add_chunk(self.ix.fill(keys, reason))
 
     def _available(self, t: NodeTemplate) -> bool:
         until = self.snap.template_backoff.get(t.name, float("-inf"))

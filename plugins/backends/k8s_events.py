@@ -36,6 +36,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from clues_py.model import ActionKind, NodeState
+from clues_py.planner.reasons import changed, gone
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +168,12 @@ class EventRecorder:
         """Writer thread: NotTriggerScaleUp for pods whose reason is new, and the status."""
         now, unplaceable = event.at, event.plan.unplaceable
         acted = {k for a in event.plan.actions for k in a.pods}
-        for key in self._unplaceable.keys() - unplaceable.keys():
+        for key in gone(unplaceable, self._unplaceable):
             self._not_triggered.pop(key, None)  # no longer waiting: forget it
             if key not in acted:
                 self._triggered.discard(key)
-        for key, why in unplaceable.items() - self._unplaceable.items():
+        for key in changed(unplaceable, self._unplaceable):
+            why = unplaceable[key]
             pod = _pod(key)
             if pod is None or self._not_triggered.get(key) == why or key in self._triggered:
                 continue

@@ -29,11 +29,13 @@ from clues_py.model import (
     HiddenDemand,
     ManagedNode,
     NodeState,
+    Plan,
     PodInfo,
     Taint,
 )
 from clues_py.planner import PlanMemo, plan
 from clues_py.planner.admission import BEST_EFFORT_ATOMIC
+from clues_py.planner.reasons import changed, gone
 from clues_py.plugins import POLICIES, instantiate
 from tests.factories import (
     make_hidden,
@@ -278,10 +280,24 @@ def test_incremental_plans_equal_from_scratch_plans(
 ) -> None:  # fmt: skip
     memo = PlanMemo()
     kept = policies(grace, extra)  # the daemon keeps its policies across passes too
+    before: Plan | None = None
     for i, (kind, seed) in enumerate([("start", 0), *steps]):
         if kind != "start":
             apply_event(cluster, data.draw, kind, seed)
         inc, scratch = cluster.snapshots(hints if i else "none")
         if hints == "stale" and i:
             inc = replace(inc, base=-1)  # a base the memo never saw: it must not trust it
-        assert plan(inc, kept, memo) == plan(scratch, policies(grace, extra))
+        got = plan(inc, kept, memo)
+        assert got == plan(scratch, policies(grace, extra))
+        if before is not None:  # what the recorder and the Events writer see change
+            assert_same_changes(got, before)
+        before = got
+
+
+def assert_same_changes(new: Plan, old: Plan) -> None:
+    """`reasons.changed`/`gone` (shared chunks skipped by identity) say what plain dicts say."""
+    for field in ("unplaceable", "decided_by", "kept", "held"):
+        a, b = getattr(new, field), getattr(old, field)
+        da, db = dict(a), dict(b)
+        assert changed(a, b) == {k for k, _ in da.items() - db.items()}, field
+        assert gone(a, b) == db.keys() - da.keys(), field
