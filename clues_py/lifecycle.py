@@ -421,11 +421,14 @@ def _bookkeep(node: ManagedNode, obs: NodeObservation | None, now: float) -> Man
     return node.with_(**changes)
 
 
-def carry_forward(node: ManagedNode, now: float) -> ManagedNode:
+def carry_forward(
+    node: ManagedNode, now: float, coming: NodeObservation | None = None
+) -> ManagedNode:
     """`node` as if its current observation had been applied again at `now`: for a caller
-    that applies observations only when they change, the old one held until then."""
+    that applies observations only when they change, the old one held until then (`node`
+    itself when the observation `coming` next is that one: `advance` does the same)."""
     obs = node.observed
-    if obs is None or not (obs.ready or obs.workload_pods):
+    if obs is None or obs is coming or not (obs.ready or obs.workload_pods):
         return node
     return _bookkeep(node, obs, now)
 

@@ -233,6 +233,15 @@ class NodeObservation:
     provider_id: str = ""
     pods: tuple[PodInfo, ...] = ()
 
+    # Derived from `pods` on first use and kept: an observation is immutable, and the
+    # daemon and the planner ask each unchanged one again on every full pass.
+    _workload: tuple[PodInfo, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _in_use: tuple[int, int, int, int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
     @property
     def requested(self) -> Resources:
         total = Resources()
@@ -242,8 +251,30 @@ class NodeObservation:
         return total
 
     @property
+    def in_use(self) -> tuple[int, int, int, int]:
+        """CPU millis, memory bytes, GPUs and pod slots its Pending and Running pods take
+        (a pod takes at least one slot)."""
+        got = self._in_use
+        if got is None:
+            cpu = mem = gpus = pods = 0
+            for p in self.pods:
+                if p.phase == "Pending" or p.phase == "Running":
+                    r = p.requests
+                    cpu += r.cpu_millis
+                    mem += r.memory_bytes
+                    gpus += r.gpus
+                    pods += max(r.pods, 1)
+            got = (cpu, mem, gpus, pods)
+            object.__setattr__(self, "_in_use", got)
+        return got
+
+    @property
     def workload_pods(self) -> tuple[PodInfo, ...]:
-        return tuple(p for p in self.pods if p.counts_for_idleness)
+        got = self._workload
+        if got is None:
+            got = tuple(p for p in self.pods if p.counts_for_idleness)
+            object.__setattr__(self, "_workload", got)
+        return got
 
 
 @dataclass(frozen=True, slots=True)

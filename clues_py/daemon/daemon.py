@@ -143,7 +143,7 @@ class Daemon:
                 tr = Transition(node, node.state, node.state, "", changed=False)
                 self._reobserve.add(name)
             new = tr.node
-            if fact.kind == FactKind.OBSERVED:
+            if fact.kind == FactKind.OBSERVED and new.observed is not fact.observation:
                 new = new.with_(observed=fact.observation)
             if fact.kind == FactKind.PROVIDER_ON and fact.detail and new.provider_id != fact.detail:
                 new = new.with_(provider_id=fact.detail)
@@ -308,7 +308,7 @@ class Daemon:
             o = obs.nodes.get(name)
             if not changes.full and o is node.observed and name not in again:
                 continue
-            carried = carry_forward(node, now)  # the old observation held until now
+            carried = carry_forward(node, now, o)  # the old observation held until now
             if carried is not node:
                 self._set_node(name, carried)
             self._apply(name, Fact(FactKind.OBSERVED, observation=o), now)

@@ -30,11 +30,15 @@ class DaemonSetOverhead:
 
     def __init__(self) -> None:
         self.by_template: dict[str, Resources] = {}
+        # node -> the observation learned from last: the overhead only grows, so the same
+        # observation again (every node, on a full pass) cannot change it
+        self._learned: dict[str, NodeObservation] = {}
 
     def learn(self, template: str, obs: NodeObservation) -> bool:
         """Learn from one observation of a node of `template`; True if the overhead grew."""
-        if not obs.ready:
+        if not obs.ready or self._learned.get(obs.name) is obs:
             return False
+        self._learned[obs.name] = obs
         ds = Resources()
         for p in obs.pods:
             if p.daemonset and p.phase in ("Pending", "Running"):

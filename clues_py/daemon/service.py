@@ -243,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
     try:
-        service = Service(cfg, backend=checked.backend, power=checked.power).start()
+        service = Service(cfg, backend=checked.backend, power=checked.power)
+        from clues_py.daemon.heap import HeapSettler
+
+        HeapSettler().attach(service.daemon.bus)  # process-wide, so cluesd's own policy
+        service.start()
     except ConfigError as exc:
         log.error("cannot start: invalid configuration:\n%s", exc)
         return EXIT_CONFIG

@@ -78,6 +78,7 @@ class BinIndex:
         self._managed: dict[str, ManagedNode] = {}
         self._unmanaged: dict[str, NodeObservation] = {}
         self._unmanaged_src: tuple[NodeObservation, ...] | None = None
+        self._bulk = False  # rebuilding: slots set without their maxima (`MaxTree.refresh`)
         # placement -> sorted slots (free room and booting tiers) whose signature admits it
         self._compat: dict[Placement, list[int]] = {}
         self._why_not: dict[tuple[Placement, int], str | None] = {}
@@ -132,10 +133,15 @@ class BinIndex:
         self._managed, self._unmanaged = {}, {}
         self._compat = {}
         self.hopeless, self._fills = {}, {}
-        for node in snap.nodes:
-            self._set_managed(node)
-        for obs in snap.unmanaged:
-            self._set_unmanaged(obs.name, obs)
+        self._bulk = True  # leaves only; the maxima once at the end
+        try:
+            for node in snap.nodes:
+                self._set_managed(node)
+            for obs in snap.unmanaged:
+                self._set_unmanaged(obs.name, obs)
+        finally:
+            self._bulk = False
+            self.tree.refresh()
         self._unmanaged_src = snap.unmanaged
 
     def _set_managed(self, node: ManagedNode) -> None:
@@ -188,14 +194,7 @@ class BinIndex:
     def _free(
         self, name: str, template: str, obs: NodeObservation
     ) -> tuple[str, str, int, int, int, int, int, int]:
-        cpu = mem = gpus = pods = 0
-        for p in obs.pods:
-            if p.phase == "Pending" or p.phase == "Running":
-                r = p.requests
-                cpu += r.cpu_millis
-                mem += r.memory_bytes
-                gpus += r.gpus
-                pods += max(r.pods, 1)
+        cpu, mem, gpus, pods = obs.in_use
         a = obs.allocatable
         return (name, template, a.cpu_millis - cpu, a.memory_bytes - mem, a.gpus - gpus,
                 _slots(a.pods) - pods, self.sigs.of(obs.labels, obs.taints),
@@ -203,14 +202,15 @@ class BinIndex:
 
     def _put(self, slot: int, entry: tuple[str, str, int, int, int, int, int, int] | None) -> None:
         old = self.base.get(slot)
+        put = self.tree.set_leaf if self._bulk else self.tree.set
         if entry is None:
             if old is None:
                 return
             del self.base[slot]
-            self.tree.set(slot, -1, -1, -1, -1)
+            put(slot, -1, -1, -1, -1)
         else:
             self.base[slot] = entry
-            self.tree.set(slot, entry[2], entry[3], entry[4], entry[5])
+            put(slot, entry[2], entry[3], entry[4], entry[5])
         if self._compat and (old is None or entry is None or old[6] != entry[6]):
             for placement, slots in self._compat.items():
                 i = bisect_left(slots, slot)

@@ -101,9 +101,28 @@ class DemandGroups:
     def _rebuild(self, demand: Demand) -> None:
         hidden = self._hidden
         self._groups, self._pod_of, self._created, self._hidden = {}, {}, [], ()
-        for p in demand.pods:
-            self._drop_pod(p.key)  # a repeated key counts once, as a dict of pods would
-            self._add_pod(p)
+        # A repeated key counts once (the last one), as a dict of pods would; each list is
+        # sorted once rather than kept sorted pod by pod.
+        last = {p.key: p for p in demand.pods}
+        groups, pod_of = self._groups, self._pod_of
+        # Pods of one shape mostly share their (interned) requests and placement objects:
+        # find the group by their identity first (no dataclass hashing per pod).
+        same: dict[tuple[int, int], tuple[_GroupKey, _Members]] = {}
+        for key, p in last.items():
+            ids = (id(p.requests), id(p.placement))
+            got = same.get(ids)
+            if got is None:
+                gk = (p.requests, p.placement)  # holds both objects: the ids stay theirs
+                m = groups.get(gk)
+                if m is None:
+                    m = groups[gk] = _Members()
+                got = same[ids] = (gk, m)
+            gk, m = got
+            m.pods.append((p.created, key))
+            pod_of[key] = (gk, p.created)
+        for m in groups.values():
+            m.pods.sort()
+        self._created = sorted((c, k) for k, (_, c) in pod_of.items())
         self._set_hidden(hidden)
 
     def _add_pod(self, p: PodInfo) -> None:

@@ -38,6 +38,21 @@ class MaxTree:
             p[j] = p[a] if p[a] > p[b] else p[b]
             j >>= 1
 
+    def set_leaf(self, i: int, cpu: int, mem: int, gpu: int, pods: int) -> None:
+        """Record slot `i`'s free room only; `refresh()` must follow before any query."""
+        j = i + self.size
+        self.cpu[j], self.mem[j], self.gpu[j], self.pods[j] = cpu, mem, gpu, pods
+
+    def refresh(self) -> None:
+        """Recompute every maximum from the slots (after `set_leaf`s: O(n), once)."""
+        c, m, g, p = self.cpu, self.mem, self.gpu, self.pods
+        for j in range(self.size - 1, 0, -1):
+            a, b = 2 * j, 2 * j + 1
+            c[j] = c[a] if c[a] > c[b] else c[b]
+            m[j] = m[a] if m[a] > m[b] else m[b]
+            g[j] = g[a] if g[a] > g[b] else g[b]
+            p[j] = p[a] if p[a] > p[b] else p[b]
+
     def find(self, lo: int, cpu: int, mem: int, gpu: int, pods: int) -> int:
         """First slot >= lo with room for the request, or -1."""
         c, m, g, p = self.cpu, self.mem, self.gpu, self.pods

@@ -62,3 +62,13 @@ def test_carry_forward_is_the_unchanged_observation_applied_again(node, now) -> 
     carried = carry_forward(node, now)
     assert (carried.seen_ready_at, carried.last_used) == (again.seen_ready_at, again.last_used)
     assert carried.observed is node.observed and carried.state == node.state
+
+
+@settings(max_examples=300, deadline=None)
+@given(node=nodes(), now=times)
+def test_carrying_forward_before_the_same_observation_changes_nothing(node, now) -> None:  # type: ignore[no-untyped-def]
+    """The daemon skips carrying an observation forward when the same one comes next (every
+    node on a full pass): `advance` alone gives what carrying forward first gives."""
+    fact = Fact(FactKind.OBSERVED, observation=node.observed)
+    assert carry_forward(node, now, node.observed) is node
+    assert advance(node, fact, now, T) == advance(carry_forward(node, now), fact, now, T)
