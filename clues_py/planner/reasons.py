@@ -145,28 +145,33 @@ def _suspects(new: Reasons, old: Reasons) -> set[str] | None:
     return out
 
 
-def _lookup(r: Reasons, many: bool) -> Mapping[str, str]:
-    # Many keys to look up: through the merged dict; a few: through the layers.
-    return r.flat() if many else r
+def _compared(
+    new: Mapping[str, str], old: Mapping[str, str]
+) -> tuple[set[str], Mapping[str, str], Mapping[str, str]] | None:
+    """The keys to look at and where to look them up, or None: compare everything."""
+    if not (isinstance(new, Reasons) and isinstance(old, Reasons)):
+        return None
+    keys = _suspects(new, old)
+    if keys is None:
+        return None
+    if len(keys) > _FEW:  # many keys: through the merged dicts; a few: through the layers
+        return keys, new.flat(), old.flat()
+    return keys, new, old
 
 
 def changed(new: Mapping[str, str], old: Mapping[str, str]) -> set[str]:
     """Keys of `new` whose entry is not in `old` (new, or with another value)."""
-    if isinstance(new, Reasons) and isinstance(old, Reasons):
-        keys = _suspects(new, old)
-        if keys is not None:
-            many = len(keys) > _FEW
-            n, o = _lookup(new, many), _lookup(old, many)
-            return {k for k in keys if k in n and (k not in o or o[k] != n[k])}
-    return {k for k, _ in new.items() - old.items()}
+    got = _compared(new, old)
+    if got is None:
+        return {k for k, _ in new.items() - old.items()}
+    keys, n, o = got
+    return {k for k in keys if k in n and (k not in o or o[k] != n[k])}
 
 
 def gone(new: Mapping[str, str], old: Mapping[str, str]) -> set[str]:
     """Keys of `old` that `new` does not have."""
-    if isinstance(new, Reasons) and isinstance(old, Reasons):
-        keys = _suspects(new, old)
-        if keys is not None:
-            many = len(keys) > _FEW
-            n, o = _lookup(new, many), _lookup(old, many)
-            return {k for k in keys if k in o and k not in n}
-    return set(old.keys() - new.keys())
+    got = _compared(new, old)
+    if got is None:
+        return set(old.keys() - new.keys())
+    keys, n, o = got
+    return {k for k in keys if k in o and k not in n}
