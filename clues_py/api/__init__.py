@@ -4,7 +4,8 @@ This module holds what both sides share: the `DaemonControl` protocol the daemon
 (`clues_py.daemon.control.Control`; the API server only exposes it, it owns no state), the
 node operations, address parsing, and the errors. `server.py` serves a `DaemonControl` over
 TCP or a Unix socket with uvicorn (`app.py`: the FastAPI routes, `models.py`: the answers,
-`guard.py`: token and body limits, `history.py`: history queries); `client.py` talks to it
+`guard.py`: token and body limits, `protocol.py`: uvicorn's HTTP protocol adapted,
+`history.py`: history queries); `client.py` talks to it
 for the `clues` CLI with the standard library only, so that the CLI does not import the
 server (import `ApiServer` from `clues_py.api.server`). The routes and JSON shapes are
 documented in docs/api.md and served as OpenAPI at GET /v1/openapi.json.

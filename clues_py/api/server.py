@@ -3,17 +3,15 @@
 `ApiServer` binds the socket itself (so a taken port or a live socket fails at once, and port
 0 tells its real port), creates a Unix socket with mode 0660 from the start, refuses to
 touch a live socket or a file that is not one, and runs uvicorn on it in a thread with its
-own event loop. The HTTP protocol is uvicorn's h11 one with two changes: a malformed request
-gets a JSON 400 like every other error, and a client that connects but never completes a
-request is dropped after `timeout_keep_alive`. Routes are `app.py`'s, the token and body
-limits `guard.py`'s.
+own event loop. Binding (`bind()`) needs only the standard library; uvicorn and FastAPI are
+imported by `start()`, so cluesd can bind, start its initial sync, and import the web stack
+while the cluster is being listed (decision 0022). The HTTP protocol is `protocol.py`'s,
+routes are `app.py`'s, the token and body limits `guard.py`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -21,14 +19,12 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from typing import TYPE_CHECKING
 
 from clues_py.api import Address, DaemonControl, parse_address
-from clues_py.api.app import build_app
-from clues_py.api.guard import Guard
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("clues_py.api")
 
@@ -38,49 +34,6 @@ MAX_UNIX_PATH = 107
 # is closed.
 IDLE_TIMEOUT = 5
 START_TIMEOUT = 15.0
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol; malformed requests get the API's JSON error shape."""
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._deadline: asyncio.TimerHandle | None = None
-        self._arm_deadline()
-
-    def _arm_deadline(self) -> None:
-        """Until the next request's headers are complete (a new cycle), at most
-        timeout_keep_alive seconds: uvicorn's own timer restarts on every byte, so a client
-        sending a byte now and then could hold the connection forever."""
-        if self._deadline is not None:
-            self._deadline.cancel()
-        waiting_for = self.cycle
-        self._deadline = self.loop.call_later(
-            self.timeout_keep_alive, self._drop_if_no_request, waiting_for
-        )
-
-    def _drop_if_no_request(self, waiting_for: object) -> None:
-        if self.cycle is waiting_for and not self.transport.is_closing():
-            self.transport.close()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        body = json.dumps({"error": f"malformed HTTP request: {msg}", "code": 400}).encode()
-        head = (
-            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-            b"connection: close\r\ncontent-length: " + str(len(body) + 1).encode() + b"\r\n\r\n"
-        )
-        self.transport.write(head + body + b"\n")
-        self.transport.close()
 
 
 def read_token_file(path: str) -> str:
@@ -99,21 +52,41 @@ class ApiServer:
 
     def __init__(self, control: DaemonControl, listen: str, token_file: str | None = None) -> None:
         self._listen = parse_address(listen, what="daemon.listen")
-        token = read_token_file(token_file) if token_file else None
-        self._app = Guard(build_app(control), token)
-        self._token = token
+        self._token = read_token_file(token_file) if token_file else None
+        self._control = control
+        self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.address = str(self._listen)
 
+    def bind(self) -> None:
+        """Bind and listen now (errors at once, `.address` tells a port 0's real port); until
+        `start()` serves, clients that connect wait in the listen backlog, not refused.
+        Cheap: cluesd binds before its initial sync and imports the HTTP stack after."""
+        if self._sock is None:
+            self._sock = (
+                self._bind_unix(self._listen.unix_path)
+                if self._listen.is_unix
+                else self._bind_tcp()
+            )
+
     def start(self) -> None:
-        """Bind and serve in a daemon thread; `.address` then tells the real address."""
+        """Bind (unless `bind()` did) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("ApiServer already started")
-        sock = self._bind_unix(self._listen.unix_path) if self._listen.is_unix else self._bind_tcp()
+        # The web stack costs seconds to import on a loaded machine: only when serving.
+        import uvicorn
+
+        from clues_py.api.app import build_app
+        from clues_py.api.guard import Guard
+        from clues_py.api.protocol import Protocol
+
+        self.bind()
+        sock = self._sock
+        assert sock is not None
         config = uvicorn.Config(
-            self._app,
-            http=_Protocol,
+            Guard(build_app(self._control), self._token),
+            http=Protocol,
             loop="asyncio",
             lifespan="off",
             ws="none",
@@ -135,6 +108,7 @@ class ApiServer:
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 sock.close()
+                self._sock = None
                 raise RuntimeError(f"the API server on {self.address} did not start")
             time.sleep(0.01)
         self._server, self._thread = server, thread
@@ -178,11 +152,15 @@ class ApiServer:
     def stop(self) -> None:
         """Stop serving, close the socket and remove a Unix socket file. Idempotent."""
         server, self._server = self._server, None
-        if server is None:
+        sock, self._sock = self._sock, None
+        if server is None and sock is None:
             return
-        server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if server is not None:
+            server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+        elif sock is not None:  # bound, never served
+            sock.close()
         if self._listen.is_unix:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._listen.unix_path)

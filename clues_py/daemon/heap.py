@@ -14,19 +14,28 @@ collected; the old generation is collected often and cheaply between full passes
 holds what survived since the last freeze), so that stays small. Only the cluesd process
 installs it (`service.main`): the collector is process-wide, and a library user or a test
 process keeps its own policy. Nothing here knows what a pass does.
+
+Start-up (`StartupHeap`, decision 0022): the initial sync allocates millions of small
+containers (parsed JSON, then the converted pods that stay), and each burst set the
+collector off over the growing cache: at 150,000 pods it more than doubled the CPU of the
+list. So cluesd pauses the collector from process start until its first pass (or
+`PAUSE_LIMIT`), then collects once, freezes the survivors, and returns freed memory to the
+OS (glibc `malloc_trim`, `trim_heap`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import time
+from collections.abc import Callable
 
 from clues_py.daemon.bus import Bus, PassFinished
 
 log = logging.getLogger("clues.daemon")
 
-__all__ = ["HeapSettler"]
+__all__ = ["PAUSE_LIMIT", "HeapSettler", "StartupHeap", "trim_heap"]
 
 
 class HeapSettler:
@@ -53,3 +62,63 @@ class HeapSettler:
             time.perf_counter() - t0,
             gc.get_freeze_count(),
         )
+
+
+# The collector comes back this long after start-up even if no pass ran (a cluster that
+# cannot be listed must not grow cyclic garbage forever).
+PAUSE_LIMIT = 600.0
+
+
+def trim_heap() -> bool:
+    """Return freed heap memory to the OS (glibc `malloc_trim(0)`); False where unavailable."""
+    try:
+        # The process's own symbols: libc is loaded already (find_library would fork ldconfig).
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False  # not glibc (musl, macOS): nothing to do
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
+
+
+class StartupHeap:
+    """Pauses the cyclic collector now; `settle()` brings it back once start-up is over."""
+
+    def __init__(
+        self, limit: float = PAUSE_LIMIT, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock
+        self._deadline = clock() + limit
+        self._was_enabled = gc.isenabled()
+        self.settled = False
+        gc.disable()
+
+    def settle(self, started: bool) -> bool:
+        """Once `started` (the first pass ended) or the limit passed: collect, freeze the
+        survivors, re-enable the collector and trim the heap. True once done; idempotent."""
+        if self.settled:
+            return True
+        if not started and self._clock() < self._deadline:
+            return False
+        self.settled = True
+        t0 = time.perf_counter()
+        freed = gc.collect()
+        gc.freeze()
+        if self._was_enabled:
+            gc.enable()
+        trimmed = trim_heap()
+        log.debug(
+            "start-up heap settled in %.2f s: %d cyclic objects freed, %d frozen, trimmed: %s",
+            time.perf_counter() - t0,
+            freed,
+            gc.get_freeze_count(),
+            trimmed,
+        )
+        return True
+
+    def restore(self) -> None:
+        """The collector as it was, without collecting or freezing (start-up ended early)."""
+        if not self.settled:
+            self.settled = True
+            if self._was_enabled:
+                gc.enable()

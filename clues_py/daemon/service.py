@@ -18,12 +18,16 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clues_py import __version__
 from clues_py.config.load import LOG_LEVELS, Config, ConfigError
+from clues_py.daemon.heap import HeapSettler, StartupHeap
 from clues_py.daemon.preflight import EXIT_CONFIG, check_file
 from clues_py.redact import SCRUBBER, config_secrets
+
+if TYPE_CHECKING:
+    from clues_py.metrics import DaemonMetrics, MetricsServer
 
 log = logging.getLogger("clues.service")
 
@@ -58,9 +62,10 @@ class Service:
     """A daemon plus its API server, started and stopped together."""
 
     def __init__(self, cfg: Config, **daemon_kwargs: object) -> None:
+        # Only what binding and the initial sync need is imported here; the web and metrics
+        # stacks are imported by start() while the cluster is being listed (decision 0022).
         from clues_py.api.server import ApiServer
         from clues_py.daemon.daemon import Daemon
-        from clues_py.metrics import DaemonMetrics, MetricsServer
 
         self.cfg = cfg
         SCRUBBER.add(config_secrets(cfg))  # before any plugin can log
@@ -68,9 +73,8 @@ class Service:
         self.api = ApiServer(
             self.daemon.control, cfg.daemon.listen, token_file=cfg.daemon.token_file
         )
-        self.metrics = DaemonMetrics(self.daemon, self.daemon.clock.now)
-        listen = cfg.daemon.metrics_listen
-        self.metrics_server = MetricsServer(self.metrics, listen) if listen else None
+        self.metrics: DaemonMetrics | None = None
+        self.metrics_server: MetricsServer | None = None
         self._thread: threading.Thread | None = None
         self.elector, self.recorder = _kubernetes_extras(self.daemon, cfg)
         from clues_py.daemon.hooks import Hooks
@@ -90,24 +94,26 @@ class Service:
         return self.metrics_server.address if self.metrics_server else None
 
     def start(self) -> Service:
-        if self.metrics_server is not None:
-            try:
-                self.metrics_server.start()
-            except OSError as exc:
-                # Planning and powering matter more than /metrics; the `up` alert reports it.
-                log.error(
-                    "cannot serve /metrics on %s: %s; running without metrics "
-                    "(set daemon.metrics_listen to a free HOST:PORT, or null)",
-                    self.metrics_server.address,
-                    exc.strerror or exc,
-                )
-                self.metrics_server = None
-        self.api.start()
+        """Bind the API socket, start the initial sync, then import and start the rest.
+
+        The order is decision 0022's: the socket is bound first (a taken address still fails
+        start-up at once; clients that connect early wait in its backlog, they are not
+        refused), then the backend starts listing the cluster, and the seconds of importing
+        FastAPI, uvicorn and prometheus-client overlap with the list. The loop starts last,
+        so the metrics see every pass; no pass runs before the backend is synced anyway."""
+        self.api.bind()
+        try:
+            self.daemon.start()
+            self._start_metrics()
+            self.api.start()
+        except BaseException:
+            self.api.stop()
+            self.daemon.backend.stop()
+            raise
         if self.elector is not None:
             self.elector.start()
         if self.recorder is not None:
             self.recorder.start()
-        self.daemon.start()
         self._thread = threading.Thread(
             target=self.daemon.serve_forever, name="clues-loop", daemon=True
         )
@@ -119,6 +125,25 @@ class Service:
             self.metrics_address or "(disabled)",
         )
         return self
+
+    def _start_metrics(self) -> None:
+        from clues_py.metrics import DaemonMetrics, MetricsServer
+
+        self.metrics = DaemonMetrics(self.daemon, self.daemon.clock.now)
+        listen = self.cfg.daemon.metrics_listen
+        if not listen:
+            return
+        server = MetricsServer(self.metrics, listen)
+        try:
+            self.metrics_server = server.start()
+        except OSError as exc:
+            # Planning and powering matter more than /metrics; the `up` alert reports it.
+            log.error(
+                "cannot serve /metrics on %s: %s; running without metrics "
+                "(set daemon.metrics_listen to a free HOST:PORT, or null)",
+                server.address,
+                exc.strerror or exc,
+            )
 
     def reload(self, path: str) -> bool:
         """SIGHUP: re-read `path` and apply what can change at runtime; keep the old on error."""
@@ -143,7 +168,8 @@ class Service:
         self.api.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
-        self.metrics.close()
+        if self.metrics is not None:
+            self.metrics.close()
         self.hooks.close()
         self.daemon.close()
         if self.recorder is not None:
@@ -191,6 +217,16 @@ def _kubernetes_extras(daemon: Any, cfg: Config) -> tuple[Any, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until the first pass: no cyclic collections over the growing cluster cache (decision
+    # 0022); whatever way main() ends, the collector is back.
+    heap = StartupHeap()
+    try:
+        return _main(argv, heap)
+    finally:
+        heap.restore()
+
+
+def _main(argv: Sequence[str] | None, heap: StartupHeap) -> int:
     parser = argparse.ArgumentParser(
         prog="cluesd", description="clues-py daemon: powers cluster nodes on and off."
     )
@@ -244,8 +280,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, on_hup)
     try:
         service = Service(cfg, backend=checked.backend, power=checked.power)
-        from clues_py.daemon.heap import HeapSettler
-
         HeapSettler().attach(service.daemon.bus)  # process-wide, so cluesd's own policy
         service.start()
     except ConfigError as exc:
@@ -257,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     while not flags["stop"]:
         time.sleep(0.1)
+        if not heap.settled:
+            heap.settle(service.daemon.pass_log.first_pass_at is not None)
         if flags["reload"]:
             flags["reload"] = False
             log.info("received SIGHUP; reloading %s", args.config)

@@ -8,7 +8,8 @@ results per object version and serving them is `k8s_cache`'s job, fetching the
 objects is `k8s_informer`'s.
 
 Memory matters (a watch cache may hold 100k+ pods), so equal `Resources` and
-`Placement` values are interned and quantity strings are parsed once.
+`Placement` values and the strings many pods share (namespace, node, phase, owner) are
+interned, and quantity strings are parsed once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from sys import intern
 from typing import Any, TypeVar, cast
 
 from clues_py.model import (
@@ -187,7 +189,9 @@ def pod_info(pod: Obj) -> PodInfo:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
-    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    # Namespaces, node names, phases and owners repeat across thousands of pods: one
+    # string each (a parsed JSON value is a new string every time).
+    namespace, name = intern(meta.get("namespace", "")), meta.get("name", "")
     annotations = meta.get("annotations") or {}
     kind, owner = controller_owner(meta)
     return PodInfo(
@@ -195,10 +199,10 @@ def pod_info(pod: Obj) -> PodInfo:
         name=name,
         requests=pod_requests(spec, f"pod {namespace}/{name}"),
         placement=placement_of(spec),
-        node_name=spec.get("nodeName") or "",
-        phase=status.get("phase") or "Pending",
-        owner_kind=kind,
-        owner_name=owner,
+        node_name=intern(spec.get("nodeName") or ""),
+        phase=intern(status.get("phase") or "Pending"),
+        owner_kind=intern(kind),
+        owner_name=intern(owner),
         created=parse_time(meta.get("creationTimestamp")),
         daemonset=kind == "DaemonSet",
         mirror=MIRROR_ANNOTATION in annotations,

@@ -13,9 +13,10 @@ reported once through `on_state` (the backend logs it), never once per attempt.
 
 Responses are requested with `_preload_content=False` and parsed as JSON here, which is
 several times faster than the client's model deserialisation. A list is handed to `replace`
-as a generator of items that fetches the next page only when the previous one has been
-consumed, so the cache converts each page as it arrives and the raw objects of only one
-page are alive at a time (the peak memory of a relist stays near the converted data). What an object means is left to the `apply`/`replace`
+as a generator of items; while the cache converts one page, the next is fetched as bytes
+(not parsed) by a helper thread, so the server and we work at the same time, and the raw
+objects of only one page are alive at a time (the peak memory of a relist stays near the
+converted data). What an object means is left to the `apply`/`replace`
 callbacks (`k8s_cache`); building the API calls is left to `kubernetes.py`.
 """
 
@@ -86,6 +87,35 @@ def _iter_lines(resp: Any) -> Iterator[bytes]:
 
 # How often an optional resource that answered 404 is listed again.
 ABSENT_REPROBE = 60.0
+
+
+class _Prefetch:
+    """`fetch(cont)` run on a helper thread; `result()` waits for it and returns or raises."""
+
+    def __init__(self, fetch: Callable[[str], bytes], cont: str, name: str) -> None:
+        self._data: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(fetch, cont), name=f"informer-{name}-page", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fetch: Callable[[str], bytes], cont: str) -> None:
+        try:
+            self._data = fetch(cont)
+        except BaseException as exc:  # handed to the consumer, which decides
+            self._error = exc
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._data is not None
+        return self._data
+
+    def discard(self) -> None:
+        """Drop the page (the consumer stopped early); the fetch finishes on its own."""
+        self._data = None
 
 
 class Informer:
@@ -266,31 +296,46 @@ class Informer:
 
     def _close(self, resp: Any) -> None:
         with self._resp_lock:
-            self._resp = None
+            if self._resp is resp:  # a page fetched ahead may close after a newer call opened
+                self._resp = None
         resp.close()
         resp.release_conn()
 
+    def _fetch(self, cont: str) -> bytes:
+        """The raw body of one list page (`cont`: the continue token, "" for the first)."""
+        kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+        if cont:
+            kwargs["_continue"] = cont
+        resp = self._open(_request_timeout=(CONNECT_TIMEOUT, LIST_READ_TIMEOUT), **kwargs)
+        try:
+            return bytes(resp.data)
+        finally:
+            self._close(resp)
+
     def _pages(self, out: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """The items of every page, fetching a page once the previous one is consumed;
-        `out["rv"]` is the list's resourceVersion once the last page is read."""
-        cont = ""
+        """The items of every page; `out["rv"]` is the list's resourceVersion once the last
+        page is read. While the cache converts one page, the next one is fetched (as bytes,
+        not parsed) by a helper thread: the server prepares it while we convert, and only one
+        page of raw objects is alive at a time."""
+        data = self._fetch("")
         while True:
-            kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
-            if cont:
-                kwargs["_continue"] = cont
-            resp = self._open(_request_timeout=(CONNECT_TIMEOUT, LIST_READ_TIMEOUT), **kwargs)
-            try:
-                body = loads(resp.data)
-            finally:
-                self._close(resp)
+            body = loads(data)
+            del data
             meta = body.get("metadata") or {}
             items = body.get("items") or ()
             del body  # the page's items are the only raw objects kept
-            yield from items
             cont = meta.get("continue") or ""
             if not cont:
+                yield from items
                 out["rv"] = str(meta.get("resourceVersion") or "")
                 return
+            ahead = _Prefetch(self._fetch, cont, self.name)
+            try:
+                yield from items
+                del items
+                data = ahead.result()
+            finally:
+                ahead.discard()
 
     def _list(self) -> str:
         out: dict[str, str] = {}

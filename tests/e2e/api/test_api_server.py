@@ -311,3 +311,36 @@ def test_unsupported_methods_are_405_and_garbage_gets_json(
     head, _, payload = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert json.loads(payload)["code"] == 400
+
+
+def test_a_client_connecting_between_bind_and_start_is_answered_not_refused(
+    control: FakeControl, sock_path: Path
+) -> None:
+    """cluesd binds its socket before the initial sync and serves after importing the web
+    stack (decision 0022): a client in between is queued in the backlog, not refused, and
+    gets its answer once the server runs. A bound socket never served is closed by stop()."""
+    server = ApiServer(control, f"unix:{sock_path}")
+    server.bind()
+    try:
+        assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o660
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as early:
+            early.settimeout(10)
+            early.connect(str(sock_path))  # accepted by the kernel: nothing serves yet
+            early.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            server.start()
+            answer = b""
+            while chunk := early.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == {"ok": True}
+    finally:
+        server.stop()
+    assert not sock_path.exists()
+
+    unserved = ApiServer(control, "127.0.0.1:0")
+    unserved.bind()
+    port = parse_address(unserved.address).port
+    assert port > 0
+    unserved.stop()
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))

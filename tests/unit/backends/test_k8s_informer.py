@@ -13,6 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from plugins.backends.k8s_informer import GoneError, Informer
+from tests.tools import wait_for
 
 
 class FakeResp:
@@ -108,8 +109,8 @@ def test_paginated_list_then_watch_resumes_from_last_rv() -> None:
 
 
 def test_list_pages_are_converted_as_they_arrive() -> None:
-    """The next page is fetched only once the cache has consumed the previous one, so the
-    raw objects of one page at a time are alive; a list that breaks mid-way changes nothing."""
+    """Each page is converted as it arrives and the next one is fetched while it is (one page
+    ahead, never more); a list that breaks mid-way changes nothing."""
     script = Script(
         list_page([obj("a", "3"), obj("b", "4")], "10", cont="t1"),
         list_page([obj("c", "5")], "10", cont="t2"),
@@ -120,11 +121,16 @@ def test_list_pages_are_converted_as_they_arrive() -> None:
     def replace(items: Any) -> bool:
         for item in items:
             seen.append((item["metadata"]["name"], len(script.calls)))
+            if item["metadata"]["name"] == "a":
+                # The next page is requested while this one is being converted.
+                wait_for(lambda: len(script.calls) == 2, what="the second page's request")
         return True
 
     inf = Informer("t", script, replace, lambda k, o: True, lambda: None)
     assert inf._list() == "10"
-    assert seen == [("a", 1), ("b", 1), ("c", 2), ("d", 3)]
+    assert [name for name, _ in seen] == ["a", "b", "c", "d"]
+    assert all(calls <= page + 1 for (_, calls), page in zip(seen, (1, 1, 2, 3), strict=True))
+    assert script.calls[1]["_continue"] == "t1" and script.calls[2]["_continue"] == "t2"
 
     broken = Script(list_page([obj("a", "3")], "10", cont="t1"), ApiException(status=500))
     kept: dict[str, dict] = {"old": obj("old", "1")}
