@@ -5,7 +5,7 @@
 touch a live socket or a file that is not one, and runs uvicorn on it in a thread with its
 own event loop. Binding (`bind()`) needs only the standard library; uvicorn and FastAPI are
 imported by `start()`, so cluesd can bind, start its initial sync, and import the web stack
-while the cluster is being listed (decision 0022). The HTTP protocol is `protocol.py`'s,
+while the cluster is being listed (decision 0023). The HTTP protocol is `protocol.py`'s,
 routes are `app.py`'s, the token and body limits `guard.py`'s.
 """
 

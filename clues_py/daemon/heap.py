@@ -15,7 +15,7 @@ holds what survived since the last freeze), so that stays small. Only the cluesd
 installs it (`service.main`): the collector is process-wide, and a library user or a test
 process keeps its own policy. Nothing here knows what a pass does.
 
-Start-up (`StartupHeap`, decision 0022): the initial sync allocates millions of small
+Start-up (`StartupHeap`, decision 0023): the initial sync allocates millions of small
 containers (parsed JSON, then the converted pods that stay), and each burst set the
 collector off over the growing cache: at 150,000 pods it more than doubled the CPU of the
 list. So cluesd pauses the collector from process start until its first pass (or

@@ -63,7 +63,7 @@ class Service:
 
     def __init__(self, cfg: Config, **daemon_kwargs: object) -> None:
         # Only what binding and the initial sync need is imported here; the web and metrics
-        # stacks are imported by start() while the cluster is being listed (decision 0022).
+        # stacks are imported by start() while the cluster is being listed (decision 0023).
         from clues_py.api.server import ApiServer
         from clues_py.daemon.daemon import Daemon
 
@@ -96,7 +96,7 @@ class Service:
     def start(self) -> Service:
         """Bind the API socket, start the initial sync, then import and start the rest.
 
-        The order is decision 0022's: the socket is bound first (a taken address still fails
+        The order is decision 0023's: the socket is bound first (a taken address still fails
         start-up at once; clients that connect early wait in its backlog, they are not
         refused), then the backend starts listing the cluster, and the seconds of importing
         FastAPI, uvicorn and prometheus-client overlap with the list. The loop starts last,
@@ -218,7 +218,7 @@ def _kubernetes_extras(daemon: Any, cfg: Config) -> tuple[Any, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Until the first pass: no cyclic collections over the growing cluster cache (decision
-    # 0022); whatever way main() ends, the collector is back.
+    # 0023); whatever way main() ends, the collector is back.
     heap = StartupHeap()
     try:
         return _main(argv, heap)

@@ -317,7 +317,7 @@ def test_a_client_connecting_between_bind_and_start_is_answered_not_refused(
     control: FakeControl, sock_path: Path
 ) -> None:
     """cluesd binds its socket before the initial sync and serves after importing the web
-    stack (decision 0022): a client in between is queued in the backlog, not refused, and
+    stack (decision 0023): a client in between is queued in the backlog, not refused, and
     gets its answer once the server runs. A bound socket never served is closed by stop()."""
     server = ApiServer(control, f"unix:{sock_path}")
     server.bind()
