@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -184,3 +185,26 @@ def runnable_here(tmp: Path) -> str:
         f"daemon: {{state_db: '{tmp / 'clues.db'}', listen: 'unix:{tmp / 'c.sock'}'}}\n"
         f"backend: {{kind: kubernetes, kubeconfig: '{kubeconfig}'}}\n"
     )
+
+
+@contextmanager
+def stored_versions_checked() -> Iterator[None]:
+    """Every sandbox started inside still holds exactly the versions it stored at the end:
+    its controllers and subscribers get the store's own objects, read-only, and none of them
+    may change one (`ObjectStore.altered`)."""
+    from clues_py.sandbox import Sandbox
+
+    started: list[Sandbox] = []
+    start = Sandbox.start
+
+    def tracked(self: Sandbox) -> Sandbox:
+        started.append(self)
+        return start(self)
+
+    Sandbox.start = tracked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sandbox.start = start  # type: ignore[method-assign]
+    altered = [name for sb in started for name in sb.store.altered()]
+    assert not altered, f"stored versions changed in place by a reader: {altered[:10]}"

@@ -57,10 +57,11 @@ class Control:
     """Status, verbs, history and explain over one daemon (thread-safe: the API calls it
     from one thread per request)."""
 
-    def __init__(self, host: ControlHost) -> None:
+    def __init__(self, host: ControlHost, *, inline: bool = False) -> None:
         self._d = host
-        # Writes the planner's decisions for explain's history, off the loop.
-        self.recorder = DecisionRecorder(host.bus, host.store)
+        # Writes the planner's decisions for explain's history, off the loop (or, inline,
+        # in the publishing thread: the simulator's daemon).
+        self.recorder = DecisionRecorder(host.bus, host.store, inline=inline)
 
     def node_dict(self, node: ManagedNode) -> dict[str, Any]:
         t = self._d.templates[node.template]

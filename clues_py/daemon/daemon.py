@@ -67,8 +67,8 @@ class Daemon:
         bus: Bus | None = None,
         inline_actions: bool = False,
     ) -> None:
-        """`inline_actions`: run power operations in the caller's thread (the simulator's
-        determinism); the daemon proper uses the worker pool."""
+        """`inline_actions`: run power operations, and record decisions, in the caller's
+        thread (the simulator's determinism); the daemon proper uses the worker pool."""
         self.cfg = cfg
         self.bus = bus or Bus()
         self.clock = clock or WallClock()
@@ -120,7 +120,7 @@ class Daemon:
         # When work arrives for each template and when it needs more nodes (break-even).
         self.bus.subscribe(self._view.demand.on_event)
         # Status, verbs and explain for the API, the CLI and the metrics exporter.
-        self.control = Control(self)
+        self.control = Control(self, inline=inline_actions)
         self.passes = 0
         # Leader election (HA) replaces this; a non-leader observes and plans but never acts.
         self.is_leader: Callable[[], bool] = lambda: True

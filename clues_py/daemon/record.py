@@ -4,7 +4,8 @@
 loop never waits for it). Its thread compares the newest plan with the last one it
 recorded, with dict-sized set operations, and writes the decisions that changed in one
 store transaction. Plans that arrive while it writes are coalesced: it always records the
-latest, so a burst of passes costs one diff. A reason that differs only in its numbers
+latest, so a burst of passes costs one diff. Inline (the simulator's daemon) it records
+each plan in the publishing thread instead: no thread to wake per pass. A reason that differs only in its numbers
 ("idle 37 s < idle_time 300 s" -> "idle 38 s ...") is the same decision and is not
 written again. Reasons that no template can ever satisfy are logged once per reason, with
 a count, not once per pod. What the decisions are is the planner's business; reading them
@@ -60,7 +61,7 @@ def plan_decisions(plan: Plan, keys: set[str] | None = None) -> dict[str, str]:
 
 
 class DecisionRecorder:
-    def __init__(self, bus: Bus, store: Store) -> None:
+    def __init__(self, bus: Bus, store: Store, *, inline: bool = False) -> None:
         self._store = store
         self._cond = threading.Condition()
         self._latest: PlanEvent | None = None
@@ -71,12 +72,17 @@ class DecisionRecorder:
         self._deferred: set[str] = set()  # changed keys left for the next plan (over the cap)
         self._warned: set[str] = set()
         self.batches = 0
-        self._thread = threading.Thread(target=self._run, name="clues-decisions", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if not inline:
+            self._thread = threading.Thread(target=self._run, name="clues-decisions", daemon=True)
+            self._thread.start()
         bus.subscribe(self.on_event)
 
     def on_event(self, event: object) -> None:
         if isinstance(event, PlanEvent):
+            if self._thread is None:
+                self._record_logged(event)
+                return
             with self._cond:
                 self._latest = event
                 self._cond.notify_all()
@@ -91,7 +97,14 @@ class DecisionRecorder:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _record_logged(self, event: PlanEvent) -> None:
+        try:
+            self.record(event.at, event.plan)
+        except Exception:
+            log.exception("recording decisions failed")
 
     def _run(self) -> None:
         while True:
@@ -101,9 +114,7 @@ class DecisionRecorder:
                     return
                 event, self._latest, self._busy = self._latest, None, True
             try:
-                self.record(event.at, event.plan)
-            except Exception:
-                log.exception("recording decisions failed")
+                self._record_logged(event)
             finally:
                 with self._cond:
                     self._busy = False

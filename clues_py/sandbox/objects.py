@@ -2,7 +2,9 @@
 
 Objects are plain dicts kept per resource, keyed by (namespace, name). A stored dict is never
 mutated after it is stored (every change stores a new dict), so the JSON encoding of each version
-is computed once and reused by get/list/watch; callers always receive fresh copies decoded from it.
+is computed once and reused by get/list/watch; callers receive fresh copies decoded from it,
+except in-process readers that promise not to change what they get (`copy=False`, subscribers):
+they get the stored version itself.
 One global resourceVersion counts changes; every change appends exactly one event to a bounded
 history (`history.py`), which serves watch resume and `events_since`. Errors and the rules for
 new objects are in `meta.py`; HTTP, discovery, patching and tables are the server's business
@@ -14,6 +16,8 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import os
+import random
 import threading
 import time
 import uuid
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from clues_py.sandbox import deletion, resources, strategy
-from clues_py.sandbox.history import Event, EventLog, select
+from clues_py.sandbox.history import Event, EventLog
 from clues_py.sandbox.meta import (
     ApiError,
     already_exists,
@@ -37,12 +41,16 @@ from clues_py.sandbox.meta import (
 from clues_py.sandbox.podindex import PodIndex
 from clues_py.sandbox.priority import SYSTEM_CLASSES
 from clues_py.sandbox.sharing import share_strings, share_with
+from clues_py.sandbox.storewatch import ChangeReader
 from clues_py.sandbox.subscribers import Callback, Subscribers
 
 __all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
+# A version just written: the object and its encoding (None: nothing changed, and the object
+# is the caller's own copy)
+Version = tuple[Obj, bytes | None]
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -52,7 +60,13 @@ def _decode(raw: bytes) -> Obj:
     return cast(Obj, json.loads(raw))
 
 
-class ObjectStore:
+def _copy(version: Version) -> Obj:
+    """A caller's own copy of a version (one with no encoding is already a private copy)."""
+    obj, raw = version
+    return obj if raw is None else _decode(raw)
+
+
+class ObjectStore(ChangeReader):
     """Thread-safe store of API objects; see the module docstring for the copy discipline."""
 
     def __init__(self, clock: Callable[[], float] = time.time, history: int = 20000) -> None:
@@ -67,6 +81,9 @@ class ObjectStore:
         self._log = EventLog(history)
         self._subscribers = Subscribers(self._lock)
         self._ids = 0
+        # uids: random version-4 UUIDs from a generator seeded once (uuid4() reads the OS's
+        # random source for each object, which costs a system call per create).
+        self._uids = random.Random(os.urandom(16))
         # Mutating admission (webhooks): `hook(resource, obj)` may change a new object.
         self.admission: list[Callable[[str, Obj], None]] = []
         for ns in INITIAL_NAMESPACES:
@@ -78,10 +95,11 @@ class ObjectStore:
     def _bump(self, type_: str, resource: str, ns: str, obj: Obj, prev: Obj | None) -> bytes:
         """Record a new version: assigns the rv, encodes, appends history and a pending callback."""
         self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
+        # A fresh metadata dict: `share_with` may have given `obj` its previous version's one.
+        obj["metadata"] = {**obj["metadata"], "resourceVersion": str(self._rv)}
         raw = dumps(obj)
         self._log.append(Event(self._rv, type_, resource, ns, obj, raw, prev))
-        self._subscribers.queue(type_, resource, raw)
+        self._subscribers.queue(type_, resource, obj)
         self._cond.notify_all()
         return raw
 
@@ -114,7 +132,7 @@ class ObjectStore:
             raise not_found(info, key[1])
         return entry
 
-    def _store(self, info: resources.ResourceInfo, key: Key, new: Obj, old: Obj) -> Obj:
+    def _store(self, info: resources.ResourceInfo, key: Key, new: Obj, old: Obj) -> Version:
         """Replace `old` by `new` (identity fields kept), or do nothing when nothing changed."""
         meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
         for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -132,30 +150,30 @@ class ObjectStore:
         if new.get("spec") != old.get("spec"):
             meta["generation"] += 1
         if new == old:
-            return new
+            return new, None
         if deletion.completes_deletion(meta, old_meta):
             self._put(info.plural, key, new, dumps(new))
             return self._remove(info, key, old)
         return self._replace(info.plural, key, new, old)
 
-    def _replace(self, resource: str, key: Key, new: Obj, old: Obj) -> Obj:
+    def _replace(self, resource: str, key: Key, new: Obj, old: Obj) -> Version:
         share_with(old, new)
         raw = self._bump("MODIFIED", resource, key[0], new, old)
         self._put(resource, key, new, raw)
-        return _decode(raw)
+        return new, raw
 
-    def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Obj:
+    def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Version:
         gone = json.loads(self._pop(info.plural, key)[1])
         self._sorted.pop(info.plural, None)
-        raw = self._bump("DELETED", info.plural, key[0], gone, old)
-        return _decode(raw)
+        return gone, self._bump("DELETED", info.plural, key[0], gone, old)
 
     # ----------------------------------------------------------------- callbacks
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         """Call `callback(type, resource, obj)` after each change; returns the unsubscribe function.
 
         Delivery is in change order, outside the store lock, usually on the writing thread; a
-        change made from inside a callback is delivered after that callback returns.
+        change made from inside a callback is delivered after that callback returns. Every
+        callback gets the stored version itself: it may keep it but must never change it.
         """
         return self._subscribers.subscribe(callback)
 
@@ -164,7 +182,10 @@ class ObjectStore:
         with self._lock:
             return str(self._rv)
 
-    def create(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
+    def create(
+        self, resource: str, obj: Obj, namespace: str | None = None, *, copy: bool = True
+    ) -> Obj:
+        """Store a new object; returns a copy, or with `copy=False` the stored (read-only) one."""
         info = resource_info(resource)
         obj = prepare_new(info, obj, namespace)
         for hook in self.admission:
@@ -183,7 +204,7 @@ class ObjectStore:
             table = self._table(resource)
             if key in table:
                 raise already_exists(info, name)
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = str(uuid.UUID(int=self._uids.getrandbits(128), version=4))
             meta["creationTimestamp"] = rfc3339(self.clock())
             meta["generation"] = 1
             strategy.prepare_create(resource, obj, self.clock(), self._stored)
@@ -192,7 +213,7 @@ class ObjectStore:
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)
         self._subscribers.deliver()
-        return _decode(raw)
+        return _decode(raw) if copy else obj
 
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
         return _decode(self.get_raw(resource, name, namespace))
@@ -283,12 +304,19 @@ class ObjectStore:
                 raise conflict(info, name)
             result = self._store(info, key, new, old)
         self._subscribers.deliver()
-        return result
+        return _copy(result)
 
     def mutate(
-        self, resource: str, name: str, namespace: str | None, fn: Callable[[Obj], None]
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None,
+        fn: Callable[[Obj], None],
+        *,
+        copy: bool = True,
     ) -> Obj:
-        """Atomic read-modify-write: `fn` edits a copy in place; no event when nothing changed."""
+        """Atomic read-modify-write: `fn` edits a copy in place; no event when nothing changed.
+        Returns a copy of the result, or with `copy=False` the stored (read-only) version."""
         info = resource_info(resource)
         with self._lock:
             key = self._key(info, name, namespace)
@@ -297,7 +325,7 @@ class ObjectStore:
             fn(new)
             result = self._store(info, key, new, old)
         self._subscribers.deliver()
-        return result
+        return _copy(result) if copy else result[0]
 
     def delete(
         self,
@@ -320,9 +348,9 @@ class ObjectStore:
                 if resource == "namespaces":
                     self._drop_namespace(name)
             else:
-                result = _decode(raw) if new is None else self._replace(resource, key, new, old)
+                result = (old, raw) if new is None else self._replace(resource, key, new, old)
         self._subscribers.deliver()
-        return result
+        return _copy(result)
 
     def _orphan(self, uid: str) -> None:
         """Remove ownerReferences to `uid` from every object (propagationPolicy=Orphan)."""
@@ -340,77 +368,18 @@ class ObjectStore:
             for key in [k for k in table if k[0] == ns]:
                 self._remove(info, key, table[key][0])
 
-    # ----------------------------------------------------------------- events and watches
-    def events_since(
-        self,
-        resource: str,
-        rv: str,
-        namespace: str | None,
-        label_selector: str = "",
-        field_selector: str = "",
-    ) -> builtins.list[tuple[str, Obj]]:
-        """Events after `rv` for this resource (410 Expired when `rv` left the history)."""
-        events, _ = self.wait_events(
-            resource, int(rv or 0), namespace, label_selector, field_selector, 0
-        )
-        return [(t, json.loads(raw)) for t, raw in events]
-
-    def _check_rv(self, after: int) -> None:
-        if self._log.expired(after):
-            raise ApiError(
-                410,
-                "Expired",
-                f"too old resource version: {after} ({self._log.oldest()})",
-            )
-
-    def open_cursor(self, after: int | None = None) -> tuple[int, int]:
-        """Register a watcher that keeps history from `after` (default: now); returns (id, rv)."""
-        with self._lock:
-            start = self._rv if after is None else after
-            self._check_rv(start)
-            self._ids += 1
-            self._log.cursors[self._ids] = start
-            return self._ids, start
-
-    def close_cursor(self, cid: int) -> None:
-        with self._lock:
-            self._log.cursors.pop(cid, None)
-
-    def wait_events(
-        self,
-        resource: str,
-        after: int,
-        namespace: str | None,
-        label_selector: str = "",
-        field_selector: str = "",
-        timeout: float | None = 0,
-        cursor: int | None = None,
-    ) -> tuple[builtins.list[tuple[str, bytes]], int]:
-        """Matching (type, raw object) events after rv `after`, waiting up to `timeout` for one.
-
-        Returns the events and the rv to continue from. A MODIFIED object that enters or leaves
-        the selection is reported as ADDED or DELETED, as the API server's watch cache does.
-        """
-        info = resource_info(resource)
-        lm, fm = matchers(info, label_selector, field_selector)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while True:
-                self._check_rv(after)
-                if self._rv > after:
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return [], after
-                self._cond.wait(remaining)
-            batch = self._log.since(after)
-            new_after = self._rv
-            if cursor is not None:
-                self._log.cursors[cursor] = new_after
-        out = select(batch, resource, namespace if info.namespaced else None, lm, fm)
-        return out, new_after
-
     # ----------------------------------------------------------------- snapshots
+    def altered(self) -> builtins.list[str]:
+        """Stored versions that no longer encode to their own bytes: a reader changed an object
+        it got read-only (subscribers, `copy=False`). Tests check this; it must stay empty."""
+        with self._lock:
+            return [
+                f"{resource}/{key[0]}/{key[1]}".replace("//", "/")
+                for resource, table in self._data.items()
+                for key, (obj, raw) in table.items()
+                if dumps(obj) != raw
+            ] + [f"{e.resource} at rv {e.rv}" for e in self._log.events if dumps(e.obj) != e.raw]
+
     def counts(self) -> dict[str, int]:
         """Stored objects per resource."""
         with self._lock:

@@ -1,15 +1,15 @@
 """In-order delivery of store changes to in-process subscribers (controllers, the PDB keeper).
 
-The store queues one `(type, resource, raw)` entry per change while it holds its lock, and calls
+The store queues one `(type, resource, obj)` entry per change while it holds its lock, and calls
 `deliver()` after releasing it. Delivery happens outside the lock, on whichever writing thread
 gets there first; a thread already delivering delivers for the others, so callbacks see changes in
-resourceVersion order and never run concurrently. What a change is, and when it happens, is the
-store's business (`objects.py`).
+resourceVersion order and never run concurrently. Callbacks get the stored version itself (no
+copy, so no decoding per change): they read it and never change it. What a change is, and
+when it happens, is the store's business (`objects.py`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
@@ -28,14 +28,14 @@ class Subscribers:
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock  # the store's lock: queue and registry change under it
         self._subs: dict[int, Callback] = {}
-        self._pending: deque[tuple[str, str, bytes]] = deque()
+        self._pending: deque[tuple[str, str, Obj]] = deque()
         self._dispatch_lock = threading.Lock()
         self._ids = 0
 
-    def queue(self, type_: str, resource: str, raw: bytes) -> None:
+    def queue(self, type_: str, resource: str, obj: Obj) -> None:
         """Remember a change for delivery (caller holds the store lock)."""
         if self._subs:
-            self._pending.append((type_, resource, raw))
+            self._pending.append((type_, resource, obj))
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         with self._lock:
@@ -59,11 +59,11 @@ class Subscribers:
                     with self._lock:
                         if not self._pending:
                             break
-                        type_, resource, raw = self._pending.popleft()
+                        type_, resource, obj = self._pending.popleft()
                         subs = list(self._subs.values())
                     for cb in subs:
                         try:
-                            cb(type_, resource, json.loads(raw))
+                            cb(type_, resource, obj)
                         except Exception:
                             log.exception("store subscriber failed on %s %s", type_, resource)
             finally:

@@ -75,6 +75,12 @@ class SandboxBackend:
         # Extra observers of the same decoded store events (the simulator's job book-keeping):
         # one subscription decodes each event once instead of once per subscriber.
         self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
+        # resource -> the cache's handler for its events, looked up once (one per event adds up)
+        self._apply: dict[str, Callable[[str, dict[str, Any]], bool]] = {
+            "nodes": self.cache.apply_node,
+            "pods": self.cache.apply_pod,
+            **{name: self.cache.hidden_handlers(name)[1] for name in _HIDDEN},
+        }
 
     # ------------------------------------------------------------------ watching
 
@@ -91,14 +97,8 @@ class SandboxBackend:
         self.dirty = True
 
     def _on_event(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
-        apply: Callable[[str, dict[str, Any]], bool]
-        if resource == "nodes":
-            apply = self.cache.apply_node
-        elif resource == "pods":
-            apply = self.cache.apply_pod
-        elif resource in _HIDDEN:
-            apply = self.cache.hidden_handlers(resource)[1]
-        else:
+        apply = self._apply.get(resource)
+        if apply is None:
             return
         for fn in self.listeners:
             fn(kind, resource, obj)

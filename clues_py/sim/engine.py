@@ -16,6 +16,7 @@ transitions through `clues_py.outcome.summarize`; reporting is `report.py`'s.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ _MAX_PASSES_PER_INSTANT = 200
 DESCRIBE_INTERVAL = 2.0  # the daemon's throttle on provider polls while powering off
 # Deadlines further than this (e.g. the always-on baseline's idle_time) never come.
 FOREVER = 1e9  # about 31 years: longer than any trace, shorter than report.NEVER
+# States with no deadline of their own: what changes them is an event (a pod, a plan).
+_UNTIMED = frozenset({NodeState.OFF, NodeState.USED})
 
 
 @dataclass
@@ -124,6 +127,11 @@ class Simulation:
         d = self.daemon
         self.jobs: dict[str, _JobTrack] = {job_name(j.id): _JobTrack(j) for j in scenario.jobs}
         self._states: dict[str, str] = {n: "off" for t in self.cfg.templates for n in t.node_names}
+        self._counts: dict[str, int] = {"off": len(self._states)}
+        # Nodes in a state with a deadline of its own (not off, not used): the only ones
+        # `_deadlines` looks at, so a step costs what is in progress, not the cluster size.
+        self._timed: set[str] = set()
+        self._namespaces: set[str] = set()
         self.result = SimResult(metrics={}, label=label)
         d.bus.subscribe(self._on_bus)
         self.backend.listeners.append(self._on_store)
@@ -135,11 +143,20 @@ class Simulation:
 
     def _on_bus(self, event: object) -> None:
         if isinstance(event, TransitionEvent) and event.old != event.new:
-            self._states[event.node.name] = event.new.value
-            counts: dict[str, int] = {}
-            for s in self._states.values():
-                counts[s] = counts.get(s, 0) + 1
-            self.result.node_series.append((event.at - self.t0, counts))
+            name, new = event.node.name, event.new.value
+            old = self._states.get(name)
+            self._states[name] = new
+            counts = self._counts
+            if old is not None:
+                counts[old] -= 1
+                if not counts[old]:
+                    del counts[old]
+            counts[new] = counts.get(new, 0) + 1
+            if event.new in _UNTIMED:
+                self._timed.discard(name)
+            else:
+                self._timed.add(name)
+            self.result.node_series.append((event.at - self.t0, dict(counts)))
         elif isinstance(event, PlanEvent):
             demand = event.snapshot.demand
             cores = sum(p.requests.cpu_millis for p in demand.pods) / 1000.0
@@ -171,7 +188,8 @@ class Simulation:
         cfg = self.cfg
         out: list[float] = []
         nodes = d.managed_nodes()
-        for name, n in nodes.items():
+        for name in self._timed:
+            n = nodes[name]
             s = n.state
             if s == NodeState.IDLE and n.enabled:
                 out.append(max(n.since, n.last_used) + cfg.idle_time)
@@ -201,11 +219,13 @@ class Simulation:
 
     # ------------------------------------------------------------------ workload
 
-    def _submit_due(self, now: float, queue: list[JobSpec]) -> bool:
+    def _submit_due(self, now: float, queue: deque[JobSpec]) -> bool:
         submitted = False
         while queue and self.t0 + queue[0].submit <= now + 1e-9:
-            job = queue.pop(0)
-            self.sandbox.ensure_namespace(job.namespace)
+            job = queue.popleft()
+            if job.namespace not in self._namespaces:  # nothing deletes them: ask once
+                self.sandbox.ensure_namespace(job.namespace)
+                self._namespaces.add(job.namespace)
             self.sandbox.store.create("jobs", job_manifest(job), job.namespace)
             self.jobs[job_name(job.id)].submitted = now
             submitted = True
@@ -244,7 +264,7 @@ class Simulation:
         self._create_queues()
         sb.advance_to(self.t0)
         d.start()
-        queue = list(self.scenario.jobs)
+        queue = deque(self.scenario.jobs)
         until = self.t0 + self.scenario.until if self.scenario.until is not None else math.inf
         horizon = self.t0 + max((j.submit for j in queue), default=0.0)
         poll = self.mode == "poll"

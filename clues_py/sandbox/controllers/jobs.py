@@ -81,8 +81,11 @@ class JobController:
         for pod in decision.delete:
             pmd = pod["metadata"]
             self.rt.delete("pods", pmd["name"], pmd.get("namespace"))
-        for _ in range(decision.create):
-            self._create_pod(job)
+        created = sum(self._create_pod(job) for _ in range(decision.create))
+        if created:
+            # Pods just created count as active at once, as the Job controller's `active +=
+            # diff`: their own events then find the status already right (no second write).
+            decision.status["active"] = int(decision.status.get("active") or 0) + created
         status = joblogic.clean_status(decision.status)
         if status != (job.get("status") or {}):
 
@@ -120,7 +123,7 @@ class JobController:
                 i += 1
         return counted
 
-    def _create_pod(self, job: Obj) -> None:
+    def _create_pod(self, job: Obj) -> bool:
         md = job["metadata"]
         uid = md.get("uid", "")
         labels = {
@@ -143,7 +146,8 @@ class JobController:
                 self.events.record(
                     job, "Normal", "SuccessfulCreate", f"Created pod: {name}", source=SOURCE
                 )
-                return
+                return True
+        return False
 
     def _arm_timer(self, job: Obj, status: Obj, now: float) -> None:
         """TTL after finished, or the activeDeadlineSeconds check, whichever applies."""

@@ -6,8 +6,9 @@ the queue in rounds: fire due timers, apply queued events to the cache and let
 interested controllers `observe` them, then `sync` every controller that asked
 for it. Creates and mutates made through `create`/`mutate` are applied to the
 cache at once (write-through), so a controller never acts twice on a stale view;
-resourceVersions keep late duplicates out. What each controller does lives in
-its own module.
+resourceVersions keep late duplicates out. The cache holds the store's own versions
+(no copies): controllers read them and change objects only through the store. What
+each controller does lives in its own module.
 """
 
 from __future__ import annotations
@@ -166,6 +167,8 @@ class Runtime:
         self.virtual = virtual
         self.cache = Cache()
         self.controllers: list[Controller] = []
+        # resource -> (index, controller) of those watching it: an event asks only them
+        self._watching: dict[str, list[tuple[int, Controller]]] = {}
         self._q: deque[tuple[str, str, Obj]] = deque()
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
@@ -179,7 +182,10 @@ class Runtime:
 
     # ----------------------------------------------------------------- wiring
     def add(self, controller: Controller) -> None:
+        i = len(self.controllers)
         self.controllers.append(controller)
+        for resource in controller.resources:
+            self._watching.setdefault(resource, []).append((i, controller))
 
     def start(self) -> None:
         self._unsubscribe = self.store.subscribe(self._on_event)
@@ -261,7 +267,7 @@ class Runtime:
         the controller to report.
         """
         try:
-            out = self.store.create(resource, obj, namespace)
+            out = self.store.create(resource, obj, namespace, copy=False)
         except ApiError as exc:
             if exc.code in (404, 409):
                 log.debug("create %s: %s", resource, exc.message)
@@ -274,7 +280,7 @@ class Runtime:
         self, resource: str, name: str, namespace: str | None, fn: Callable[[Obj], None]
     ) -> Obj | None:
         try:
-            out = self.store.mutate(resource, name, namespace, fn)
+            out = self.store.mutate(resource, name, namespace, fn, copy=False)
         except ApiError as exc:
             if exc.code == 404:
                 return None
@@ -318,8 +324,8 @@ class Runtime:
         if change is None:
             return
         old, new = change
-        for i, c in enumerate(self.controllers):
-            if resource in c.resources and c.observe(resource, old, new):
+        for i, c in self._watching.get(resource, ()):
+            if c.observe(resource, old, new):
                 self._dirty.add(i)
 
     def run_round(self) -> bool:

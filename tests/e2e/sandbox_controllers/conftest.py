@@ -19,9 +19,16 @@ import pytest
 from kubernetes import client, config
 
 from clues_py.sandbox import Sandbox
-from tests.tools import kubectl_binaries, kubectl_for
+from tests.tools import kubectl_binaries, kubectl_for, stored_versions_checked
 
 Kubectl = Callable[..., str]
+
+
+@pytest.fixture(autouse=True)
+def _stored_versions_unchanged() -> Iterator[None]:
+    """Controllers read the store's own versions: no test may end with one changed in place."""
+    with stored_versions_checked():
+        yield
 
 
 def http(sb: Sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
