@@ -187,3 +187,30 @@ def test_node_field_selector_follows_rebinding_and_deletion() -> None:
     store.delete("pods", "a", grace_seconds=0)
     raws, _, token = store.list_raw("pods", field_selector="spec.nodeName=n2", limit=1)
     assert len(raws) == 1 and token == ""
+
+
+def test_readers_get_stored_versions_that_never_change() -> None:
+    # Subscribers and `copy=False` callers get the stored version itself (no copy); a later
+    # version must not change it, not even its resourceVersion (their metadata once was shared).
+    store = ObjectStore()
+    seen: list[dict] = []
+    store.subscribe(lambda t, r, o: seen.append(o))
+    created = store.create("pods", pod("a", tier="web"), copy=False)
+    assert seen[-1] is created
+    mutated = store.mutate("pods", "a", None, lambda o: o["metadata"]["labels"].update(x="1"))
+    stored = store.mutate("pods", "a", None, lambda o: o["metadata"]["labels"].pop("x"), copy=False)
+    assert stored is seen[-1] and stored["metadata"]["labels"] == {"tier": "web"}
+    store.mutate("pods", "a", None, lambda o: o["metadata"]["labels"].update(x="2"))
+    rvs = [o["metadata"]["resourceVersion"] for o in seen]
+    assert rvs == sorted(set(rvs), key=int) and len(rvs) == 4
+    assert created["metadata"]["labels"] == {"tier": "web"}
+    mutated["metadata"]["labels"]["mine"] = "a private copy"  # copies are the caller's
+    assert store.altered() == []
+
+
+def test_altered_names_a_stored_version_changed_in_place() -> None:
+    store = ObjectStore()
+    store.subscribe(lambda t, r, o: o["metadata"].setdefault("labels", {}).update(bad="1"))
+    store.create("configmaps", {"metadata": {"name": "c"}})
+    rv = store.resource_version()
+    assert store.altered() == ["configmaps/default/c", f"configmaps at rv {rv}"]

@@ -143,6 +143,20 @@ def test_job_runs_to_completion_deterministically():
     assert run()[0] == seen
 
 
+def test_job_counts_the_pods_it_creates_as_active_in_the_same_write():
+    # As the Job controller's `active += diff`: no status write says 0 active after creating.
+    s = Sandbox(virtual=True, serve_http=False).start()
+    statuses = []
+    s.store.subscribe(lambda t, r, o: r == "jobs" and statuses.append(o.get("status") or {}))
+    s.store.create("jobs", job("j", parallelism=2, completions=2, **{DUR: "10s"}), "default")
+    s.settle()
+    assert [st.get("active", 0) for st in statuses] == [0, 2]  # created, then both pods
+    s.add_node("n1", cpu="2")
+    s.advance(20)
+    assert [st.get("active", 0) for st in statuses][-1] == 0 and statuses[-1]["succeeded"] == 2
+    s.stop()
+
+
 def test_suspended_job_waits_and_backoff_limit_fails(sb):
     sb.add_node("n1", cpu="4")
     sb.store.create("jobs", job("s", suspend=True, **{DUR: "1s"}), "default")
