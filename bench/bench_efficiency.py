@@ -46,6 +46,10 @@ WINDOWS = {
     # Windows first run as unseen checks (not tuned on).
     "nasa-week4-72h": ("NASA-iPSC-1993-3.1-cln.swf.gz", 1814400.0, 72.0, "16x8"),
     "lcg-day3-24x8": ("LCG.swf.gz", 172800.0, 4.0, "24x8"),
+    # Unseen checks of the week-4 fix (issue 12): not tuned on.
+    "nasa-week6": ("NASA-iPSC-1993-3.1-cln.swf.gz", 3024000.0, 168.0, "16x8"),
+    "nasa-week9-72h": ("NASA-iPSC-1993-3.1-cln.swf.gz", 4838400.0, 72.0, "16x8"),
+    "lcg-day5-32x8": ("LCG.swf.gz", 345600.0, 4.0, "32x8"),
 }
 
 

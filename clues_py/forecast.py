@@ -1,6 +1,6 @@
 """Demand history per template: when work arrived and when nodes were needed (snapshot values).
 
-Two event series per template, for the break-even power-off
+Three event series per template, for the break-even power-off
 (`clues_py.planner.breakeven`), which decides what to make of them:
 
 - **arrivals**: new workload pods, on one of the template's nodes or pending and
@@ -9,6 +9,9 @@ Two event series per template, for the break-even power-off
 - **needs**: the template had to give work to one more node: an IDLE node of it got
   workload, or the scale-up powered one on for pending pods. While new pods are
   steered away from idle nodes (pack_down), only needs end their idleness.
+- **releases**: a node of the template finished its work (USED -> IDLE). Not demand,
+  but a moment demand is measured from: work that follows work (a user submitting the
+  next job once the last one ended) comes a while after a release, not after an arrival.
 
 The daemon learns them with `clues_py.estimator.DemandRecorder` and hands the planner
 these immutable values inside the snapshot. Plain data: no I/O, no imports of ours.
@@ -39,7 +42,8 @@ class Events:
 
 @dataclass(frozen=True, slots=True)
 class DemandHistory:
-    """What one template has seen: pods arriving for it and nodes of it needed."""
+    """What one template has seen: pods arriving for it, nodes of it needed and freed."""
 
     arrivals: Events = field(default_factory=Events)
     needs: Events = field(default_factory=Events)
+    releases: Events = field(default_factory=Events)

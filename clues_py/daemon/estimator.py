@@ -2,7 +2,8 @@
 
 The daemon feeds a `DemandRecorder` every observation (`observe`: new workload pods
 are arrivals) and subscribes it to its event bus (`on_event`: a need is an IDLE node
-taking work, or a power-on for pending pods). `history()` gives the planner
+taking work, or a power-on for pending pods; a release is a USED node turning IDLE).
+`history()` gives the planner
 the immutable `clues_py.forecast.DemandHistory` per template for its snapshot; what
 the planner makes of it is `clues_py.planner.breakeven`'s business. Pure: no I/O, no
 clock (every call gets its time), bounded memory, incremental (a node whose
@@ -49,7 +50,7 @@ class _Series:
 
 
 class DemandRecorder:
-    """Collects arrivals and needs per template; keeps the newest `max_events` of each."""
+    """Collects arrivals, needs and releases per template; keeps the newest `max_events` of each."""
 
     def __init__(self, max_events: int = 512) -> None:
         if max_events < 2:
@@ -57,6 +58,7 @@ class DemandRecorder:
         self.max_events = max_events
         self._arrivals: dict[str, _Series] = {}
         self._needs: dict[str, _Series] = {}
+        self._releases: dict[str, _Series] = {}
         self._seen: dict[str, float] = {}  # pod key -> when it was counted
         self._pruned = float("-inf")
         # node -> the observation last looked at, and its workload pod keys
@@ -77,7 +79,8 @@ class DemandRecorder:
 
     def on_event(self, event: object) -> None:
         """Needs from the daemon's bus: a power-on for pending pods, or an IDLE node turning
-        USED (not when it is the node just booted for that same work)."""
+        USED (not when it is the node just booted for that same work); releases: a USED
+        node turning IDLE."""
         if isinstance(event, ActionStarted):
             a = event.action
             if a.kind is ActionKind.POWER_ON and a.pods:
@@ -91,6 +94,8 @@ class DemandRecorder:
                 self.record_need(event.node.template, event.at)
             elif event.new not in (NodeState.POWERING_ON, NodeState.IDLE):
                 self._booting_for_demand.discard(name)
+            if event.new is NodeState.IDLE and event.old is NodeState.USED:
+                self._series(self._releases, event.node.template).add(event.at, 1)
 
     def record_arrival(self, template: str, at: float, count: int = 1) -> None:
         """`count` new workload pods arrived for `template` at `at`."""
@@ -140,11 +145,13 @@ class DemandRecorder:
 
     def history(self) -> Mapping[str, DemandHistory]:
         """template -> its history (immutable values, rebuilt only after a change)."""
-        names = set(self._arrivals) | set(self._needs)
+        names = set(self._arrivals) | set(self._needs) | set(self._releases)
         empty = _Series(2)
         return {
             n: DemandHistory(
-                self._arrivals.get(n, empty).value(), self._needs.get(n, empty).value()
+                self._arrivals.get(n, empty).value(),
+                self._needs.get(n, empty).value(),
+                self._releases.get(n, empty).value(),
             )
             for n in sorted(names)
         }

@@ -16,19 +16,23 @@ as one cycle, B. `off_time` says when an idle node should go:
   at all, e.g. after a restart, only the classic rule applies).
 
 Either way never before `floor`·B of idleness (robustness against bad forecasts) and
-never after `idle_time`. Worst cases are in docs/policies.md. Pure: no I/O, no clock.
+never after `idle_time`. `shutdown_guard` may hold a node longer: while, at past
+moments like now (counted from a node's release), more nodes than the spares ahead
+of it and the OFF ones were needed within one shutdown in more than a `risk` share
+of them (the need would wait for the shutdown and a boot, beyond the one boot the
+policy protects). Worst cases are in docs/policies.md. Pure: no I/O, no clock.
 Which nodes are idle and their ranks is the `idle_off` policy's business.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 
 from clues_py.model import Events, NodeTemplate
 
-__all__ = ["OffTime", "break_even_seconds", "off_time"]
+__all__ = ["OffTime", "break_even_seconds", "off_time", "shutdown_guard"]
 
 # Fewer comparable moments than this in the history: use the fallback rule.
 MIN_SAMPLES = 2
@@ -57,19 +61,20 @@ class OffTime:
     why: str  # how it was decided, for the reasons
 
 
-def _samples(h: Events, now: float, need: int) -> list[float]:
+def _samples(h: Events, now: float, need: int, marks_only: bool = False) -> list[float]:
     """Times until `need` more nodes were needed, from the past moments like now.
 
     A past moment is like now when, `quiet` seconds after a need, the next one had
     not come yet; it then came after T. A moment whose `need` never filled in the
-    history counts as never (inf), which only makes powering off likelier.
+    history counts as never (inf), which only makes powering off likelier. With
+    `marks_only`, only the events that brought nothing (count 0) are moments.
     """
     times, counts = h.times, h.counts
     quiet = now - times[-1]
     cum = list(accumulate(counts))
     out: list[float] = []
     for i in range(len(times) - 1):
-        if times[i + 1] - times[i] <= quiet:
+        if times[i + 1] - times[i] <= quiet or (marks_only and counts[i]):
             continue
         k = bisect_left(cum, cum[i] + need, lo=i + 1)
         out.append(times[k] - times[i] - quiet if k < len(times) else float("inf"))
@@ -96,6 +101,69 @@ def _best_hold(samples: list[float], cycle: float, cap: float) -> float:
     if cap < float("inf") and (tail + (m - k) * (cap + cycle)) / m < best_cost - 1e-9:
         best_tau = cap
     return best_tau
+
+
+def _merge(h: Events, marks: Events) -> Events:
+    """`h` with the instants of `marks` added as events that bring nothing (count 0)."""
+    if not len(marks):
+        return h
+    pairs = sorted([*zip(h.times, h.counts, strict=True), *((t, 0) for t in marks.times)])
+    return Events(tuple(t for t, _ in pairs), tuple(c for _, c in pairs))
+
+
+def _guard_hold(samples: list[float], shutdown: float, risk: float, cap: float) -> float:
+    """The least τ in [0, cap] after which a need lands inside the shutdown [τ, τ + shutdown)
+    in at most a `risk` share of the moments still to come (T > τ); `cap` if none is."""
+    ordered = sorted(samples)
+    for tau in (0.0, *ordered):
+        if tau > cap:
+            return cap
+        later = len(ordered) - bisect_right(ordered, tau)
+        if later == 0:
+            return tau
+        inside = bisect_left(ordered, tau + shutdown) - bisect_right(ordered, tau)
+        if inside <= risk * later:
+            return tau
+    return cap
+
+
+def shutdown_guard(
+    needs: Events,
+    releases: Events,
+    *,
+    now: float,
+    idle_since: float,
+    beyond: int,
+    shutdown: float,
+    risk: float,
+    idle_time: float,
+) -> OffTime | None:
+    """When a node may start its shutdown without making the next need wait beyond a boot.
+
+    A need that comes while the node shuts down waits for the rest of the shutdown and
+    then a boot, unless a node that is OFF boots for it instead. `beyond` is how many
+    nodes demand must take before it takes this one from its shutdown (the spares ahead
+    of it and the OFF nodes that could boot instead). The moments like now are past
+    `releases` (a node of the template freed: work that follows work is submitted a
+    while after the last job ended) followed by as long without a need or release as
+    now has gone; hold the node while more than a `risk` share of them saw that
+    demand come within one shutdown. None: too little history, or nothing to hold for.
+    """
+    latest = idle_since + idle_time
+    if shutdown <= 0 or risk >= 1 or len(needs) < 2 or now >= latest:
+        return None
+    samples = _samples(_merge(needs, releases), now, beyond + 1, marks_only=True)
+    if len(samples) < MIN_SAMPLES:
+        return None
+    tau = _guard_hold(samples, shutdown, risk, latest - now)
+    if tau <= 0:
+        return None
+    share = sum(1 for s in samples if s < shutdown) / len(samples)
+    why = (
+        f"{share:.0%} of {len(samples)} past moments like now saw more than {beyond} "
+        f"node(s) needed within the {shutdown:.0f} s shutdown: held {tau:.0f} s more"
+    )
+    return OffTime(now + tau, why)
 
 
 def off_time(

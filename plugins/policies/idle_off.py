@@ -8,7 +8,9 @@ a node stays on. With `break_even` (the default) it goes sooner, when the ski-re
 rule of `clues_py.planner.breakeven` says so: its template's break-even time and the
 demand history the daemon learned decide. The idle nodes of a template are ranked
 (most recently used first, after the reserved ones): the first is the spare the next
-need would take, so it is the one worth holding longest. Every IDLE node left on gets
+need would take, so it is the one worth holding longest. The shutdown guard of
+`breakeven` holds a node longer while the next need is likely to come during its
+shutdown and find no OFF node to boot instead (`wait_quantile`). Every IDLE node left on gets
 its reason in `plan.kept` and the instant its hold ends in `plan.revisit_at`.
 Draining and eviction are the daemon's job.
 """
@@ -28,7 +30,7 @@ from clues_py.model import (
     NodeState,
     due_at,
 )
-from clues_py.planner.breakeven import break_even_seconds, off_time
+from clues_py.planner.breakeven import break_even_seconds, off_time, shutdown_guard
 from clues_py.planner.builder import PlanBuilder
 
 
@@ -53,6 +55,10 @@ class IdleOff:
         # Node-seconds one second of a job's wait is worth: a cycle also makes the next
         # need wait a boot, so holding is worth up to this much more.
         wait_weight: Annotated[float, Range(0, 1000)] = 0.0
+        # The wait quantile power-offs protect: a node is held while a need that no OFF
+        # node could take would land in its shutdown (a wait beyond one boot) more often
+        # than 1 - this share of the time. 0: no such hold.
+        wait_quantile: Annotated[float, Range(0, 1)] = 0.95
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or IdleOff.Config()
@@ -95,6 +101,10 @@ class IdleOff:
         for n in builder.memo.nodes(snap).in_state(NodeState.IDLE):
             if n.name in builder.reserved and not n.workload_pods:
                 held[n.template] = held.get(n.template, 0) + 1
+        spare_off: dict[str, int] = {}  # template -> OFF nodes a need could boot instead
+        for n in builder.memo.nodes(snap).in_state(NodeState.OFF):
+            if n.enabled:
+                spare_off[n.template] = spare_off.get(n.template, 0) + 1
         eligible = self._eligible(snap, builder)
         eligible.sort(key=lambda n: (-idle_since(n), n.name))
         rank: dict[str, int] = {}
@@ -126,6 +136,18 @@ class IdleOff:
                     learn=self.config.learn,
                     noun="need" if steered else "new pod",
                 )
+                guard = shutdown_guard(
+                    seen.needs,
+                    seen.releases,
+                    now=now,
+                    idle_since=idle_since(n),
+                    beyond=r + spare_off.get(n.template, 0),
+                    shutdown=t.shutdown_seconds,
+                    risk=1.0 - self.config.wait_quantile,
+                    idle_time=idle_time,
+                )
+                if guard is not None and guard.at > off.at:
+                    off = guard
                 if off.at > now:
                     builder.keep(
                         n.name,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from clues_py.daemon.bus import TransitionEvent
 from clues_py.daemon.estimator import DemandRecorder
 from clues_py.forecast import DemandHistory, Events
-from tests.factories import make_observation, make_pod
+from clues_py.model import NodeState
+from tests.factories import make_node, make_observation, make_pod
 
 ADMITS = {"wn": ({}, ()), "gpu": ({"gpu": "yes"}, ())}
 
@@ -63,3 +65,14 @@ def test_a_pending_pod_arrives_once_for_each_template_that_takes_it() -> None:
     h = r.history()
     assert h["wn"].arrivals == Events((10.0,), (1,)), "bound later: not a second arrival"
     assert h["gpu"].arrivals == Events((10.0,), (2,))
+
+
+def test_a_node_freed_is_a_release() -> None:
+    r = DemandRecorder()
+    used, idle = make_node("wn-1", "wn", NodeState.USED), make_node("wn-1", "wn", NodeState.IDLE)
+    r.on_event(TransitionEvent(100.0, idle, NodeState.USED, NodeState.IDLE, "work done"))
+    r.on_event(TransitionEvent(200.0, used, NodeState.IDLE, NodeState.USED, "work"))
+    r.on_event(TransitionEvent(300.0, idle, NodeState.POWERING_ON, NodeState.IDLE, "booted"))
+    h = r.history()["wn"]
+    assert h.releases == Events((100.0,), (1,)), "only a USED node turning IDLE is one"
+    assert h.needs == Events((200.0,), (1,))

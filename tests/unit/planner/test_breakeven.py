@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import accumulate
 
 import pytest
 
 from clues_py.forecast import Events
-from clues_py.planner.breakeven import MIN_SAMPLES, break_even_seconds, off_time
+from clues_py.planner.breakeven import MIN_SAMPLES, break_even_seconds, off_time, shutdown_guard
 from tests.factories import make_template
 
 WN = make_template("wn", "4", "8Gi")  # boot 60 s, shutdown 30 s
@@ -96,3 +97,50 @@ def test_a_bursty_history_conditions_on_the_quiet_so_far() -> None:
     assert soon.at > last + 1 and "held" in soon.why
     late = off_time(h, now=last + 100, idle_since=last + 50, rank=0, cycle=90, idle_time=300)
     assert late.at <= last + 100 and "unlikely" in late.why
+
+
+GAPS = (500.0, 1300.0, 700.0, 1100.0, 900.0, 1500.0, 600.0, 1200.0, 800.0)
+
+
+def follows_work(after: float = 25.0) -> tuple[Events, Events]:
+    """Work that follows work: jobs of irregular lengths, each next one submitted `after`
+    seconds after the last one ended (a node freed, then one needed). Last freed at 8600."""
+    freed = tuple(accumulate(GAPS, initial=0.0))
+    return Events(tuple(t + after for t in freed[:-1]), (1,) * len(GAPS)), Events(
+        freed, (1,) * len(freed)
+    )
+
+
+def guard(needs: Events, releases: Events, **kw: float) -> object:
+    args = {"now": 8605.0, "idle_since": 8600.0, "beyond": 0, "shutdown": 30.0, "risk": 0.05}
+    return shutdown_guard(needs, releases, idle_time=300.0, **(args | kw))
+
+
+def test_a_need_due_inside_the_shutdown_holds_the_node() -> None:
+    needs, releases = follows_work()
+    held = guard(needs, releases)
+    assert held is not None and held.at > 8605
+    assert "within the 30 s shutdown" in held.why and "more than 0 node(s)" in held.why
+    # The learned rule alone says go: the needs, irregular, say nothing of the next one;
+    # the moments after a release do.
+    alone = off_time(needs, now=8605, idle_since=8600, rank=0, cycle=90, idle_time=300)
+    assert alone.at < held.at
+
+
+def test_an_off_node_that_can_boot_instead_lifts_the_hold() -> None:
+    needs, releases = follows_work()
+    assert guard(needs, releases, beyond=1) is None  # the need takes the OFF node
+
+
+def test_needs_that_come_after_the_shutdown_do_not_hold() -> None:
+    needs, releases = follows_work(after=200.0)  # the cycle ends before the need: a boot
+    assert guard(needs, releases) is None
+
+
+def test_the_guard_never_holds_past_idle_time_or_when_switched_off() -> None:
+    needs, releases = follows_work()
+    assert guard(needs, releases, risk=1.0) is None  # wait_quantile 0
+    assert guard(needs, releases, now=8900.0) is None  # idle_time reached
+    held = guard(needs, releases)
+    assert held is not None and held.at <= 8600 + 300
+    assert guard(Events(), releases) is None  # nothing learned: the fallback rule decides

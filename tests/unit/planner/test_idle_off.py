@@ -127,3 +127,25 @@ def test_only_idle_state_is_powered_off() -> None:
         make_node("d", "wn", S.ON_ERROR, since=0),
     ]
     assert run(make_snapshot(nodes, [WN], now=10_000), idle_time=0).actions == ()
+
+
+def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
+    # Work that follows work: each next job comes 25 s after the last one ended, jobs of
+    # irregular lengths (the needs alone say nothing of when). Both nodes were freed at
+    # 8600; 23 s later the learned rule says go, but the next need would come in the
+    # 30 s shutdown of the first spare and wait for it and a boot: held.
+    freed = (0.0, 500.0, 1800.0, 2500.0, 3600.0, 4500.0, 6000.0, 6600.0, 7800.0, 8600.0)
+    needs = Events(tuple(t + 25 for t in freed[:-1]), (1,) * 9)
+    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10))}
+    nodes = [idle("wn-1", since=8600), idle("wn-2", since=8600)]
+    snap = replace(make_snapshot(nodes, [WN], now=8623), demand_history=history)
+    p = run(snap, idle_time=300)
+    assert offs(p) == ["wn-2"], "the second spare is needed only by two needs at once"
+    assert "within the 30 s shutdown: held 2 s more" in p.kept["wn-1"]
+    assert p.revisit_at == 8625
+    # An OFF node boots for the need instead: no wait beyond a boot, nothing to hold for.
+    snap = replace(snap, nodes=(*snap.nodes, make_node("wn-3", "wn", S.OFF)))
+    assert offs(run(snap, idle_time=300)) == ["wn-1", "wn-2"]
+    # wait_quantile 0: no such hold.
+    unguarded = IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0))
+    assert offs(plan(replace(snap, nodes=snap.nodes[:2]), [unguarded])) == ["wn-1", "wn-2"]
