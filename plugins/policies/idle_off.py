@@ -144,7 +144,9 @@ class IdleOff:
                     beyond=r + spare_off.get(n.template, 0),
                     shutdown=t.shutdown_seconds,
                     risk=1.0 - self.config.wait_quantile,
-                    idle_time=idle_time,
+                    # Past break-even a cycle costs less than the idling already spent:
+                    # the guard holds no longer than classic ski rental (2-competitive).
+                    idle_time=min(idle_time, cycle),
                 )
                 if guard is not None and guard.at > off.at:
                     off = guard

@@ -149,3 +149,17 @@ def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
     # wait_quantile 0: no such hold.
     unguarded = IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0))
     assert offs(plan(replace(snap, nodes=snap.nodes[:2]), [unguarded])) == ["wn-1", "wn-2"]
+
+
+def test_the_shutdown_guard_holds_no_longer_than_break_even() -> None:
+    # Each next job came 95 s after the last one ended: at 80 s of idleness it is due
+    # within the shutdown, but the guard holds only until break-even (90 s), no longer.
+    freed = (0.0, 500.0, 1800.0, 2500.0, 3600.0, 4500.0, 6000.0, 6600.0, 7800.0, 8600.0)
+    needs = Events(tuple(t + 95 for t in freed[:-1]), (1,) * 9)
+    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10))}
+    snap = replace(
+        make_snapshot([idle("wn-1", since=8600)], [WN], now=8680), demand_history=history
+    )
+    p = run(snap, idle_time=300)
+    assert offs(p) == [] and "held 10 s more" in p.kept["wn-1"] and p.revisit_at == 8690
+    assert offs(run(replace(snap, now=8690), idle_time=300)) == ["wn-1"]
