@@ -10,7 +10,7 @@ demand history the daemon learned decide. The idle nodes of a template are ranke
 (most recently used first, after the reserved ones): the first is the spare the next
 need would take, so it is the one worth holding longest. The shutdown guard of
 `breakeven` holds a node longer while the next need is likely to come during its
-shutdown and find no OFF node to boot instead (`wait_quantile`). Every IDLE node left on gets
+shutdown and find no OFF node to boot instead (`wait_quantile`, off by default). Every IDLE node left on gets
 its reason in `plan.kept` and the instant its hold ends in `plan.revisit_at`.
 Draining and eviction are the daemon's job.
 """
@@ -57,8 +57,9 @@ class IdleOff:
         wait_weight: Annotated[float, Range(0, 1000)] = 0.0
         # The wait quantile power-offs protect: a node is held while a need that no OFF
         # node could take would land in its shutdown (a wait beyond one boot) more often
-        # than 1 - this share of the time. 0: no such hold.
-        wait_quantile: Annotated[float, Range(0, 1)] = 0.95
+        # than 1 - this share of the time. 0 (the default): no such hold; 0.95 protects
+        # p95 (NASA week 4) for about 0.4 % more node-seconds on the NASA weeks.
+        wait_quantile: Annotated[float, Range(0, 1)] = 0.0
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or IdleOff.Config()

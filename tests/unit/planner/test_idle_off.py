@@ -129,6 +129,11 @@ def test_only_idle_state_is_powered_off() -> None:
     assert run(make_snapshot(nodes, [WN], now=10_000), idle_time=0).actions == ()
 
 
+def guarded(snap):
+    """Idle power-off with the shutdown guard protecting p95."""
+    return plan(snap, [IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0.95))])
+
+
 def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
     # Work that follows work: each next job comes 25 s after the last one ended, jobs of
     # irregular lengths (the needs alone say nothing of when). Both nodes were freed at
@@ -139,14 +144,14 @@ def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
     history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10))}
     nodes = [idle("wn-1", since=8600), idle("wn-2", since=8600)]
     snap = replace(make_snapshot(nodes, [WN], now=8623), demand_history=history)
-    p = run(snap, idle_time=300)
+    p = guarded(snap)
     assert offs(p) == ["wn-2"], "the second spare is needed only by two needs at once"
     assert "within the 30 s shutdown: held 2 s more" in p.kept["wn-1"]
     assert p.revisit_at == 8625
     # An OFF node boots for the need instead: no wait beyond a boot, nothing to hold for.
     snap = replace(snap, nodes=(*snap.nodes, make_node("wn-3", "wn", S.OFF)))
-    assert offs(run(snap, idle_time=300)) == ["wn-1", "wn-2"]
-    # wait_quantile 0: no such hold.
+    assert offs(guarded(snap)) == ["wn-1", "wn-2"]
+    # wait_quantile 0 (the default): no such hold.
     unguarded = IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0))
     assert offs(plan(replace(snap, nodes=snap.nodes[:2]), [unguarded])) == ["wn-1", "wn-2"]
 
@@ -160,6 +165,6 @@ def test_the_shutdown_guard_holds_no_longer_than_break_even() -> None:
     snap = replace(
         make_snapshot([idle("wn-1", since=8600)], [WN], now=8680), demand_history=history
     )
-    p = run(snap, idle_time=300)
+    p = guarded(snap)
     assert offs(p) == [] and "held 10 s more" in p.kept["wn-1"] and p.revisit_at == 8690
-    assert offs(run(replace(snap, now=8690), idle_time=300)) == ["wn-1"]
+    assert offs(guarded(replace(snap, now=8690))) == ["wn-1"]
