@@ -20,7 +20,9 @@ from tests.tools import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ENV_DUMP = 'env | grep ^CLUES_ | sort > "$OUT/$CLUES_EVENT-$CLUES_NODE"\n'
+# Written to a temporary name and renamed: the shell creates the target before `sort` writes
+# it, so a test that waits for the file to exist could read it empty while the hook runs.
+ENV_DUMP = 'env | grep ^CLUES_ | sort > "$OUT/.$$.tmp" && mv "$OUT/.$$.tmp" "$OUT/$CLUES_EVENT-$CLUES_NODE"\n'
 
 
 def _script(tmp: Path, name: str, body: str) -> str:
