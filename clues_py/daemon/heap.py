@@ -39,6 +39,9 @@ __all__ = ["PAUSE_LIMIT", "HeapSettler", "StartupHeap", "trim_heap"]
 
 
 class HeapSettler:
+    """Freezes the heap after each full pass (the first one included; `StartupHeap` then
+    finishes start-up with a full collection and a trim)."""
+
     def __init__(self) -> None:
         self.freezes = 0
 
