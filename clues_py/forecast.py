@@ -47,3 +47,6 @@ class DemandHistory:
     arrivals: Events = field(default_factory=Events)
     needs: Events = field(default_factory=Events)
     releases: Events = field(default_factory=Events)
+    # How long the template's latest workload pods waited, creation to first seen on one
+    # of its nodes (oldest first, bounded): what the wait budget of the shutdown guard reads.
+    waits: tuple[float, ...] = ()

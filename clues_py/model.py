@@ -69,6 +69,13 @@ class PodInfo:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def owner_key(self) -> str:
+        """The work the pod belongs to (its owner; the pod itself when it has none)."""
+        if not self.owner_name:
+            return self.key
+        return f"{self.namespace}/{self.owner_kind}/{self.owner_name}"
+
+    @property
     def counts_for_idleness(self) -> bool:
         """DaemonSet and mirror (static) pods run on every node; they don't make it used."""
         return not (self.daemonset or self.mirror) and self.phase in ("Pending", "Running")

@@ -13,7 +13,7 @@ planner falls back to its safe rule until it has seen new demand.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 
 from clues_py.daemon.bus import ActionStarted, TransitionEvent
@@ -59,6 +59,9 @@ class DemandRecorder:
         self._arrivals: dict[str, _Series] = {}
         self._needs: dict[str, _Series] = {}
         self._releases: dict[str, _Series] = {}
+        self._waits: dict[str, OrderedDict[str, float]] = {}
+        self._waits_cached: dict[str, tuple[float, ...]] = {}
+        self._since: float | None = None  # the first observation: waits are known after it
         self._seen: dict[str, float] = {}  # pod key -> when it was counted
         self._pruned = float("-inf")
         # node -> the observation last looked at, and its workload pod keys
@@ -97,6 +100,16 @@ class DemandRecorder:
             if event.new is NodeState.IDLE and event.old is NodeState.USED:
                 self._series(self._releases, event.node.template).add(event.at, 1)
 
+    def _wait(self, template: str, owner: str, seconds: float) -> None:
+        w = self._waits.get(template)
+        if w is None:
+            w = self._waits[template] = OrderedDict()
+        if seconds > w.get(owner, -1.0):
+            w[owner] = seconds
+        if len(w) > self.max_events:
+            w.popitem(last=False)
+        self._waits_cached.pop(template, None)
+
     def record_arrival(self, template: str, at: float, count: int = 1) -> None:
         """`count` new workload pods arrived for `template` at `at`."""
         if count > 0:
@@ -117,16 +130,24 @@ class DemandRecorder:
         Only nodes whose observation changed since the last call are looked at.
         """
         new: dict[str, int] = {}
+        if self._since is None:
+            self._since = now
+        since = max(self._since, 1e-9)  # a pod with no creation time (0) says nothing
         for name, (template, obs) in nodes.items():
             if obs is self._last_obs.get(name, False):
                 continue
             self._last_obs[name] = obs
-            keys = frozenset(p.key for p in obs.workload_pods) if obs is not None else frozenset()
-            fresh = keys - self._on_node.get(name, frozenset())
+            pods = obs.workload_pods if obs is not None else ()
+            keys = frozenset(p.key for p in pods)
+            before = self._on_node.get(name, frozenset())
             self._on_node[name] = keys
-            for key in fresh:
-                if key not in self._seen:
-                    self._seen[key] = now
+            for pod in pods:
+                if pod.key in before:
+                    continue
+                if pod.created >= since:  # older pods' waits were not watched
+                    self._wait(template, pod.owner_key, max(0.0, now - pod.created))
+                if pod.key not in self._seen:
+                    self._seen[pod.key] = now
                     new[template] = new.get(template, 0) + 1
         for pod in pending:
             if pod.key in self._seen:
@@ -143,15 +164,22 @@ class DemandRecorder:
             cutoff = now - _REMEMBER_SECONDS
             self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
 
+    def _cached_waits(self, template: str) -> tuple[float, ...]:
+        out = self._waits_cached.get(template)
+        if out is None:
+            out = self._waits_cached[template] = tuple(self._waits.get(template, {}).values())
+        return out
+
     def history(self) -> Mapping[str, DemandHistory]:
         """template -> its history (immutable values, rebuilt only after a change)."""
-        names = set(self._arrivals) | set(self._needs) | set(self._releases)
+        names = set(self._arrivals) | set(self._needs) | set(self._releases) | set(self._waits)
         empty = _Series(2)
         return {
             n: DemandHistory(
                 self._arrivals.get(n, empty).value(),
                 self._needs.get(n, empty).value(),
                 self._releases.get(n, empty).value(),
+                self._cached_waits(n),
             )
             for n in sorted(names)
         }

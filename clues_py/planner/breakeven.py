@@ -20,7 +20,8 @@ never after `idle_time`. `shutdown_guard` may hold a node longer: while, at past
 moments like now (counted from a node's release), more nodes than the spares ahead
 of it and the OFF ones were needed within one shutdown in more than a `risk` share
 of them (the need would wait for the shutdown and a boot, beyond the one boot the
-policy protects). Worst cases are in docs/policies.md. Pure: no I/O, no clock.
+policy protects); `over_budget` says whether the template's latest jobs need that
+protection at all. Worst cases are in docs/policies.md. Pure: no I/O, no clock.
 Which nodes are idle and their ranks is the `idle_off` policy's business.
 """
 
@@ -32,13 +33,19 @@ from itertools import accumulate
 
 from clues_py.model import Events, NodeTemplate
 
-__all__ = ["OffTime", "break_even_seconds", "off_time", "shutdown_guard"]
+__all__ = ["OffTime", "break_even_seconds", "off_time", "over_budget", "shutdown_guard"]
 
 # Fewer comparable moments than this in the history: use the fallback rule.
 MIN_SAMPLES = 2
 # A quiet spell counts as one (fallback rule) once it is this much longer than every gap
 # between needs seen so far: shorter, the next need may just be due (periodic bursts).
 QUIET_FACTOR = 1.5
+# The shutdown guard holds nodes only while the template's latest jobs have spent at least
+# this share of their late budget (1 - wait_quantile of them may wait beyond one boot):
+# holding while the budget is barely touched buys no quantile, only node-seconds.
+BUDGET_GATE = 0.5
+# A job is late when it waited longer than one boot plus this (a pass, a bind).
+LATE_SLACK = 1.0
 
 
 def break_even_seconds(t: NodeTemplate) -> float:
@@ -125,6 +132,18 @@ def _guard_hold(samples: list[float], shutdown: float, risk: float, cap: float) 
         if inside <= risk * later:
             return tau
     return cap
+
+
+def over_budget(waits: tuple[float, ...], boot: float, quantile: float) -> bool:
+    """Whether the latest jobs' waits (oldest first) spent `BUDGET_GATE` of their late budget.
+
+    `quantile` is the wait quantile protected (0.95: p95): at most 1 - `quantile` of the
+    jobs may wait beyond one `boot`. No waits seen (e.g. just restarted): not over.
+    """
+    if quantile <= 0 or not waits:
+        return False
+    late = sum(1 for w in waits if w > boot + LATE_SLACK)
+    return late >= BUDGET_GATE * (1.0 - quantile) * len(waits) - 1e-9
 
 
 def shutdown_guard(

@@ -10,7 +10,8 @@ demand history the daemon learned decide. The idle nodes of a template are ranke
 (most recently used first, after the reserved ones): the first is the spare the next
 need would take, so it is the one worth holding longest. The shutdown guard of
 `breakeven` holds a node longer while the next need is likely to come during its
-shutdown and find no OFF node to boot instead (`wait_quantile`, off by default). Every IDLE node left on gets
+shutdown and find no OFF node to boot instead (`wait_quantile`), once the template's
+latest jobs have spent half their late-wait budget. Every IDLE node left on gets
 its reason in `plan.kept` and the instant its hold ends in `plan.revisit_at`.
 Draining and eviction are the daemon's job.
 """
@@ -30,7 +31,12 @@ from clues_py.model import (
     NodeState,
     due_at,
 )
-from clues_py.planner.breakeven import break_even_seconds, off_time, shutdown_guard
+from clues_py.planner.breakeven import (
+    break_even_seconds,
+    off_time,
+    over_budget,
+    shutdown_guard,
+)
 from clues_py.planner.builder import PlanBuilder
 
 
@@ -55,11 +61,11 @@ class IdleOff:
         # Node-seconds one second of a job's wait is worth: a cycle also makes the next
         # need wait a boot, so holding is worth up to this much more.
         wait_weight: Annotated[float, Range(0, 1000)] = 0.0
-        # The wait quantile power-offs protect: a node is held while a need that no OFF
-        # node could take would land in its shutdown (a wait beyond one boot) more often
-        # than 1 - this share of the time. 0 (the default): no such hold; 0.95 protects
-        # p95 (NASA week 4) for about 0.4 % more node-seconds on the NASA weeks.
-        wait_quantile: Annotated[float, Range(0, 1)] = 0.0
+        # The wait quantile power-offs protect (p95): once more than half of the
+        # 1 - this share of the latest jobs allowed to wait beyond one boot did, a node
+        # is held while a need no OFF node could take would land in its shutdown more
+        # often than that. 0: no such hold.
+        wait_quantile: Annotated[float, Range(0, 1)] = 0.95
 
     def __init__(self, config: Config | None = None, context: PluginContext | None = None):
         self.config = config or IdleOff.Config()
@@ -109,6 +115,7 @@ class IdleOff:
         eligible = self._eligible(snap, builder)
         eligible.sort(key=lambda n: (-idle_since(n), n.name))
         rank: dict[str, int] = {}
+        budget_spent: dict[str, bool] = {}  # template -> its late-wait budget half spent
         offs: list[Action] = []
         for n in eligible:
             idle_for = now - idle_since(n)
@@ -137,18 +144,25 @@ class IdleOff:
                     learn=self.config.learn,
                     noun="need" if steered else "new pod",
                 )
-                guard = shutdown_guard(
-                    seen.needs,
-                    seen.releases,
-                    now=now,
-                    idle_since=idle_since(n),
-                    beyond=r + spare_off.get(n.template, 0),
-                    shutdown=t.shutdown_seconds,
-                    risk=1.0 - self.config.wait_quantile,
-                    # Past break-even a cycle costs less than the idling already spent:
-                    # the guard holds no longer than classic ski rental (2-competitive).
-                    idle_time=min(idle_time, cycle),
-                )
+                guarded = budget_spent.get(n.template)
+                if guarded is None:
+                    guarded = budget_spent[n.template] = over_budget(
+                        seen.waits, t.boot_seconds, self.config.wait_quantile
+                    )
+                guard = None
+                if guarded:
+                    guard = shutdown_guard(
+                        seen.needs,
+                        seen.releases,
+                        now=now,
+                        idle_since=idle_since(n),
+                        beyond=r + spare_off.get(n.template, 0),
+                        shutdown=t.shutdown_seconds,
+                        risk=1.0 - self.config.wait_quantile,
+                        # Past break-even a cycle costs less than the idling already spent:
+                        # the guard holds no longer than classic ski rental (2-competitive).
+                        idle_time=min(idle_time, cycle),
+                    )
                 if guard is not None and guard.at > off.at:
                     off = guard
                 if off.at > now:

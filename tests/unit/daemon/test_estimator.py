@@ -76,3 +76,24 @@ def test_a_node_freed_is_a_release() -> None:
     h = r.history()["wn"]
     assert h.releases == Events((100.0,), (1,)), "only a USED node turning IDLE is one"
     assert h.needs == Events((200.0,), (1,))
+
+
+def test_a_job_waits_as_long_as_its_slowest_pod_and_the_window_is_bounded() -> None:
+    r = DemandRecorder(max_events=3)
+    # Pods already running at the first observation (a restart): their waits are unknown.
+    old = make_observation("wn-0", pods=[make_pod("old", created=10.0)])
+    r.observe(50.0, {"wn-0": ("wn", old)}, (), ADMITS)
+    assert r.history()["wn"].waits == ()
+    job = [make_pod(f"j-{i}", owner_name="j", created=100.0) for i in range(2)]
+    r.observe(130.0, {"wn-1": ("wn", make_observation("wn-1", pods=job[:1]))}, (), ADMITS)
+    assert r.history()["wn"].waits == (30.0,)
+    # Its second pod starts on another node 60 s after the job was created: one job, 60 s.
+    r.observe(160.0, {"wn-2": ("wn", make_observation("wn-2", pods=job[1:]))}, (), ADMITS)
+    assert r.history()["wn"].waits == (60.0,)
+    # Pods with no creation time (0) say nothing; the oldest jobs leave the window.
+    for i, name in enumerate(("a", "b", "c", "none")):
+        pod = make_pod(name, created=0.0 if name == "none" else 200.0)
+        r.observe(200.0 + i, {f"x-{i}": ("wn", make_observation(f"x-{i}", pods=[pod]))}, (), ADMITS)
+    assert r.history()["wn"].waits == (0.0, 1.0, 2.0)
+    before = r.history()["wn"].waits
+    assert r.history()["wn"].waits is before  # unchanged: the same value, not rebuilt

@@ -129,6 +129,10 @@ def test_only_idle_state_is_powered_off() -> None:
     assert run(make_snapshot(nodes, [WN], now=10_000), idle_time=0).actions == ()
 
 
+# The latest ten jobs' waits: one waited for a shutdown and a boot.
+LATE_ONE_IN_TEN = (0.0,) * 5 + (60.0,) * 4 + (85.0,)
+
+
 def guarded(snap):
     """Idle power-off with the shutdown guard protecting p95."""
     return plan(snap, [IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0.95))])
@@ -141,7 +145,9 @@ def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
     # 30 s shutdown of the first spare and wait for it and a boot: held.
     freed = (0.0, 500.0, 1800.0, 2500.0, 3600.0, 4500.0, 6000.0, 6600.0, 7800.0, 8600.0)
     needs = Events(tuple(t + 25 for t in freed[:-1]), (1,) * 9)
-    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10))}
+    # One of the last ten jobs waited beyond a boot (85 s: a shutdown and a boot), more
+    # than half the 5 % budget p95 allows: the guard is on.
+    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10), LATE_ONE_IN_TEN)}
     nodes = [idle("wn-1", since=8600), idle("wn-2", since=8600)]
     snap = replace(make_snapshot(nodes, [WN], now=8623), demand_history=history)
     p = guarded(snap)
@@ -151,9 +157,27 @@ def test_a_spare_the_next_need_would_find_shutting_down_is_held() -> None:
     # An OFF node boots for the need instead: no wait beyond a boot, nothing to hold for.
     snap = replace(snap, nodes=(*snap.nodes, make_node("wn-3", "wn", S.OFF)))
     assert offs(guarded(snap)) == ["wn-1", "wn-2"]
-    # wait_quantile 0 (the default): no such hold.
+    # wait_quantile 0: no such hold.
     unguarded = IdleOff(IdleOff.Config(idle_time=300, wait_quantile=0))
     assert offs(plan(replace(snap, nodes=snap.nodes[:2]), [unguarded])) == ["wn-1", "wn-2"]
+
+
+def test_the_shutdown_guard_holds_only_once_half_the_late_budget_is_spent() -> None:
+    # The same work that follows work, but the template's latest jobs all started
+    # within a boot: p95 is safe, holding would buy node-seconds and no quantile.
+    freed = (0.0, 500.0, 1800.0, 2500.0, 3600.0, 4500.0, 6000.0, 6600.0, 7800.0, 8600.0)
+    needs = Events(tuple(t + 25 for t in freed[:-1]), (1,) * 9)
+    nodes = [idle("wn-1", since=8600), idle("wn-2", since=8600)]
+
+    def with_waits(waits: tuple[float, ...]) -> list[str]:
+        history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10), waits)}
+        return offs(guarded(replace(make_snapshot(nodes, [WN], now=8623), demand_history=history)))
+
+    assert with_waits((0.0, 60.0, 61.0) * 10) == ["wn-1", "wn-2"], "all within boot + 1 s"
+    assert with_waits(()) == ["wn-1", "wn-2"], "no job seen (restarted): no hold"
+    # 1 late in 40 is 2.5 %, half of the 5 % budget: on; 1 in 41 is not yet.
+    assert with_waits((0.0,) * 39 + (62.0,)) == ["wn-2"]
+    assert with_waits((0.0,) * 40 + (62.0,)) == ["wn-1", "wn-2"]
 
 
 def test_the_shutdown_guard_holds_no_longer_than_break_even() -> None:
@@ -161,7 +185,7 @@ def test_the_shutdown_guard_holds_no_longer_than_break_even() -> None:
     # within the shutdown, but the guard holds only until break-even (90 s), no longer.
     freed = (0.0, 500.0, 1800.0, 2500.0, 3600.0, 4500.0, 6000.0, 6600.0, 7800.0, 8600.0)
     needs = Events(tuple(t + 95 for t in freed[:-1]), (1,) * 9)
-    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10))}
+    history = {"wn": DemandHistory(needs, needs, Events(freed, (1,) * 10), LATE_ONE_IN_TEN)}
     snap = replace(
         make_snapshot([idle("wn-1", since=8600)], [WN], now=8680), demand_history=history
     )
