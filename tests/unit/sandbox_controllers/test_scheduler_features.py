@@ -263,3 +263,25 @@ def test_preferred_anti_affinity_spreads_replicas(sb: Sandbox) -> None:
     create(sb, pod("b", affinity=prefer))
     sb.settle()
     assert {where(sb)["a"], where(sb)["b"]} == {"big", "small"}
+
+
+def test_a_new_node_retries_only_the_parked_pods_it_could_take(sb: Sandbox) -> None:
+    # kube-scheduler's queueing hints: a node joining requeues the parked pods whose
+    # node-level filters it passes and whose request fits it, not every parked pod.
+    sb.add_node("n0")
+    create(sb, pod("gpu-pool", nodeSelector={"pool": "gpu"}))
+    create(sb, pod("huge", cpu="64"))
+    create(sb, pod("spread", affinity=anti(app="nobody")))
+    create(sb, pod("big", cpu="6", nodeSelector={"pool": "big"}))
+    sb.settle()
+    assert set(sb.scheduler.parked) == {"default/gpu-pool", "default/huge", "default/big"}
+    passes = sb.scheduler.passes
+    sb.add_node("n1", labels={"pool": "cpu"})
+    sb.settle()
+    # Nothing it could take: not retried, no scheduling pass for them.
+    assert sb.scheduler.passes == passes
+    assert set(sb.scheduler.parked) == {"default/gpu-pool", "default/huge", "default/big"}
+    sb.add_node("n2", cpu="8", labels={"pool": "big"})
+    sb.settle()
+    assert where(sb)["big"] == "n2"
+    assert set(sb.scheduler.parked) == {"default/gpu-pool", "default/huge"}
