@@ -193,6 +193,36 @@ def test_node_leases_follow_their_nodes(sb: Sandbox) -> None:
     assert sb.store.list("leases", "kube-node-lease")[0] == []
 
 
+def test_node_leases_are_renewed_every_period_a_slot_at_a_time() -> None:
+    # As independent kubelets: each Lease every 10 s, but not all of them at the same moment.
+    s = Sandbox(virtual=True, serve_http=False, lease_renew_seconds=10.0)
+    s.start()
+    try:
+        names = [f"n{i:02d}" for i in range(60)]
+        for name in names:
+            s.add_node(name)
+        s.settle()
+
+        def renewed() -> dict[str, str]:
+            leases = s.store.list("leases", "kube-node-lease")[0]
+            return {x["metadata"]["name"]: x["spec"]["renewTime"] for x in leases}
+
+        held = renewed()
+        assert set(held) == set(names)
+        seen: dict[str, int] = {}
+        for _ in range(20):  # one period in 0.5 s steps
+            s.advance(0.5)
+            now = renewed()
+            changed = [n for n in names if now[n] != held[n]]
+            assert len(changed) < len(names) / 2, "a step renews a slot, not every Lease"
+            for n in changed:
+                seen[n] = seen.get(n, 0) + 1
+            held = now
+        assert seen == dict.fromkeys(names, 1), "each Lease renewed once per period"
+    finally:
+        s.stop()
+
+
 def test_pods_of_a_deleted_node_are_removed_and_counted_failed(sb: Sandbox) -> None:
     job = {
         "metadata": {"name": "j"},
