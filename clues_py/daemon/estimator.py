@@ -137,17 +137,19 @@ class DemandRecorder:
             if obs is self._last_obs.get(name, False):
                 continue
             self._last_obs[name] = obs
-            pods = obs.workload_pods if obs is not None else ()
-            keys = frozenset(p.key for p in pods)
-            before = self._on_node.get(name, frozenset())
+            by_key = {p.key: p for p in obs.workload_pods} if obs is not None else {}
+            keys = frozenset(by_key)
+            fresh = keys - self._on_node.get(name, frozenset())
             self._on_node[name] = keys
-            for pod in pods:
-                if pod.key in before:
+            if not fresh:
+                continue
+            for key, pod in by_key.items():  # in the observation's order: deterministic
+                if key not in fresh:
                     continue
                 if pod.created >= since:  # older pods' waits were not watched
                     self._wait(template, pod.owner_key, max(0.0, now - pod.created))
-                if pod.key not in self._seen:
-                    self._seen[pod.key] = now
+                if key not in self._seen:
+                    self._seen[key] = now
                     new[template] = new.get(template, 0) + 1
         for pod in pending:
             if pod.key in self._seen:
