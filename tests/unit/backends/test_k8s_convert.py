@@ -206,3 +206,19 @@ def test_job_counts(kw: dict, count: int | None) -> None:
 def test_gated_pods_are_not_demand() -> None:
     gated = pod_record(pod("p", schedulingGates=[{"name": "example.com/wait"}]))
     assert gated.gated and not gated.pending_candidate
+
+
+def test_one_container_shapes_are_remembered_and_bad_ones_still_named() -> None:
+    # Pods of one shape share one parsed request; a different shape is its own.
+    a = pod_requests({"containers": [c("a", {"cpu": "300m", "memory": "1Gi"})]})
+    b = pod_requests({"containers": [c("b", {"cpu": "300m", "memory": "1Gi"})]})
+    assert a is b and a == Resources(300, GI, 0, 1)
+    limits_only = {"containers": [{"name": "l", "resources": {"limits": {"cpu": "300m"}}}]}
+    assert pod_requests(limits_only) == Resources(300, 0, 0, 1)
+    assert pod_requests({"containers": [c("c", {"cpu": "301m"})]}).cpu_millis == 301
+    # A bad quantity is never remembered, and an unhashable one takes the slow path's error.
+    for bad in ("lots", ["1"]):
+        spec = {"containers": [c("main", {"cpu": bad})]}
+        for _ in range(2):
+            with pytest.raises(ConversionError, match="pod default/web container 'main'"):
+                pod_requests(spec, "pod default/web")
