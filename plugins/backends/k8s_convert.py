@@ -171,8 +171,32 @@ def _pod_requests(spec: Obj, where: str) -> Resources:
     return _intern(Resources(total.cpu_millis, total.memory_bytes, total.gpus, 1))
 
 
+# Placements without node affinity by their (nodeSelector, tolerations) items: nearly every
+# pod carries the same admission-added tolerations, and building them was a quarter of
+# converting a pod.
+_SIMPLE_PLACEMENTS: dict[Hashable, Placement] = {}
+
+
 def placement_of(spec: Obj) -> Placement:
     """nodeSelector, tolerations and required node affinity of a pod spec."""
+    if not (spec.get("affinity") or {}).get("nodeAffinity"):
+        try:
+            key = (
+                tuple((spec.get("nodeSelector") or {}).items()),
+                tuple(tuple(t.items()) for t in spec.get("tolerations") or ()),
+            )
+            hit = _SIMPLE_PLACEMENTS.get(key)
+        except (TypeError, AttributeError):  # bad input: the slow path reports it
+            return _placement_of(spec)
+        if hit is None:
+            hit = _placement_of(spec)
+            if len(_SIMPLE_PLACEMENTS) < _ONE_CONTAINER_MAX:
+                _SIMPLE_PLACEMENTS[key] = hit
+        return hit
+    return _placement_of(spec)
+
+
+def _placement_of(spec: Obj) -> Placement:
     selector = tuple(sorted((spec.get("nodeSelector") or {}).items()))
     tolerations = tuple(Toleration.from_k8s(t) for t in spec.get("tolerations") or ())
     terms: list[tuple[SelectorRequirement, ...]] = []

@@ -222,3 +222,23 @@ def test_one_container_shapes_are_remembered_and_bad_ones_still_named() -> None:
         for _ in range(2):
             with pytest.raises(ConversionError, match="pod default/web container 'main'"):
                 pod_requests(spec, "pod default/web")
+
+
+def test_placements_without_node_affinity_are_remembered_by_selector_and_tolerations() -> None:
+    tol = {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}
+    spec = {"nodeSelector": {"pool": "a"}, "tolerations": [dict(tol, tolerationSeconds=300)]}
+    first, again = placement_of(spec), placement_of(dict(spec))
+    assert first is again and first.node_selector == (("pool", "a"),)
+    assert first.tolerations[0].key == "node.kubernetes.io/not-ready"
+    other = placement_of({"nodeSelector": {"pool": "b"}, "tolerations": [tol]})
+    assert other.node_selector == (("pool", "b"),) and other is not first
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}
+                ]
+            }
+        }
+    }
+    assert placement_of({**spec, "affinity": affinity}).affinity_terms != ()
