@@ -208,3 +208,10 @@ def stored_versions_checked() -> Iterator[None]:
         Sandbox.start = start  # type: ignore[method-assign]
     altered = [name for sb in started for name in sb.store.altered()]
     assert not altered, f"stored versions changed in place by a reader: {altered[:10]}"
+
+
+def wait_first_pass(daemon: Any) -> None:
+    """Wait, for at most STARTUP_LIMIT, until an in-process daemon has synced and planned once:
+    the start-up (initial lists, first pass) is then over, and a test's own waits time only
+    what it does."""
+    wait_for(lambda: daemon.passes >= 1, timeout=STARTUP_LIMIT, what="cluesd's first pass")

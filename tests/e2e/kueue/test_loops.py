@@ -22,7 +22,7 @@ from clues_py.sandbox import Sandbox
 from tests.e2e.daemon.conftest import base_config
 from tests.e2e.kueue.conftest import Kubectl, manifest
 from tests.kueue_objects import BEST_EFFORT_ATOMIC, CHECK_CAPACITY, OSCAR_NS, conditions
-from tests.tools import passes_later, wait_for
+from tests.tools import passes_later, wait_first_pass, wait_for
 
 pytestmark = pytest.mark.e2e
 JOB = "posenet-4b1f0d1e-8c0a-4d5e-9f3b-2a7c6e9d1b40"
@@ -66,6 +66,7 @@ def cluesd(sandbox: Sandbox, tmp_path: Path) -> Iterator[Callable[..., Cluesd]]:
         raw = base_config(sandbox, tmp_path, **overrides)
         service = Service(config_from_dict(raw, source="test")).start()
         started.append(service)
+        wait_first_pass(service.daemon)
         return Cluesd(service, raw["daemon"]["listen"])
 
     yield start
