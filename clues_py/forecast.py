@@ -13,6 +13,10 @@ Three event series per template, for the break-even power-off
   but a moment demand is measured from: work that follows work (a user submitting the
   next job once the last one ended) comes a while after a release, not after an arrival.
 
+And the **waits** of its latest jobs (creation to first seen on one of its nodes; a job is
+the pods of one owner, counted with its slowest): whether they are still well inside the
+wait quantile the shutdown guard protects (`breakeven.over_budget`).
+
 The daemon learns them with `clues_py.estimator.DemandRecorder` and hands the planner
 these immutable values inside the snapshot. Plain data: no I/O, no imports of ours.
 """

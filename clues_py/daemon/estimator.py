@@ -1,7 +1,7 @@
 """The demand estimator: learns, per template, when work arrives and when nodes are needed.
 
 The daemon feeds a `DemandRecorder` every observation (`observe`: new workload pods
-are arrivals) and subscribes it to its event bus (`on_event`: a need is an IDLE node
+are arrivals, and how long each waited since its creation is its job's wait) and subscribes it to its event bus (`on_event`: a need is an IDLE node
 taking work, or a power-on for pending pods; a release is a USED node turning IDLE).
 `history()` gives the planner
 the immutable `clues_py.forecast.DemandHistory` per template for its snapshot; what
