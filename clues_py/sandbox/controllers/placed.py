@@ -47,6 +47,7 @@ class PlacedPods:
         self.holders: dict[str, PodRec] = {}  # pods with required anti-affinity terms
         self._counts: OrderedDict[MatchKey, Counter[str]] = OrderedDict()
         self.changes = 0  # bumps on every add/remove (cache invalidation for callers)
+        self._priorities: Counter[int] = Counter()  # priority -> placed pods with it
 
     def add(self, rec: PodRec) -> None:
         self.remove(rec.key)
@@ -57,6 +58,7 @@ class PlacedPods:
             self.ports.setdefault(rec.node, Counter()).update(rec.info.ports)
         if rec.info.anti:
             self.holders[rec.key] = rec
+        self._priorities[rec.info.priority] += 1
         self._update(rec, +1)
         self.changes += 1
 
@@ -75,6 +77,11 @@ class PlacedPods:
             if used is not None:
                 used.subtract(rec.info.ports)
         self.holders.pop(key, None)
+        left = self._priorities[rec.info.priority] - 1
+        if left:
+            self._priorities[rec.info.priority] = left
+        else:
+            del self._priorities[rec.info.priority]
         self._update(rec, -1)
         self.changes += 1
         return rec
@@ -83,6 +90,10 @@ class PlacedPods:
         """Whether the stored record already says this (a status update changes nothing here)."""
         rec = self.pods.get(key)
         return rec is not None and (rec.node, rec.labels, rec.deleting) == (node, labels, deleting)
+
+    def any_below(self, priority: int) -> bool:
+        """Whether some placed pod has a lower priority (one preemption could evict)."""
+        return any(p < priority for p in self._priorities)
 
     def on(self, node: str) -> list[PodRec]:
         return list(self.by_node.get(node, {}).values())

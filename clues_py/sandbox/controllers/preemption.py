@@ -97,10 +97,16 @@ def preempt(
     by_name: Mapping[str, NodeInfo] = {n.name: n for n in nodes}
     statuses: Counter[str] = Counter()
     candidates: list[Candidate] = []
+    # No pod anywhere of lower priority (most clusters: everything at 0): every node
+    # preemption could help has no victims, as `_victims_on` would find node by node.
+    victimless = not placed.any_below(info.priority)
     for name, reasons in decision.statuses.items():
         node = by_name.get(name)
         if node is None or all(scheduling.unresolvable(r) for r in reasons):
             statuses[NOT_HELPFUL] += 1
+            continue
+        if victimless:
+            statuses[NO_VICTIMS] += 1
             continue
         cand, why = _victims_on(info, node, placed, interpod, reserved(name))
         if cand is not None:

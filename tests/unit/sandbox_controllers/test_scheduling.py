@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from clues_py.model import Resources
+from clues_py.model import Placement, Resources
 from clues_py.sandbox.controllers import preemption
 from clues_py.sandbox.controllers.common import node_object
-from clues_py.sandbox.controllers.placed import PlacedPods
+from clues_py.sandbox.controllers.placed import PlacedPods, PodRec
 from clues_py.sandbox.controllers.podterms import PodSpecInfo
 from clues_py.sandbox.controllers.scheduling import (
     NodeInfo,
@@ -178,3 +178,21 @@ def test_feasible_to_find_follows_kube_scheduler():
     assert feasible_to_find(1000) == 420
     assert feasible_to_find(5000) == 500
     assert feasible_to_find(100_000) == 5000
+
+
+def test_placed_pods_know_whether_any_pod_could_be_a_victim():
+    placed = PlacedPods()
+    spec = PodSpecInfo("default", (), Resources(100, 0, 0, 1), Placement(), priority=5)
+    assert not placed.any_below(10)
+    placed.add(PodRec("default/a", "n0", spec))
+    placed.add(PodRec("default/b", "n0", spec))
+    assert placed.any_below(10) and not placed.any_below(5)
+    placed.remove("default/a")
+    assert placed.any_below(10)
+    placed.remove("default/b")
+    assert not placed.any_below(10)
+    # Re-adding under the same key does not count the pod twice.
+    placed.add(PodRec("default/a", "n0", spec))
+    placed.add(PodRec("default/a", "n1", spec))
+    placed.remove("default/a")
+    assert not placed.any_below(10)
