@@ -29,23 +29,25 @@ _REMEMBER_SECONDS = 3600.0
 
 
 class _Series:
+    """Instants and counts in two bounded deques: a snapshot's tuples are C-level copies."""
+
     def __init__(self, max_events: int) -> None:
-        self.events: deque[list[float]] = deque(maxlen=max_events)
+        self.times: deque[float] = deque(maxlen=max_events)
+        self.counts: deque[int] = deque(maxlen=max_events)
         self.cached: Events | None = None
 
     def add(self, at: float, count: int) -> None:
-        ev = self.events
-        if ev and 0 <= at - ev[-1][0] <= MERGE_SECONDS:
-            ev[-1][1] += count
+        times = self.times
+        if times and 0 <= at - times[-1] <= MERGE_SECONDS:
+            self.counts[-1] += count
         else:
-            ev.append([at, float(count)])
+            times.append(at)
+            self.counts.append(count)
         self.cached = None
 
     def value(self) -> Events:
         if self.cached is None:
-            self.cached = Events(
-                tuple(e[0] for e in self.events), tuple(int(e[1]) for e in self.events)
-            )
+            self.cached = Events(tuple(self.times), tuple(self.counts))
         return self.cached
 
 
