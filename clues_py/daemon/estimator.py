@@ -1,9 +1,10 @@
 """The demand estimator: learns, per template, when work arrives and when nodes are needed.
 
 The daemon feeds a `DemandRecorder` every observation (`observe`: new workload pods
-are arrivals, and how long each waited since its creation is its job's wait) and subscribes it to its event bus (`on_event`: a need is an IDLE node
-taking work, or a power-on for pending pods; a release is a USED node turning IDLE).
-`history()` gives the planner
+are arrivals, and how long each waited since its creation is its job's wait) and
+subscribes it to its event bus (`on_event`: a need is an IDLE node taking work, or a
+power-on for pending pods; a release is a USED node turning IDLE). `history()` gives
+the planner
 the immutable `clues_py.forecast.DemandHistory` per template for its snapshot; what
 the planner makes of it is `clues_py.planner.breakeven`'s business. Pure: no I/O, no
 clock (every call gets its time), bounded memory, incremental (a node whose
@@ -51,6 +52,28 @@ class _Series:
         return self.cached
 
 
+class _Waits:
+    """The newest jobs' waits, one per owner (its slowest pod), oldest first."""
+
+    def __init__(self, max_jobs: int) -> None:
+        self.max_jobs = max_jobs
+        self.by_owner: OrderedDict[str, float] = OrderedDict()
+        self.cached: tuple[float, ...] | None = ()
+
+    def add(self, owner: str, seconds: float) -> None:
+        w = self.by_owner
+        if seconds > w.get(owner, -1.0):
+            w[owner] = seconds
+        if len(w) > self.max_jobs:
+            w.popitem(last=False)
+        self.cached = None
+
+    def value(self) -> tuple[float, ...]:
+        if self.cached is None:
+            self.cached = tuple(self.by_owner.values())
+        return self.cached
+
+
 class DemandRecorder:
     """Collects arrivals, needs and releases per template; keeps the newest `max_events` of each."""
 
@@ -61,8 +84,7 @@ class DemandRecorder:
         self._arrivals: dict[str, _Series] = {}
         self._needs: dict[str, _Series] = {}
         self._releases: dict[str, _Series] = {}
-        self._waits: dict[str, OrderedDict[str, float]] = {}
-        self._waits_cached: dict[str, tuple[float, ...]] = {}
+        self._waits: dict[str, _Waits] = {}
         self._since: float | None = None  # the first observation: waits are known after it
         self._seen: dict[str, float] = {}  # pod key -> when it was counted
         self._pruned = float("-inf")
@@ -102,16 +124,6 @@ class DemandRecorder:
             if event.new is NodeState.IDLE and event.old is NodeState.USED:
                 self._series(self._releases, event.node.template).add(event.at, 1)
 
-    def _wait(self, template: str, owner: str, seconds: float) -> None:
-        w = self._waits.get(template)
-        if w is None:
-            w = self._waits[template] = OrderedDict()
-        if seconds > w.get(owner, -1.0):
-            w[owner] = seconds
-        if len(w) > self.max_events:
-            w.popitem(last=False)
-        self._waits_cached.pop(template, None)
-
     def record_arrival(self, template: str, at: float, count: int = 1) -> None:
         """`count` new workload pods arrived for `template` at `at`."""
         if count > 0:
@@ -149,7 +161,10 @@ class DemandRecorder:
                 if key not in fresh:
                     continue
                 if pod.created >= since:  # older pods' waits were not watched
-                    self._wait(template, pod.owner_key, max(0.0, now - pod.created))
+                    waits = self._waits.get(template)
+                    if waits is None:
+                        waits = self._waits[template] = _Waits(self.max_events)
+                    waits.add(pod.owner_key, max(0.0, now - pod.created))
                 if key not in self._seen:
                     self._seen[key] = now
                     new[template] = new.get(template, 0) + 1
@@ -168,22 +183,16 @@ class DemandRecorder:
             cutoff = now - _REMEMBER_SECONDS
             self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
 
-    def _cached_waits(self, template: str) -> tuple[float, ...]:
-        out = self._waits_cached.get(template)
-        if out is None:
-            out = self._waits_cached[template] = tuple(self._waits.get(template, {}).values())
-        return out
-
     def history(self) -> Mapping[str, DemandHistory]:
         """template -> its history (immutable values, rebuilt only after a change)."""
         names = set(self._arrivals) | set(self._needs) | set(self._releases) | set(self._waits)
-        empty = _Series(2)
+        empty, no_waits = _Series(2), _Waits(2)
         return {
             n: DemandHistory(
                 self._arrivals.get(n, empty).value(),
                 self._needs.get(n, empty).value(),
                 self._releases.get(n, empty).value(),
-                self._cached_waits(n),
+                self._waits.get(n, no_waits).value(),
             )
             for n in sorted(names)
         }
