@@ -15,7 +15,7 @@ interned, and quantity strings are parsed once.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from sys import intern
@@ -59,6 +59,7 @@ _INTERN: dict[Any, Any] = {}
 _INTERN_MAX = 65536
 
 _H = TypeVar("_H", bound=Hashable)
+_V = TypeVar("_V")
 
 
 def _intern(value: _H) -> _H:
@@ -122,12 +123,27 @@ def container_requests(container: Obj, where: str = "") -> Resources:
     return resources_of(merged, where=f"{where} container {container.get('name', '?')!r}")
 
 
-# One-container pods' requests by their (requests, limits) items: a big cluster's pods come
-# in few shapes, and parsing their quantities was a third of converting a pod list.
-_ONE_CONTAINER: dict[
-    tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]], Resources
-] = {}
-_ONE_CONTAINER_MAX = 4096
+# Parsed parts of pods by the raw items they come from: a big cluster's pods come in few
+# shapes, and parsing their quantities and tolerations was half of converting a pod list.
+_MEMO_MAX = 4096  # entries per table; past it, new shapes are converted every time
+_REQUESTS: dict[Hashable, Resources] = {}  # one-container pods, by (requests, limits)
+_PLACEMENTS: dict[Hashable, Placement] = {}  # no node affinity, by (selector, tolerations)
+
+
+def _remembered(
+    table: dict[Hashable, _V], key: Callable[[], Hashable], build: Callable[[], _V]
+) -> _V:
+    """`table[key()]`, built once; bad input (unhashable, wrong type) takes `build`'s errors."""
+    try:
+        k = key()
+        hit = table.get(k)
+    except (TypeError, AttributeError):
+        return build()
+    if hit is None:
+        hit = build()
+        if len(table) < _MEMO_MAX:
+            table[k] = hit
+    return hit
 
 
 def pod_requests(spec: Obj, where: str = "") -> Resources:
@@ -139,16 +155,14 @@ def pod_requests(spec: Obj, where: str = "") -> Resources:
     containers: Any = spec.get("containers") or ()
     if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
         res = containers[0].get("resources") or {}
-        key = (tuple((res.get("requests") or {}).items()), tuple((res.get("limits") or {}).items()))
-        try:
-            hit = _ONE_CONTAINER.get(key)
-        except TypeError:  # an unhashable value (bad input): the slow path reports it
-            return _pod_requests(spec, where)
-        if hit is None:
-            hit = _pod_requests(spec, where)
-            if len(_ONE_CONTAINER) < _ONE_CONTAINER_MAX:
-                _ONE_CONTAINER[key] = hit
-        return hit
+        return _remembered(
+            _REQUESTS,
+            lambda: (
+                tuple((res.get("requests") or {}).items()),
+                tuple((res.get("limits") or {}).items()),
+            ),
+            lambda: _pod_requests(spec, where),
+        )
     return _pod_requests(spec, where)
 
 
@@ -171,28 +185,17 @@ def _pod_requests(spec: Obj, where: str) -> Resources:
     return _intern(Resources(total.cpu_millis, total.memory_bytes, total.gpus, 1))
 
 
-# Placements without node affinity by their (nodeSelector, tolerations) items: nearly every
-# pod carries the same admission-added tolerations, and building them was a quarter of
-# converting a pod.
-_SIMPLE_PLACEMENTS: dict[Hashable, Placement] = {}
-
-
 def placement_of(spec: Obj) -> Placement:
     """nodeSelector, tolerations and required node affinity of a pod spec."""
     if not (spec.get("affinity") or {}).get("nodeAffinity"):
-        try:
-            key = (
+        return _remembered(
+            _PLACEMENTS,
+            lambda: (
                 tuple((spec.get("nodeSelector") or {}).items()),
                 tuple(tuple(t.items()) for t in spec.get("tolerations") or ()),
-            )
-            hit = _SIMPLE_PLACEMENTS.get(key)
-        except (TypeError, AttributeError):  # bad input: the slow path reports it
-            return _placement_of(spec)
-        if hit is None:
-            hit = _placement_of(spec)
-            if len(_SIMPLE_PLACEMENTS) < _ONE_CONTAINER_MAX:
-                _SIMPLE_PLACEMENTS[key] = hit
-        return hit
+            ),
+            lambda: _placement_of(spec),
+        )
     return _placement_of(spec)
 
 
