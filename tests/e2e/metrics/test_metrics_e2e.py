@@ -11,9 +11,11 @@ import json
 import re
 import socket
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -149,8 +151,22 @@ def test_prometheus_sees_a_two_node_scale_up(
     groups = _get(prometheus + "/api/v1/rules")["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
     assert len(rules) == 8
-    wait_for(lambda: all(r["health"] == "ok" for r in _rules(prometheus)), timeout=15)
+    # A boot makes CluesNodeStuckBooting pending (its `for` is 20 min) until a rule
+    # evaluation sees the settled cluster. An evaluation queries at its tick, which is at
+    # most one interval (1 s) before it starts, so one that starts more than 1 s after
+    # Prometheus answered with the settled state above sees that state.
+    settled = time.time() + 1.0
+    wait_for(
+        lambda: all(r["health"] == "ok" and _evaluated_at(r) > settled for r in _rules(prometheus)),
+        timeout=15,
+    )
     assert not [a for a in _get(prometheus + "/api/v1/alerts")["data"]["alerts"]]
+
+
+def _evaluated_at(rule: dict[str, Any]) -> float:
+    """A rule's lastEvaluation (RFC 3339, nanoseconds) as a Unix time."""
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", rule["lastEvaluation"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def _rules(url: str) -> list[dict[str, Any]]:
