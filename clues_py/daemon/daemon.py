@@ -237,11 +237,11 @@ class Daemon:
     def _report(self, name: str, fact: Fact) -> Transition | None:
         """Facts from actuator workers; wake the loop so the next step follows at once."""
         tr = self._apply(name, fact)
-        self.loop.wake_event.set()
+        self.loop.wake()
         return tr
 
     def wake(self) -> None:
-        self.loop.wake_event.set()
+        self.loop.wake()
 
     # ------------------------------------------------------------------ one pass
 

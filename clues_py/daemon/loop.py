@@ -21,6 +21,38 @@ log = logging.getLogger("clues.daemon")
 DEBOUNCE_SECONDS = 0.05
 
 
+class Wakeup:
+    """A wake-up flag that a wait takes atomically. `threading.Event`'s wait-then-clear
+    loses a set() that lands between a timed-out wait and the clear(): the watch event
+    behind it then got no pass until something else happened (seconds, or never on a
+    quiet cluster). Here a set() after the wait returned stays set for the next one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._flag = False
+
+    def set(self) -> None:
+        with self._cond:
+            self._flag = True
+            self._cond.notify_all()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until set or `timeout`; True (and the flag taken) when it was set."""
+        with self._cond:
+            if not self._flag:
+                self._cond.wait(timeout)
+            woke, self._flag = self._flag, False
+            return woke
+
+    def take(self) -> None:
+        """Drop a pending wake-up: the pass about to run covers what set it."""
+        with self._cond:
+            self._flag = False
+
+
 class LoopHost(Protocol):
     def now(self) -> float: ...
     def tick(self) -> float: ...
@@ -32,7 +64,7 @@ class LoopHost(Protocol):
 class Loop:
     def __init__(self, host: LoopHost) -> None:
         self._host = host
-        self.wake_event = threading.Event()
+        self.wakeup = Wakeup()
         self.stop_event = threading.Event()
         # (interval seconds, task(now), next due) run from the loop, e.g. reconciliation.
         self._periodic: list[list[Any]] = []
@@ -58,12 +90,14 @@ class Loop:
         h = self._host
         while not self.stop_event.is_set():
             wait = max(DEBOUNCE_SECONDS, h.next_due() - h.now())
-            woke = self.wake_event.wait(timeout=min(h.tick(), wait))
+            woke = self.wakeup.wait(timeout=min(h.tick(), wait))
             if self.stop_event.is_set():
                 break
             if woke:
                 time.sleep(DEBOUNCE_SECONDS)
-            self.wake_event.clear()
+                # The burst's later events are this pass's too: it observes after them. One
+                # set after this take() runs one more pass, never none.
+                self.wakeup.take()
             try:
                 self.run_periodic()
                 if woke or h.next_due() <= h.now():
@@ -72,6 +106,9 @@ class Loop:
                 h.pass_failed()
                 log.exception("planning pass failed; retrying on the next event or tick")
 
+    def wake(self) -> None:
+        self.wakeup.set()
+
     def stop(self) -> None:
         self.stop_event.set()
-        self.wake_event.set()
+        self.wakeup.set()
