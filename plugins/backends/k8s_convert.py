@@ -243,14 +243,16 @@ def _is_protected(annotations: Obj) -> bool:
 
 
 def pod_info(pod: Obj) -> PodInfo:
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
+    return _pod_info(pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {})
+
+
+def _pod_info(meta: Obj, spec: Obj, status: Obj) -> PodInfo:
     # Namespaces, node names, phases and owners repeat across thousands of pods: one
     # string each (a parsed JSON value is a new string every time).
     namespace, name = intern(meta.get("namespace", "")), meta.get("name", "")
-    annotations = meta.get("annotations") or {}
+    annotations: Obj = meta.get("annotations") or {}
     kind, owner = controller_owner(meta)
+    volumes: list[Any] = spec.get("volumes") or []
     return PodInfo(
         namespace=namespace,
         name=name,
@@ -262,12 +264,11 @@ def pod_info(pod: Obj) -> PodInfo:
         owner_name=intern(owner),
         created=parse_time(meta.get("creationTimestamp")),
         daemonset=kind == "DaemonSet",
-        mirror=MIRROR_ANNOTATION in annotations,
-        protected=_is_protected(annotations),
+        mirror=bool(annotations) and MIRROR_ANNOTATION in annotations,
+        protected=bool(annotations) and _is_protected(annotations),
         labels=_labels(meta.get("labels")),
-        local_storage=any(
-            "emptyDir" in v or "hostPath" in v for v in spec.get("volumes") or () if v
-        ),
+        local_storage=bool(volumes)
+        and any("emptyDir" in v or "hostPath" in v for v in volumes if v),
     )
 
 
@@ -316,20 +317,26 @@ class PodRecord:
 
 def pod_record(pod: Obj) -> PodRecord:
     meta = pod.get("metadata") or {}
-    unschedulable = any(
-        c.get("type") == "PodScheduled"
-        and c.get("status") == "False"
-        and c.get("reason") == "Unschedulable"
-        for c in (pod.get("status") or {}).get("conditions") or ()
-    )
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    unschedulable = False
+    for c in status.get("conditions") or ():
+        if (
+            c.get("type") == "PodScheduled"
+            and c.get("status") == "False"
+            and c.get("reason") == "Unschedulable"
+        ):
+            unschedulable = True
+            break
+    annotations = meta.get("annotations")
     return PodRecord(
-        info=pod_info(pod),
+        info=_pod_info(meta, spec, status),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", ""),
         terminating=bool(meta.get("deletionTimestamp")),
         unschedulable=unschedulable,
-        gated=bool((pod.get("spec") or {}).get("schedulingGates")),
-        consumes=str((meta.get("annotations") or {}).get(CONSUMES_ANNOTATION) or ""),
+        gated=bool(spec.get("schedulingGates")),
+        consumes=str(annotations.get(CONSUMES_ANNOTATION) or "") if annotations else "",
     )
 
 
