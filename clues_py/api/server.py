@@ -4,8 +4,8 @@
 0 tells its real port), creates a Unix socket with mode 0660 from the start, refuses to
 touch a live socket or a file that is not one, and runs uvicorn on it in a thread with its
 own event loop. Binding (`bind()`) needs only the standard library; uvicorn and FastAPI are
-imported by `start()`, so cluesd can bind, start its initial sync, and import the web stack
-while the cluster is being listed (decision 0023). The HTTP protocol is `protocol.py`'s,
+imported by `start()`, so cluesd can bind, sync and make its first pass before it imports
+the web stack (decisions 0023, 0028). The HTTP protocol is `protocol.py`'s,
 routes are `app.py`'s, the token and body limits `guard.py`'s.
 """
 

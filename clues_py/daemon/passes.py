@@ -36,6 +36,7 @@ class PassLog:
         self._recent: deque[PassRecord] = deque(maxlen=RECENT)
         self.started_at = wall()
         self.first_pass_at: float | None = None
+        self.first_pass = threading.Event()  # set once the first pass is recorded
         self.counts = {"full": 0, "incremental": 0}
 
     def record(self, seconds: float, kind: str, changed: int, actions: int) -> PassRecord:
@@ -45,6 +46,7 @@ class PassLog:
             self.counts[kind] = self.counts.get(kind, 0) + 1
             if self.first_pass_at is None:
                 self.first_pass_at = rec.at
+                self.first_pass.set()
         return rec
 
     def report(self) -> dict[str, Any]:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("clues.service")
 
 DEFAULT_CONFIG = "/etc/clues/clues.yaml"
+# Seconds start-up waits for the first pass before serving the API anyway (decision 0028).
+WEB_START_LIMIT = 20.0
 
 
 class _UTCFormatter(logging.Formatter):
@@ -62,8 +64,9 @@ class Service:
     """A daemon plus its API server, started and stopped together."""
 
     def __init__(self, cfg: Config, **daemon_kwargs: object) -> None:
-        # Only what binding and the initial sync need is imported here; the web and metrics
-        # stacks are imported by start() while the cluster is being listed (decision 0023).
+        # Only what binding and the initial sync need is imported here; start() imports the
+        # metrics stack before the loop starts and the web stack after the first pass
+        # (decisions 0023, 0028).
         from clues_py.api.server import ApiServer
         from clues_py.daemon.daemon import Daemon
 
@@ -94,30 +97,34 @@ class Service:
         return self.metrics_server.address if self.metrics_server else None
 
     def start(self) -> Service:
-        """Bind the API socket, start the initial sync, then import and start the rest.
+        """Bind the API socket, sync and plan, then import and serve the API.
 
-        The order is decision 0023's: the socket is bound first (a taken address still fails
-        start-up at once; clients that connect early wait in its backlog, they are not
-        refused), then the backend starts listing the cluster, and the seconds of importing
-        FastAPI, uvicorn and prometheus-client overlap with the list. The loop starts last,
-        so the metrics see every pass; no pass runs before the backend is synced anyway."""
+        The order is decision 0028's (it refines 0023): the socket is bound first (a taken
+        address still fails start-up at once; clients that connect early wait in its backlog,
+        they are not refused), then the backend lists the cluster and the loop makes its
+        first pass; only then are FastAPI and uvicorn imported and the app built. That work
+        holds the GIL for seconds, and overlapping it with the list only delayed the first
+        pass, which is what a restart is waiting for. If the first pass has not come within
+        `WEB_START_LIMIT` (a cluster that cannot be listed), the API starts anyway so that
+        `clues status` can say why. The metrics are attached before the loop starts, so they
+        see every pass."""
         self.api.bind()
         try:
             self.daemon.start()
             self._start_metrics()
+            if self.elector is not None:
+                self.elector.start()
+            if self.recorder is not None:
+                self.recorder.start()
+            self._thread = threading.Thread(
+                target=self.daemon.serve_forever, name="clues-loop", daemon=True
+            )
+            self._thread.start()
+            self.daemon.pass_log.first_pass.wait(WEB_START_LIMIT)
             self.api.start()
         except BaseException:
-            self.api.stop()
-            self.daemon.backend.stop()
+            self.stop()
             raise
-        if self.elector is not None:
-            self.elector.start()
-        if self.recorder is not None:
-            self.recorder.start()
-        self._thread = threading.Thread(
-            target=self.daemon.serve_forever, name="clues-loop", daemon=True
-        )
-        self._thread.start()
         log.info(
             "cluesd %s started; API on %s; metrics on %s",
             __version__,
