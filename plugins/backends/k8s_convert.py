@@ -264,7 +264,7 @@ def _pod_info(meta: Obj, spec: Obj, status: Obj) -> PodInfo:
         owner_name=intern(owner),
         created=parse_time(meta.get("creationTimestamp")),
         daemonset=kind == "DaemonSet",
-        mirror=bool(annotations) and MIRROR_ANNOTATION in annotations,
+        mirror=MIRROR_ANNOTATION in annotations,
         protected=bool(annotations) and _is_protected(annotations),
         labels=_labels(meta.get("labels")),
         local_storage=bool(volumes)
