@@ -30,9 +30,9 @@ from clues_py.model import ManagedNode, NodeTemplate, RequestUpdate, format_cpu
 from clues_py.sandbox import ApiError, Sandbox, disruption
 from clues_py.sandbox.objects import rfc3339
 from plugins.backends.k8s_cache import ClusterCache
-from plugins.backends.k8s_convert import PodRecord
 from plugins.backends.k8s_drain import drain_pods, ensure_cordoned
 from plugins.backends.k8s_kueue import set_condition
+from plugins.backends.k8s_pods import PodRecord
 from plugins.backends.k8s_taints import toggle_taint
 
 _STATES = {

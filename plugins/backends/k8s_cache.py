@@ -26,25 +26,25 @@ from .k8s_convert import (
     ConversionError,
     NodeRecord,
     Obj,
-    PodRecord,
     disruption_budget,
     node_record,
     object_key,
-    pod_record,
 )
 from .k8s_hidden import HiddenCache, HiddenFacts
 from .k8s_pending import PendingSet
+from .k8s_pods import PodDoc, PodRecord, as_doc, pod_key, pod_record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _safe(convert: Callable[[Obj], T], obj: Obj) -> T | None:
+def _safe(convert: Callable[[Any], T], obj: Any, key: str | None = None) -> T | None:
     """Convert, or log and return None: one malformed object must not stall a watch."""
     try:
         return convert(obj)
     except (ConversionError, ValueError, TypeError, KeyError) as exc:
-        log.warning("ignoring %s: %s", object_key(obj) or "object without a name", exc)
+        name = key if key is not None else object_key(obj)
+        log.warning("ignoring %s: %s", name or "object without a name", exc)
         return None
 
 
@@ -155,14 +155,18 @@ class ClusterCache:
 
     # ------------------------------------------------------------------ pods
 
-    def _convert_pod(self, obj: Obj) -> tuple[str, PodRecord | None]:
-        key = object_key(obj)
+    def _convert_pod(self, obj: Obj | PodDoc) -> tuple[str, PodRecord | None]:
+        key = pod_key(obj)
+        doc = _safe(as_doc, obj, key)
+        if doc is None:
+            return key, None
+        meta = doc.metadata
         old = self._pods.get(key)
-        meta = obj.get("metadata") or {}
-        rv = meta.get("resourceVersion", "")
-        if old is not None and rv and old.resource_version == rv and old.uid == meta.get("uid", ""):
-            return key, old
-        return key, _safe(pod_record, obj)
+        if old is not None and meta is not None:
+            rv = meta.resourceVersion
+            if rv and old.resource_version == rv and old.uid == meta.uid:
+                return key, old
+        return key, _safe(pod_record, doc, key)
 
     def _unindex(self, key: str, rec: PodRecord) -> None:
         node = rec.info.node_name
@@ -206,7 +210,7 @@ class ClusterCache:
             self._index(key, rec)
         return True
 
-    def replace_pods(self, objs: Iterable[Obj]) -> bool:
+    def replace_pods(self, objs: Iterable[Obj | PodDoc]) -> bool:
         """A relist: `objs` may be a generator (pages converted as they arrive), so only the
         converted records of all pods and the raw objects of one page are alive at once."""
         fresh: dict[str, PodRecord] = {}

@@ -1,9 +1,10 @@
 """Pure conversions from Kubernetes JSON objects (dicts, camelCase) to clues-py model values.
 
-Pods, Nodes and PDBs arrive from the watch as parsed JSON; this module turns them
-into the small immutable values the planner needs (`PodInfo`, `NodeRecord`,
-`DisruptionBudget`) and nothing else; suspended Jobs, Kueue objects and
-ProvisioningRequests are `k8s_kueue`'s. No I/O, no locks: caching the
+Nodes and PDBs arrive from the watch as parsed JSON; this module turns them into the
+small immutable values the planner needs (`NodeRecord`, `DisruptionBudget`), and gives
+every pod spec its requests and placement (`pod_requests`, `placement_of`); whole pods
+are `k8s_pods`' (a typed decoder), suspended Jobs, Kueue objects and ProvisioningRequests
+`k8s_kueue`'s. No I/O, no locks: caching the
 results per object version and serving them is `k8s_cache`'s job, fetching the
 objects is `k8s_informer`'s.
 
@@ -18,14 +19,12 @@ import functools
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from sys import intern
 from typing import Any, TypeVar, cast
 
 from clues_py.model import (
     GPU_RESOURCE_NAMES,
     DisruptionBudget,
     Placement,
-    PodInfo,
     QuantityError,
     Resources,
     SelectorRequirement,
@@ -37,13 +36,6 @@ from clues_py.model import (
 
 Obj = Mapping[str, Any]
 
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-CONSUMES_ANNOTATION = "autoscaling.x-k8s.io/consume-provisioning-request"
-SAFE_TO_EVICT_ANNOTATIONS = (
-    "cluster-autoscaler.kubernetes.io/safe-to-evict",
-    "clues-py.io/safe-to-evict",
-)
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 _SUPPORTED_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 
 
@@ -62,7 +54,7 @@ _H = TypeVar("_H", bound=Hashable)
 _V = TypeVar("_V")
 
 
-def _intern(value: _H) -> _H:
+def intern_value(value: _H) -> _H:
     got = _INTERN.get(value)
     if got is not None:
         # Keys equal to `value` are of its own type (Resources, Placement and label tuples never
@@ -125,12 +117,12 @@ def container_requests(container: Obj, where: str = "") -> Resources:
 
 # Parsed parts of pods by the raw items they come from: a big cluster's pods come in few
 # shapes, and parsing their quantities and tolerations was half of converting a pod list.
-_MEMO_MAX = 4096  # entries per table; past it, new shapes are converted every time
-_REQUESTS: dict[Hashable, Resources] = {}  # one-container pods, by (requests, limits)
-_PLACEMENTS: dict[Hashable, Placement] = {}  # no node affinity, by (selector, tolerations)
+MEMO_MAX = 4096  # entries per table; past it, new shapes are converted every time
+REQUEST_MEMO: dict[Hashable, Resources] = {}  # one-container pods, by (requests, limits)
+PLACEMENT_MEMO: dict[Hashable, Placement] = {}  # no node affinity, by (selector, tolerations)
 
 
-def _remembered(
+def remembered(
     table: dict[Hashable, _V], key: Callable[[], Hashable], build: Callable[[], _V]
 ) -> _V:
     """`table[key()]`, built once; bad input (unhashable, wrong type) takes `build`'s errors."""
@@ -141,7 +133,7 @@ def _remembered(
         return build()
     if hit is None:
         hit = build()
-        if len(table) < _MEMO_MAX:
+        if len(table) < MEMO_MAX:
             table[k] = hit
     return hit
 
@@ -155,8 +147,8 @@ def pod_requests(spec: Obj, where: str = "") -> Resources:
     containers: Any = spec.get("containers") or ()
     if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
         res = containers[0].get("resources") or {}
-        return _remembered(
-            _REQUESTS,
+        return remembered(
+            REQUEST_MEMO,
             lambda: (
                 tuple((res.get("requests") or {}).items()),
                 tuple((res.get("limits") or {}).items()),
@@ -182,28 +174,35 @@ def _pod_requests(spec: Obj, where: str) -> Resources:
     total = _vmax(total + sidecars, init_peak)
     if spec.get("overhead"):
         total = total + resources_of(spec["overhead"], where=f"{where} overhead")
-    return _intern(Resources(total.cpu_millis, total.memory_bytes, total.gpus, 1))
+    return intern_value(Resources(total.cpu_millis, total.memory_bytes, total.gpus, 1))
 
 
 def placement_of(spec: Obj) -> Placement:
     """nodeSelector, tolerations and required node affinity of a pod spec."""
-    if not (spec.get("affinity") or {}).get("nodeAffinity"):
-        return _remembered(
-            _PLACEMENTS,
+    return placement_of_parts(
+        spec.get("nodeSelector"), spec.get("tolerations"), spec.get("affinity")
+    )
+
+
+def placement_of_parts(selector: Any, tolerations: Any, affinity: Any) -> Placement:
+    """`placement_of` from a spec's three fields (as parsed from JSON)."""
+    if not (affinity or {}).get("nodeAffinity"):
+        return remembered(
+            PLACEMENT_MEMO,
             lambda: (
-                tuple((spec.get("nodeSelector") or {}).items()),
-                tuple(tuple(t.items()) for t in spec.get("tolerations") or ()),
+                tuple((selector or {}).items()),
+                tuple(tuple(t.items()) for t in tolerations or ()),
             ),
-            lambda: _placement_of(spec),
+            lambda: _placement_of(selector, tolerations, affinity),
         )
-    return _placement_of(spec)
+    return _placement_of(selector, tolerations, affinity)
 
 
-def _placement_of(spec: Obj) -> Placement:
-    selector = tuple(sorted((spec.get("nodeSelector") or {}).items()))
-    tolerations = tuple(Toleration.from_k8s(t) for t in spec.get("tolerations") or ())
+def _placement_of(node_selector: Any, toleration_list: Any, affinity: Any) -> Placement:
+    selector = tuple(sorted((node_selector or {}).items()))
+    tolerations = tuple(Toleration.from_k8s(t) for t in toleration_list or ())
     terms: list[tuple[SelectorRequirement, ...]] = []
-    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    node_affinity = (affinity or {}).get("nodeAffinity") or {}
     required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
     for term in required.get("nodeSelectorTerms") or ():
         # Gt/Lt and matchFields are rare and not modelled; leaving them out errs on the
@@ -215,8 +214,8 @@ def _placement_of(spec: Obj) -> Placement:
         )
         terms.append(reqs)
     if not selector and not tolerations and not terms:
-        return _intern(Placement())
-    return _intern(Placement(selector, tolerations, tuple(terms)))
+        return intern_value(Placement())
+    return intern_value(Placement(selector, tolerations, tuple(terms)))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -228,116 +227,6 @@ def parse_time(value: str | None) -> float:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError as exc:
         raise ConversionError(f"not an RFC 3339 timestamp: {value!r}") from exc
-
-
-def controller_owner(meta: Obj) -> tuple[str, str]:
-    """(kind, name) of the controller ownerReference, or ("", "")."""
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("controller"):
-            return ref.get("kind", ""), ref.get("name", "")
-    return "", ""
-
-
-def _is_protected(annotations: Obj) -> bool:
-    return any(str(annotations.get(k, "")).lower() == "false" for k in SAFE_TO_EVICT_ANNOTATIONS)
-
-
-def pod_info(pod: Obj) -> PodInfo:
-    return _pod_info(pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {})
-
-
-def _pod_info(meta: Obj, spec: Obj, status: Obj) -> PodInfo:
-    # Namespaces, node names, phases and owners repeat across thousands of pods: one
-    # string each (a parsed JSON value is a new string every time).
-    namespace, name = intern(meta.get("namespace", "")), meta.get("name", "")
-    annotations: Obj = meta.get("annotations") or {}
-    kind, owner = controller_owner(meta)
-    volumes: list[Any] = spec.get("volumes") or []
-    return PodInfo(
-        namespace=namespace,
-        name=name,
-        requests=pod_requests(spec, f"pod {namespace}/{name}"),
-        placement=placement_of(spec),
-        node_name=intern(spec.get("nodeName") or ""),
-        phase=intern(status.get("phase") or "Pending"),
-        owner_kind=intern(kind),
-        owner_name=intern(owner),
-        created=parse_time(meta.get("creationTimestamp")),
-        daemonset=kind == "DaemonSet",
-        mirror=MIRROR_ANNOTATION in annotations,
-        protected=bool(annotations) and _is_protected(annotations),
-        labels=_labels(meta.get("labels")),
-        local_storage=bool(volumes)
-        and any("emptyDir" in v or "hostPath" in v for v in volumes if v),
-    )
-
-
-def _labels(labels: Obj | None) -> tuple[tuple[str, str], ...]:
-    if not labels:
-        return ()
-    return _intern(tuple(sorted((str(k), str(v)) for k, v in labels.items())))
-
-
-@dataclass(frozen=True, slots=True)
-class PodRecord:
-    """A cached pod: its `PodInfo` plus the few raw facts the cache and drain need."""
-
-    info: PodInfo
-    uid: str
-    resource_version: str
-    terminating: bool  # deletionTimestamp set
-    unschedulable: bool  # PodScheduled=False reason=Unschedulable
-    gated: bool = False  # spec.schedulingGates: held back on purpose, not demand yet
-    # ProvisioningRequest this pod consumes (autoscaling.x-k8s.io/consume-provisioning-request)
-    consumes: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.info.key
-
-    @property
-    def terminal(self) -> bool:
-        return self.info.phase in TERMINAL_PHASES
-
-    @property
-    def pending_candidate(self) -> bool:
-        """Unbound, alive, ungated and Pending: demand once unschedulable or old enough.
-
-        DaemonSet pods follow nodes and never call for one (as in Cluster Autoscaler): a
-        pending one is waiting for room on its own node, not for a new node.
-        """
-        return (
-            not self.info.node_name
-            and not self.info.daemonset
-            and not self.terminating
-            and not self.gated
-            and self.info.phase == "Pending"
-        )
-
-
-def pod_record(pod: Obj) -> PodRecord:
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    unschedulable = False
-    for c in status.get("conditions") or ():
-        if (
-            c.get("type") == "PodScheduled"
-            and c.get("status") == "False"
-            and c.get("reason") == "Unschedulable"
-        ):
-            unschedulable = True
-            break
-    annotations = meta.get("annotations")
-    return PodRecord(
-        info=_pod_info(meta, spec, status),
-        uid=meta.get("uid", ""),
-        resource_version=meta.get("resourceVersion", ""),
-        terminating=bool(meta.get("deletionTimestamp")),
-        unschedulable=unschedulable,
-        gated=bool(spec.get("schedulingGates")),
-        consumes=str(annotations.get(CONSUMES_ANNOTATION) or "") if annotations else "",
-    )
 
 
 def object_key(obj: Obj) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable
 from clues_py.contracts import DrainResult, PluginError
 
 from .k8s_cache import ClusterCache
-from .k8s_convert import PodRecord
+from .k8s_pods import PodRecord
 
 # Send one eviction; None when accepted, else (HTTP status, message) of the refusal.
 Evict = Callable[[PodRecord], tuple[int, str] | None]

@@ -27,7 +27,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -41,9 +41,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 log = logging.getLogger(__name__)
 
-# Items per list page: big enough that a 150k-pod relist is a few hundred requests, small
-# enough that one page of raw JSON objects is a few MB.
-LIST_PAGE_SIZE = 1000
+# Items per list page: a 150k-pod relist is 30 requests (each costs the client a few ms
+# of Python; 1,000 a page took half a second more at 5k/150k), and one page of decoded
+# pods is a few MB.
+LIST_PAGE_SIZE = 5000
 CONNECT_TIMEOUT = 5.0
 LIST_READ_TIMEOUT = 120.0
 
@@ -65,6 +66,19 @@ ApplyFn = Callable[[str, dict[str, Any]], bool]
 ReplaceFn = Callable[[Iterable[dict[str, Any]]], bool]
 # keyword arguments -> raw urllib3 response (a CoreV1Api/BatchV1Api list method)
 CallFn = Callable[..., Any]
+# one list page's body -> (items, continue token, resourceVersion)
+DecodeFn = Callable[[bytes], tuple[Sequence[Any], str, str]]
+
+
+def decode_list(data: bytes) -> tuple[Sequence[Any], str, str]:
+    """A list page parsed as plain JSON: its items are dicts."""
+    body = loads(data)
+    meta = body.get("metadata") or {}
+    return (
+        body.get("items") or (),
+        meta.get("continue") or "",
+        str(meta.get("resourceVersion") or ""),
+    )
 
 
 def _iter_lines(resp: Any) -> Iterator[bytes]:
@@ -136,6 +150,7 @@ class Informer:
         rng: random.Random | None = None,
         optional: bool = False,
         on_state: Callable[[Informer], None] | None = None,
+        decode: DecodeFn = decode_list,
     ) -> None:
         self.name = name
         # Optional resources (an API group that may not be installed, e.g. Kueue): a 404
@@ -146,6 +161,8 @@ class Informer:
         self._replace = replace
         self._apply = apply
         self._on_change = on_change
+        # How a list page is parsed: plain JSON, or a kind's own typed decoder (k8s_pods).
+        self._decode = decode
         self._watch_timeout = watch_timeout
         self._backoff_max = backoff_max
         self._backoff_base = backoff_base
@@ -319,15 +336,11 @@ class Informer:
         page of raw objects is alive at a time."""
         data = self._fetch("")
         while True:
-            body = loads(data)
-            del data
-            meta = body.get("metadata") or {}
-            items = body.get("items") or ()
-            del body  # the page's items are the only raw objects kept
-            cont = meta.get("continue") or ""
+            items, cont, rv = self._decode(data)
+            del data  # the page's items are the only raw objects kept
             if not cont:
                 yield from items
-                out["rv"] = str(meta.get("resourceVersion") or "")
+                out["rv"] = rv
                 return
             ahead = _Prefetch(self._fetch, cont, self.name)
             try:

@@ -17,7 +17,7 @@ from bisect import bisect_left
 
 from clues_py.model import PodInfo
 
-from .k8s_convert import PodRecord
+from .k8s_pods import PodRecord
 
 _SortKey = tuple[float, str, str]
 

@@ -40,11 +40,11 @@ from clues_py.contracts import (
 from clues_py.model import RequestUpdate
 
 from .k8s_cache import ClusterCache
-from .k8s_convert import PodRecord, pod_record
 from .k8s_drain import drain_pods, ensure_cordoned
 from .k8s_health import WatchHealth
-from .k8s_informer import CONNECT_TIMEOUT, Informer, loads
+from .k8s_informer import CONNECT_TIMEOUT, Informer, decode_list, loads
 from .k8s_kueue import KUEUE_GROUP, KUEUE_VERSIONS, REQUEST_GROUP, REQUEST_VERSION, set_condition
+from .k8s_pods import PodRecord, decode_pod_list, pod_record
 from .k8s_taints import toggle_taint
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,9 @@ class KubernetesBackend:
                 backoff_max=c.relist_backoff_max,
                 optional=name in optional,
                 on_state=self.health.changed,
+                # Pods are most of a big cluster's list: a typed decoder reads only
+                # the fields clues-py uses (decision 0029).
+                decode=decode_pod_list if name == "pods" else decode_list,
             )
             self.informers.append(inf)
             inf.start()

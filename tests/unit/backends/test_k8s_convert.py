@@ -10,11 +10,10 @@ from plugins.backends.k8s_convert import (
     ConversionError,
     node_record,
     placement_of,
-    pod_info,
-    pod_record,
     pod_requests,
 )
 from plugins.backends.k8s_kueue import job_hidden_demand
+from plugins.backends.k8s_pods import pod_info, pod_record
 
 MI = 2**20
 GI = 2**30
