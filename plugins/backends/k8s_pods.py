@@ -9,8 +9,8 @@ skips the rest without building Python objects. One function turns a `PodDoc` in
 struct first, so there is one conversion, whatever the source.
 
 The structs mirror the dict reads they replace: a field's default is what `.get` would
-have returned for a missing key, and every leaf is `Any`, so a JSON null or an odd value
-reaches the same code as before. Only a wrong *shape* (a list where an object belongs)
+have returned for a missing key, and every leaf is `Any` (or JSON text parsed where it is
+used), so a JSON null or an odd value reaches the same code as before. Only a wrong *shape* (a list where an object belongs)
 fails the schema; that pod is dropped with a message naming it and the field, and the
 other pods of its page are kept (`decode_pod_list`).
 """
