@@ -2,11 +2,10 @@
 
 Nodes and PDBs arrive from the watch as parsed JSON; this module turns them into the
 small immutable values the planner needs (`NodeRecord`, `DisruptionBudget`), and gives
-every pod spec its requests and placement (`pod_requests`, `placement_of`); whole pods
-are `k8s_pods`' (a typed decoder), suspended Jobs, Kueue objects and ProvisioningRequests
-`k8s_kueue`'s. No I/O, no locks: caching the
-results per object version and serving them is `k8s_cache`'s job, fetching the
-objects is `k8s_informer`'s.
+every pod spec its requests and placement (`pod_requests`, `placement_of`). Whole pods are
+`k8s_pods`' (a typed decoder); suspended Jobs, Kueue objects and ProvisioningRequests are
+`k8s_kueue`'s. No I/O, no locks: caching the results per object version and serving them
+is `k8s_cache`'s job, fetching the objects is `k8s_informer`'s.
 
 Memory matters (a watch cache may hold 100k+ pods), so equal `Resources` and
 `Placement` values and the strings many pods share (namespace, node, phase, owner) are
@@ -115,14 +114,16 @@ def container_requests(container: Obj, where: str = "") -> Resources:
     return resources_of(merged, where=f"{where} container {container.get('name', '?')!r}")
 
 
-# Parsed parts of pods by the raw items they come from: a big cluster's pods come in few
-# shapes, and parsing their quantities and tolerations was half of converting a pod list.
+# Parsed parts of pod specs by the raw items they come from (the specs of Jobs, Workloads
+# and PodTemplates; pods themselves are looked up by JSON text in `k8s_pods`): a big
+# cluster's pods come in few shapes, and parsing their quantities and tolerations was half
+# of converting a pod list.
 MEMO_MAX = 4096  # entries per table; past it, new shapes are converted every time
-REQUEST_MEMO: dict[Hashable, Resources] = {}  # one-container pods, by (requests, limits)
-PLACEMENT_MEMO: dict[Hashable, Placement] = {}  # no node affinity, by (selector, tolerations)
+_REQUESTS: dict[Hashable, Resources] = {}  # one-container pods, by (requests, limits)
+_PLACEMENTS: dict[Hashable, Placement] = {}  # no node affinity, by (selector, tolerations)
 
 
-def remembered(
+def _remembered(
     table: dict[Hashable, _V], key: Callable[[], Hashable], build: Callable[[], _V]
 ) -> _V:
     """`table[key()]`, built once; bad input (unhashable, wrong type) takes `build`'s errors."""
@@ -147,8 +148,8 @@ def pod_requests(spec: Obj, where: str = "") -> Resources:
     containers: Any = spec.get("containers") or ()
     if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
         res = containers[0].get("resources") or {}
-        return remembered(
-            REQUEST_MEMO,
+        return _remembered(
+            _REQUESTS,
             lambda: (
                 tuple((res.get("requests") or {}).items()),
                 tuple((res.get("limits") or {}).items()),
@@ -187,8 +188,8 @@ def placement_of(spec: Obj) -> Placement:
 def placement_of_parts(selector: Any, tolerations: Any, affinity: Any) -> Placement:
     """`placement_of` from a spec's three fields (as parsed from JSON)."""
     if not (affinity or {}).get("nodeAffinity"):
-        return remembered(
-            PLACEMENT_MEMO,
+        return _remembered(
+            _PLACEMENTS,
             lambda: (
                 tuple((selector or {}).items()),
                 tuple(tuple(t.items()) for t in tolerations or ()),

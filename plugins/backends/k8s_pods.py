@@ -265,7 +265,6 @@ def _pod_info(meta: _Meta, spec: _Spec, status: _Status) -> PodInfo:
         if ref.controller:
             kind, owner = ref.kind, ref.name
             break
-    volumes = spec.volumes
     return PodInfo(
         namespace=namespace,
         name=name,
@@ -280,10 +279,9 @@ def _pod_info(meta: _Meta, spec: _Spec, status: _Status) -> PodInfo:
         mirror=MIRROR_ANNOTATION in annotations,
         protected=bool(annotations) and _is_protected(annotations),
         labels=_labels(meta.labels),
-        local_storage=bool(volumes)
-        and any(
+        local_storage=any(
             v is not None and (v.emptyDir is not msgspec.UNSET or v.hostPath is not msgspec.UNSET)
-            for v in volumes or ()
+            for v in spec.volumes or ()
         ),
     )
 
