@@ -413,12 +413,12 @@ TABLE: Mapping[tuple[NodeState, FactKind], Rule] = dict(_SPECIFIC)
 
 
 def _bookkeep(node: ManagedNode, obs: NodeObservation | None, now: float) -> ManagedNode:
-    changes: dict[str, object] = {"observed": obs}
-    if obs is not None and obs.ready:
+    changes: dict[str, object] = {} if obs is node.observed else {"observed": obs}
+    if obs is not None and obs.ready and node.seen_ready_at != now:
         changes["seen_ready_at"] = now
-    if obs is not None and obs.workload_pods:
+    if obs is not None and obs.workload_pods and node.last_used != now:
         changes["last_used"] = now
-    return node.with_(**changes)
+    return node.with_(**changes) if changes else node  # nothing new: no node to store again
 
 
 def carry_forward(

@@ -108,7 +108,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        self._batch_depth = 0  # > 0 while `batch()` holds one transaction open
+        self._batch_depth = 0  # > 0 inside `batch()`
+        self._batch_open = False  # its transaction has begun (at its first write)
         memory = self.path == ":memory:"
         try:
             if not memory:
@@ -145,7 +146,8 @@ class Store:
     def batch(self) -> Iterator[None]:
         """Make every write inside one transaction (a pass's many transitions, one commit).
 
-        Other threads' writes wait until it ends; a failure inside rolls all of it back."""
+        Other threads' writes wait until it ends; a failure inside rolls all of it back. The
+        transaction begins at the first write: most passes write nothing."""
         with self._lock:
             if self._batch_depth:
                 self._batch_depth += 1
@@ -154,21 +156,25 @@ class Store:
                 finally:
                     self._batch_depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._batch_depth = 1
+            self._batch_depth, self._batch_open = 1, False
             try:
                 yield
             except BaseException:
                 self._batch_depth = 0
-                self._db.execute("ROLLBACK")
+                if self._batch_open:
+                    self._db.execute("ROLLBACK")
                 raise
             self._batch_depth = 0
-            self._db.execute("COMMIT")
+            if self._batch_open:
+                self._db.execute("COMMIT")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if self._batch_depth:  # part of the open batch
+            if self._batch_depth:  # part of the batch, which begins here if nothing did
+                if not self._batch_open:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._batch_open = True
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")

@@ -29,13 +29,14 @@ import ctypes
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from clues_py.daemon.bus import Bus, PassFinished
 
 log = logging.getLogger("clues.daemon")
 
-__all__ = ["PAUSE_LIMIT", "HeapSettler", "StartupHeap", "trim_heap"]
+__all__ = ["PAUSE_LIMIT", "HeapSettler", "StartupHeap", "settled_run", "trim_heap"]
 
 
 class HeapSettler:
@@ -60,11 +61,12 @@ class HeapSettler:
         gc.collect(1)
         gc.freeze()
         self.freezes += 1
-        log.debug(
-            "heap settled in %.3f s: %d objects out of the collector's sight",
-            time.perf_counter() - t0,
-            gc.get_freeze_count(),
-        )
+        if log.isEnabledFor(logging.DEBUG):  # counting walks every frozen object
+            log.debug(
+                "heap settled in %.3f s: %d objects out of the collector's sight",
+                time.perf_counter() - t0,
+                gc.get_freeze_count(),
+            )
 
 
 # The collector comes back this long after start-up even if no pass ran (a cluster that
@@ -125,3 +127,19 @@ class StartupHeap:
             self.settled = True
             if self._was_enabled:
                 gc.enable()
+
+
+@contextmanager
+def settled_run(bus: Bus) -> Iterator[None]:
+    """Run a whole daemon inside a process that does nothing else (`clues sim`): the heap
+    is frozen now and after each full pass, as cluesd's; at the end everything goes back to
+    the collector, which frees what the run left in cycles (a finished simulation is one)."""
+    gc.collect()
+    gc.freeze()
+    unsubscribe = bus.subscribe(HeapSettler().on_event)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        gc.unfreeze()
+        gc.collect()

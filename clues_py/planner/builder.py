@@ -48,11 +48,17 @@ class _Attributed(Reasons):
 
     def __init__(self, builder: PlanBuilder) -> None:
         super().__init__()
-        self._builder = builder
+        self._builder: PlanBuilder | None = builder  # None once built: read-only
+
+    @property
+    def _live(self) -> PlanBuilder:
+        if self._builder is None:
+            raise TypeError("the reasons of a built plan are read-only")
+        return self._builder
 
     def __setitem__(self, key: str, value: str) -> None:
         super().__setitem__(key, value)
-        b = self._builder
+        b = self._live
         # A node kept for a reservation is the reserving policy's decision.
         b.decided_by[key] = (
             b.reserved_by.get(key, b.current) if b.reserved.get(key) == value else b.current
@@ -69,7 +75,7 @@ class _Attributed(Reasons):
             self._copy(items)
 
     def _copy(self, items: Mapping[str, str]) -> None:
-        b = self._builder
+        b = self._live
         # Keys reserved with the same reason keep the reserving policy; the rest (all of
         # them, for demand keys) take the current one: dict-sized C-level updates.
         special = self._special(items)
@@ -81,7 +87,7 @@ class _Attributed(Reasons):
     def add_chunk(self, chunk: Mapping[str, str]) -> None:
         if not chunk:
             return
-        b = self._builder
+        b = self._live
         special = self._special(chunk)
         super().add_chunk(chunk)
         b.decided_by.add_chunk(b.memo.attributed(chunk, b.current))
@@ -89,7 +95,7 @@ class _Attributed(Reasons):
             b.decided_by[k] = b.reserved_by.get(k, b.current)
 
     def _special(self, items: Mapping[str, str]) -> list[str]:
-        reserved = self._builder.reserved
+        reserved = self._live.reserved
         if not reserved:
             return []
         return [k for k in reserved.keys() & items.keys() if items[k] == reserved[k]]
@@ -196,6 +202,10 @@ class PlanBuilder:
 
     def build(self) -> Plan:
         """The plan; the builder hands its maps over (no copies) and must not be used after."""
+        for handed in (self.unplaceable, self.kept, self.held):
+            # No reference back: the builder, its snapshot and memo views are freed as soon
+            # as the pass ends, not left as a cycle for the garbage collector every pass.
+            handed._builder = None
         return Plan(
             tuple(self._actions.values()),
             self.unplaceable,

@@ -36,12 +36,15 @@ class NodeIndex:
         self._by_state: dict[NodeState, set[int]] = {s: set() for s in NodeState}
         self.disabled: set[str] = set()
         self.counts: Counter[tuple[NodeState, str]] = Counter()
+        self.enabled_counts: Counter[tuple[NodeState, str]] = Counter()
+        self._listed: dict[NodeState, list[ManagedNode]] = {}  # in_state's answers, until a change
 
     def sync(self, snap: ClusterSnapshot, dirty: set[int] | None) -> None:
+        self._listed = {}
         if dirty is None:
             self._nodes = list(snap.nodes)
             self._by_state = {s: set() for s in NodeState}
-            self.disabled, self.counts = set(), Counter()
+            self.disabled, self.counts, self.enabled_counts = set(), Counter(), Counter()
             for i, n in enumerate(self._nodes):
                 self._add(i, n)
             return
@@ -53,19 +56,26 @@ class NodeIndex:
     def _add(self, i: int, n: ManagedNode) -> None:
         self._by_state[n.state].add(i)
         self.counts[(n.state, n.template)] += 1
-        if not n.enabled:
+        if n.enabled:
+            self.enabled_counts[(n.state, n.template)] += 1
+        else:
             self.disabled.add(n.name)
 
     def _remove(self, i: int, n: ManagedNode) -> None:
         self._by_state[n.state].discard(i)
         self.counts[(n.state, n.template)] -= 1
-        if not n.enabled:
+        if n.enabled:
+            self.enabled_counts[(n.state, n.template)] -= 1
+        else:
             self.disabled.discard(n.name)
 
     def in_state(self, state: NodeState) -> list[ManagedNode]:
-        """Nodes in `state`, in snapshot order."""
-        nodes = self._nodes
-        return [nodes[i] for i in sorted(self._by_state[state])]
+        """Nodes in `state`, in snapshot order (a list the caller must not change)."""
+        got = self._listed.get(state)
+        if got is None:
+            nodes = self._nodes
+            got = self._listed[state] = [nodes[i] for i in sorted(self._by_state[state])]
+        return got
 
     def count(self, state: NodeState) -> int:
         return len(self._by_state[state])

@@ -72,6 +72,7 @@ class Sandbox:
         lease_renew_seconds: float | None = None,
         default_pod_seconds: float | None = None,
         kueue: bool = True,
+        share_strings: bool = True,
     ) -> None:
         if clock is None:
             clock = VirtualClock(VIRTUAL_EPOCH) if virtual else WallClock()
@@ -79,7 +80,7 @@ class Sandbox:
             raise TypeError("Sandbox(virtual=True) needs a clock with set(t), e.g. VirtualClock")
         self.clock = clock
         self.virtual = virtual
-        self.store = ObjectStore(clock=clock.now, history=history)
+        self.store = ObjectStore(clock=clock.now, history=history, share_strings=share_strings)
         self.runtime = Runtime(self.store, clock, virtual=virtual)
         self.recorder = EventRecorder(self.store, clock.now, enabled=events)
         self.scheduler = Scheduler(self.runtime, self.recorder, scheduler_strategy)

@@ -11,11 +11,10 @@ Background is the default: the object goes, and the garbage collector
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from clues_py.sandbox.meta import rfc3339
+from clues_py.sandbox.meta import clone, rfc3339
 
 Obj = dict[str, Any]
 FOREGROUND = "foregroundDeletion"
@@ -48,7 +47,7 @@ def outcome(
         meta = obj.get("metadata") or {}
         if "deletionTimestamp" in meta and meta.get("deletionGracePeriodSeconds", 0) <= grace:
             return False, None
-        new: Obj = json.loads(json.dumps(obj))
+        new: Obj = clone(obj)
         new["metadata"]["deletionTimestamp"] = rfc3339(now + grace)
         new["metadata"]["deletionGracePeriodSeconds"] = grace
         return False, new
@@ -60,7 +59,7 @@ def outcome(
 
 def marked(obj: Mapping[str, Any], now: str, foreground: bool) -> Obj | None:
     """`obj` with its deletionTimestamp (and the foreground finalizer); None if unchanged."""
-    new: Obj = json.loads(json.dumps(obj))
+    new: Obj = clone(obj)
     meta = new["metadata"]
     meta.setdefault("deletionTimestamp", now)
     meta["deletionGracePeriodSeconds"] = 0
@@ -89,7 +88,7 @@ def without_owner(obj: Mapping[str, Any], uid: str) -> Obj | None:
     refs = (obj.get("metadata") or {}).get("ownerReferences")
     if not refs or not any(r.get("uid") == uid for r in refs):
         return None
-    new: Obj = json.loads(json.dumps(obj))
+    new: Obj = clone(obj)
     kept = [r for r in refs if r.get("uid") != uid]
     if kept:
         new["metadata"]["ownerReferences"] = kept

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from clues_py.sandbox import resources
 from clues_py.sandbox.selectors import (
@@ -59,8 +61,28 @@ def rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dumps(obj: Obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+# msgspec, not the json module: every stored version is encoded once and copies are decoded
+# from it, and msgspec does both 5-7 times faster (decision 0030). Its output is compact JSON
+# like `json.dumps(separators=(",", ":"))`, except that non-ASCII text is written as UTF-8
+# rather than escaped, as kube-apiserver writes it.
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def dumps(obj: Any) -> bytes:
+    """The compact JSON encoding of a JSON-shaped value (TypeError for anything else)."""
+    return _encode(obj)
+
+
+def loads(raw: bytes) -> Any:
+    """Decode JSON the store wrote itself (request bodies go through `json`, for its errors)."""
+    return _decode(raw)
+
+
+def clone(obj: Mapping[str, Any]) -> Obj:
+    """A deep copy of a JSON-shaped object, and a check that it is one (tuples become lists)."""
+    out: Obj = _decode(_encode(obj))
+    return out
 
 
 def resource_info(resource: str) -> resources.ResourceInfo:
@@ -178,7 +200,7 @@ def matchers(
 
 def prepare_new(info: resources.ResourceInfo, obj: Obj, namespace: str | None) -> Obj:
     """A private copy of `obj` ready to store: scope, kind, name checked, server fields dropped."""
-    obj = json.loads(dumps(obj))
+    obj = clone(obj)
     meta = obj.setdefault("metadata", {})
     if info.namespaced:
         body_ns = meta.get("namespace")

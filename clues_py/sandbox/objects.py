@@ -30,8 +30,10 @@ from clues_py.sandbox.history import Event, EventLog
 from clues_py.sandbox.meta import (
     ApiError,
     already_exists,
+    clone,
     conflict,
     dumps,
+    loads,
     matchers,
     not_found,
     prepare_new,
@@ -57,7 +59,7 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 def _decode(raw: bytes) -> Obj:
     """Decode a stored encoding; the store only ever holds JSON objects."""
-    return cast(Obj, json.loads(raw))
+    return cast(Obj, loads(raw))
 
 
 def _copy(version: Version) -> Obj:
@@ -69,9 +71,17 @@ def _copy(version: Version) -> Obj:
 class ObjectStore(ChangeReader):
     """Thread-safe store of API objects; see the module docstring for the copy discipline."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, history: int = 20000) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        history: int = 20000,
+        share_strings: bool = True,
+    ) -> None:
         self.clock = clock
         self.history = max(1, history)
+        # Share repeated strings and unchanged parts between versions (`sharing.py`): a third
+        # less memory for a large, long-lived store; a simulation's objects live for one job.
+        self.share = share_strings
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._data: dict[str, dict[Key, tuple[Obj, bytes]]] = {}
@@ -157,13 +167,16 @@ class ObjectStore(ChangeReader):
         return self._replace(info.plural, key, new, old)
 
     def _replace(self, resource: str, key: Key, new: Obj, old: Obj) -> Version:
-        share_with(old, new)
+        if self.share:
+            share_with(old, new)
         raw = self._bump("MODIFIED", resource, key[0], new, old)
         self._put(resource, key, new, raw)
         return new, raw
 
     def _remove(self, info: resources.ResourceInfo, key: Key, old: Obj) -> Version:
-        gone = json.loads(self._pop(info.plural, key)[1])
+        # A new top level is enough: `_bump` gives it a fresh metadata dict, and the parts it
+        # shares with the stored version are never changed (no decode of a copy).
+        gone = dict(self._pop(info.plural, key)[0])
         self._sorted.pop(info.plural, None)
         return gone, self._bump("DELETED", info.plural, key[0], gone, old)
 
@@ -208,7 +221,8 @@ class ObjectStore(ChangeReader):
             meta["creationTimestamp"] = rfc3339(self.clock())
             meta["generation"] = 1
             strategy.prepare_create(resource, obj, self.clock(), self._stored)
-            share_strings(obj)
+            if self.share:
+                share_strings(obj)
             raw = self._bump("ADDED", resource, key[0], obj, None)
             self._put(resource, key, obj, raw)
             self._sorted.pop(resource, None)
@@ -232,7 +246,7 @@ class ObjectStore(ChangeReader):
         field_selector: str = "",
     ) -> tuple[list[Obj], str]:
         raws, rv, _ = self.list_raw(resource, namespace, label_selector, field_selector)
-        return [json.loads(r) for r in raws], rv
+        return [_decode(r) for r in raws], rv
 
     def list_raw(
         self,
@@ -293,7 +307,7 @@ class ObjectStore(ChangeReader):
 
     def update(self, resource: str, obj: Obj, namespace: str | None = None) -> Obj:
         info = resource_info(resource)
-        new = json.loads(dumps(obj))
+        new = clone(obj)
         meta = new.setdefault("metadata", {})
         name = meta.get("name") or ""
         with self._lock:
@@ -321,7 +335,7 @@ class ObjectStore(ChangeReader):
         with self._lock:
             key = self._key(info, name, namespace)
             old, raw = self._existing(info, key)
-            new = json.loads(raw)
+            new = _decode(raw)
             fn(new)
             result = self._store(info, key, new, old)
         self._subscribers.deliver()
@@ -334,8 +348,11 @@ class ObjectStore(ChangeReader):
         namespace: str | None = None,
         grace_seconds: int | None = None,
         propagation: str | None = None,
+        *,
+        copy: bool = True,
     ) -> Obj:
-        """Delete, or start deleting, an object (the rules are `deletion.py`'s)."""
+        """Delete, or start deleting, an object (the rules are `deletion.py`'s); returns a
+        copy of what was stored last, or with `copy=False` that version itself (read-only)."""
         info = resource_info(resource)
         with self._lock:
             key = self._key(info, name, namespace)
@@ -350,7 +367,7 @@ class ObjectStore(ChangeReader):
             else:
                 result = (old, raw) if new is None else self._replace(resource, key, new, old)
         self._subscribers.deliver()
-        return _copy(result)
+        return _copy(result) if copy else result[0]
 
     def _orphan(self, uid: str) -> None:
         """Remove ownerReferences to `uid` from every object (propagationPolicy=Orphan)."""
@@ -388,7 +405,7 @@ class ObjectStore(ChangeReader):
     def snapshot(self) -> dict[str, Any]:
         """Every object and the resourceVersion, as JSON-ready data (Sandbox.save writes it)."""
         with self._lock:
-            objects = {r: [json.loads(raw) for _, raw in t.values()] for r, t in self._data.items()}
+            objects = {r: [_decode(raw) for _, raw in t.values()] for r, t in self._data.items()}
             return {"resourceVersion": self._rv, "objects": objects}
 
     def restore(self, data: dict[str, Any]) -> None:

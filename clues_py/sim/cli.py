@@ -102,7 +102,7 @@ def _run(
             "--plot needs matplotlib: pip install 'clues-py[sim]' (or pip install matplotlib)"
         )
     try:
-        results = report.run_all(scenario, specs, progress)
+        results = report.run_all(scenario, specs, progress, settle_heap=True)
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc}") from None
     finally:

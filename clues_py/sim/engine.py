@@ -106,6 +106,7 @@ class Simulation:
             kill_seconds=0.0,
             events=False,
             history=1000,
+            share_strings=False,  # its objects live for one job: interning costs, saves little
         )
         self.backend = SandboxBackend(self.sandbox, pending_grace=self.cfg.pending_grace)
         templates = {t.name: t for t in self.cfg.templates}

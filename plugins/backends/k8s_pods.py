@@ -345,7 +345,11 @@ def _placement(spec: _Spec) -> Placement:
 
 
 def _is_protected(annotations: Mapping[str, Any]) -> bool:
-    return any(str(annotations.get(k, "")).lower() == "false" for k in SAFE_TO_EVICT_ANNOTATIONS)
+    return any(
+        str(annotations[k]).lower() == "false"
+        for k in SAFE_TO_EVICT_ANNOTATIONS
+        if k in annotations
+    )
 
 
 def _labels(labels: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:

@@ -108,10 +108,8 @@ class IdleOff:
         for n in builder.memo.nodes(snap).in_state(NodeState.IDLE):
             if n.name in builder.reserved and not n.workload_pods:
                 held[n.template] = held.get(n.template, 0) + 1
-        spare_off: dict[str, int] = {}  # template -> OFF nodes a need could boot instead
-        for n in builder.memo.nodes(snap).in_state(NodeState.OFF):
-            if n.enabled:
-                spare_off[n.template] = spare_off.get(n.template, 0) + 1
+        # (OFF, template) -> OFF nodes a need could boot instead
+        spare_off = builder.memo.nodes(snap).enabled_counts
         eligible = self._eligible(snap, builder)
         eligible.sort(key=lambda n: (-idle_since(n), n.name))
         rank: dict[str, int] = {}
@@ -156,7 +154,7 @@ class IdleOff:
                         seen.releases,
                         now=now,
                         idle_since=idle_since(n),
-                        beyond=r + spare_off.get(n.template, 0),
+                        beyond=r + spare_off[(NodeState.OFF, n.template)],
                         shutdown=t.shutdown_seconds,
                         risk=1.0 - self.config.wait_quantile,
                         # Past break-even a cycle costs less than the idling already spent:

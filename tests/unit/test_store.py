@@ -277,3 +277,22 @@ def test_kill_9_leaves_a_consistent_db(tmp_path):
     # The newest transition's step has a pending/finished action or is the very last write.
     assert len(s.actions(limit=1_000_000)) in (len(trans), len(trans) - 1)
     s.close()
+
+
+def test_a_batch_begins_its_transaction_at_the_first_write(tmp_path):
+    # Most passes write nothing: their batch must not cost a BEGIN/COMMIT of the database.
+    s = Store(tmp_path / "c.db")
+    with s.batch():
+        assert not s._db.in_transaction
+        s.save_node(_node())
+        assert s._db.in_transaction
+        s.save_node(_node("wn-2"))
+    assert not s._db.in_transaction and sorted(s.load_nodes()) == ["wn-1", "wn-2"]
+    with pytest.raises(RuntimeError), s.batch():
+        s.save_node(_node("wn-3"))
+        raise RuntimeError("the pass failed")
+    assert "wn-3" not in s.load_nodes()  # rolled back with the batch
+    with pytest.raises(RuntimeError), s.batch():
+        raise RuntimeError("failed before writing")
+    assert not s._db.in_transaction
+    s.close()

@@ -7,13 +7,13 @@ is the controllers' job; building a Node dict lives here so that the facade
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from clues_py.model import Taint, cpu_millis, to_int
+from clues_py.sandbox.meta import clone
 
 ANNOTATION_PREFIX = "sandbox.clues-py.io/"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
@@ -83,7 +83,7 @@ def pod_from_template(
 ) -> Obj:
     """A Pod for `owner`'s `spec.template`, controlled by it; `labels` are added to the template's."""
     md = owner["metadata"]
-    template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+    template = clone((owner.get("spec") or {}).get("template") or {})
     tmd = template.get("metadata") or {}
     all_labels = dict(tmd.get("labels") or {})
     all_labels.update(labels or {})

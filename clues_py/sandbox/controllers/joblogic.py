@@ -8,7 +8,6 @@ controller's job (`jobs.py`).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from clues_py.sandbox.controllers.common import (
     set_condition,
 )
 from clues_py.sandbox.controllers.podlife import is_pod_ready, is_terminal
+from clues_py.sandbox.meta import clone
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +121,17 @@ def restarts(pods: Sequence[Obj]) -> int:
     return n
 
 
-def decide(job: Mapping[str, Any], pods: Sequence[Obj], counted: Counts, now: float) -> JobDecision:
-    """One reconcile of a Job: the pods to create/delete and the status to write."""
-    spec = JobSpec.from_k8s(job)
-    status: Obj = copy.deepcopy(dict(job.get("status") or {}))
+def decide(
+    job: Mapping[str, Any],
+    pods: Sequence[Obj],
+    counted: Counts,
+    now: float,
+    spec: JobSpec | None = None,
+) -> JobDecision:
+    """One reconcile of a Job: the pods to create/delete and the status to write (`spec`:
+    `JobSpec.from_k8s(job)`, if the caller has it)."""
+    spec = spec or JobSpec.from_k8s(job)
+    status: Obj = clone(job.get("status") or {})
     count(pods, counted)
     active = _active(pods)
     succeeded = len(counted.succeeded)

@@ -34,6 +34,8 @@ class JobController:
         self._counts: dict[str, joblogic.Counts] = {}
         self._seq: dict[str, int] = {}
         self._timers: dict[str, Timer] = {}
+        # uid -> (metadata.generation, its spec): read twice per reconcile, changed rarely
+        self._specs: dict[str, tuple[int, joblogic.JobSpec]] = {}
 
     def observe(self, resource: str, old: Obj | None, new: Obj | None) -> bool:
         obj = new or old or {}
@@ -43,6 +45,7 @@ class JobController:
                 self._by_uid.pop(uid, None)
                 self._counts.pop(uid, None)
                 self._seq.pop(uid, None)
+                self._specs.pop(uid, None)
                 t = self._timers.pop(uid, None)
                 if t:
                     t.cancel()
@@ -77,7 +80,8 @@ class JobController:
             counted = self._counts[uid] = self._initial_counts(job, pods)
         now = self.rt.clock.now()
         was_finished = joblogic.is_finished(job.get("status") or {})
-        decision = joblogic.decide(job, pods, counted, now)
+        spec = self._spec(uid, job)
+        decision = joblogic.decide(job, pods, counted, now, spec)
         for pod in decision.delete:
             pmd = pod["metadata"]
             self.rt.delete("pods", pmd["name"], pmd.get("namespace"))
@@ -106,7 +110,7 @@ class JobController:
                 )
             else:
                 self.events.record(job, "Normal", "Completed", "Job completed", source=SOURCE)
-        self._arm_timer(job, status, now)
+        self._arm_timer(job, status, now, spec)
 
     def _initial_counts(self, job: Obj, pods: list[Obj]) -> joblogic.Counts:
         """First sight of a Job (new, or the sandbox restarted): trust its status counters."""
@@ -149,11 +153,17 @@ class JobController:
                 return True
         return False
 
-    def _arm_timer(self, job: Obj, status: Obj, now: float) -> None:
+    def _spec(self, uid: str, job: Obj) -> joblogic.JobSpec:
+        generation = int(job["metadata"].get("generation") or 0)
+        got = self._specs.get(uid)
+        if got is None or got[0] != generation:
+            got = self._specs[uid] = (generation, joblogic.JobSpec.from_k8s(job))
+        return got[1]
+
+    def _arm_timer(self, job: Obj, status: Obj, now: float, spec: joblogic.JobSpec) -> None:
         """TTL after finished, or the activeDeadlineSeconds check, whichever applies."""
         md = job["metadata"]
         uid = md.get("uid", "")
-        spec = joblogic.JobSpec.from_k8s(job)
         due: float | None = None
         key = key_of(job)
         if joblogic.is_finished(status):

@@ -307,7 +307,7 @@ class Runtime:
         # and repeating a delete on a stale view is harmless.
         try:
             self.store.delete(
-                resource, name, namespace, grace_seconds=grace, propagation=propagation
+                resource, name, namespace, grace_seconds=grace, propagation=propagation, copy=False
             )
         except ApiError as exc:
             if exc.code != 404:

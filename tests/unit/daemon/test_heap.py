@@ -8,12 +8,13 @@ Nothing is faked: the real `gc` module. Each test puts the collector back as it 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from clues_py.daemon.bus import Bus, PassFinished
-from clues_py.daemon.heap import HeapSettler, StartupHeap, trim_heap
+from clues_py.daemon.heap import HeapSettler, StartupHeap, settled_run, trim_heap
 
 
 def test_full_passes_freeze_the_heap_and_incremental_ones_do_not() -> None:
@@ -77,3 +78,33 @@ def test_a_disabled_collector_stays_disabled() -> None:
 
 def test_trim_heap_runs_on_glibc() -> None:
     assert isinstance(trim_heap(), bool)
+
+
+def test_a_settled_run_freezes_after_full_passes_and_gives_everything_back() -> None:
+    bus = Bus()
+    with settled_run(bus):
+        assert gc.get_freeze_count() > 0  # the start-up heap (imports, the scenario)
+        young = [[i] for i in range(1000)]
+        frozen = gc.get_freeze_count()
+        bus.publish(PassFinished(1.0, 0.01, "incremental", 1))
+        assert gc.get_freeze_count() == frozen
+        bus.publish(PassFinished(2.0, 0.3, "full", 250))
+        assert gc.get_freeze_count() >= frozen + len(young)
+    assert gc.get_freeze_count() == 0
+    bus.publish(PassFinished(3.0, 0.3, "full", 250))  # no longer listening
+    assert gc.get_freeze_count() == 0
+    # A cycle that becomes garbage after a freeze is out of the collector's sight until
+    # the run ends (a finished simulation is such a cycle): then it is collected.
+    with settled_run(bus):
+        box = _Box()
+        gone = weakref.ref(box)
+        bus.publish(PassFinished(4.0, 0.3, "full", 250))
+        del box
+        gc.collect()
+        assert gone() is not None
+    assert gone() is None
+
+
+class _Box:
+    def __init__(self) -> None:
+        self.me = self

@@ -3,6 +3,9 @@ transition or is asserted to be a no-op. Pure: virtual `now`, nothing faked."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
+
 import pytest
 
 from clues_py.lifecycle import TABLE, Fact, FactKind, Timeouts, advance, backoff, retry_due
@@ -257,3 +260,36 @@ def test_a_given_up_node_whose_instance_is_gone_returns_to_off(state: NodeState)
     assert not advance(node.with_(attempts=1), Fact(K.PROVIDER_GONE), 50.0, T).changed
     ready = make_node("n", state=state, attempts=T.max_retries, observed=True)
     assert not advance(ready, Fact(K.PROVIDER_GONE), 50.0, T).changed
+
+
+def test_a_fact_that_records_nothing_returns_the_node_itself() -> None:
+    # A full pass applies every node's unchanged observation again: an OFF node (nothing to
+    # record) must come back as the same object, so the daemon has nothing to store or re-plan.
+    off = make_node("n", "wn", S.OFF)
+    assert advance(off, Fact(K.OBSERVED, observation=None), NOW, T).node is off
+    obs = make_observation("n", pods=[make_pod("job-1")])
+    used = advance(make_node("n", "wn", S.USED), Fact(K.OBSERVED, observation=obs), NOW, T).node
+    assert (used.observed, used.seen_ready_at, used.last_used) == (obs, NOW, NOW)
+    assert advance(used, Fact(K.OBSERVED, observation=obs), NOW, T).node is used
+    later = advance(used, Fact(K.OBSERVED, observation=obs), NOW + 5, T).node
+    assert (later.seen_ready_at, later.last_used) == (NOW + 5, NOW + 5)
+
+
+def test_with_is_dataclasses_replace() -> None:
+    node = make_node("n", "wn", S.IDLE)
+    rng = random.Random(3)
+    values = {
+        "state": list(S), "since": [0.0, 5.5], "enabled": [True, False], "attempts": [0, 3],
+        "retry_at": [1.0], "provider_id": ["i-1"], "last_used": [2.0], "last_error": ["x"],
+        "observed": [None, make_observation("n")], "seen_ready_at": [9.0], "name": ["m"],
+        "template": ["t2"],
+    }  # fmt: skip
+    assert set(values) == {f.name for f in dataclasses.fields(ManagedNode)}
+    for _ in range(200):
+        changes = {k: rng.choice(v) for k, v in values.items() if rng.random() < 0.3}
+        assert node.with_(**changes) == dataclasses.replace(node, **changes)
+        node = node.with_(**changes)
+    with pytest.raises(TypeError, match="no field"):
+        node.with_(colour="blue")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        node.with_(since=1.0).since = 2.0  # type: ignore[misc]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from importlib.metadata import entry_points
 
 import pytest
@@ -88,3 +90,26 @@ def test_bad_settings_are_rejected_with_the_key() -> None:
         IdleOff(IdleOff.Config(idle_time=-1))
     with pytest.raises(ValueError, match="max_booting must be >= 0"):
         Limits(Limits.Config(max_booting=-1))
+
+
+def test_a_built_plan_holds_no_cycle_back_to_its_builder() -> None:
+    # Reference counting alone frees the builder (and its snapshot) once the plan is built:
+    # with a cycle every pass left them for the cyclic collector's full scans.
+    snap = make_snapshot(
+        [make_node("a", enabled=False), make_node("b", "wn", NodeState.IDLE)], [make_template()]
+    )
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        b = PlanBuilder(snap)
+        b.kept["b"] = "kept for the test"
+        gone = weakref.ref(b)
+        built = b.build()
+        del b
+        assert gone() is None
+    finally:
+        if was:
+            gc.enable()
+    assert built.kept == {"a": "disabled", "b": "kept for the test"}
+    with pytest.raises(TypeError, match="read-only"):
+        built.kept["b"] = "changed after the plan was built"

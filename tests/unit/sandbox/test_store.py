@@ -214,3 +214,46 @@ def test_altered_names_a_stored_version_changed_in_place() -> None:
     store.create("configmaps", {"metadata": {"name": "c"}})
     rv = store.resource_version()
     assert store.altered() == ["configmaps/default/c", f"configmaps at rv {rv}"]
+
+
+def test_versions_are_compact_utf8_json_and_copies_are_json_shaped() -> None:
+    store = ObjectStore()
+    store.create("configmaps", {"metadata": {"name": "c"}, "data": {"note": "café ✓"}})
+    raw = store.get_raw("configmaps", "c")
+    assert "café ✓".encode() in raw and b"\\u" not in raw and b'": ' not in raw
+    assert json.loads(raw) == store.get("configmaps", "c")
+    # A tuple becomes a list, as it would over HTTP; what JSON cannot hold is refused.
+    made = store.create("configmaps", {"metadata": {"name": "t"}, "data": {"k": ("a", "b")}})
+    assert made["data"]["k"] == ["a", "b"]
+    with pytest.raises(TypeError):
+        store.create("configmaps", {"metadata": {"name": "x"}, "data": {"k": object()}})
+
+
+def test_delete_without_a_copy_and_the_deleted_event_leave_stored_versions_alone() -> None:
+    store = ObjectStore()
+    seen: list[tuple[str, dict]] = []
+    store.subscribe(lambda t, r, o: seen.append((t, o)))
+    created = store.create(
+        "configmaps", {"metadata": {"name": "c"}, "data": {"k": "v"}}, copy=False
+    )
+    before = json.loads(json.dumps(created))
+    gone = store.delete("configmaps", "c", copy=False)
+    kind, event_obj = seen[-1]
+    assert kind == "DELETED" and gone is event_obj
+    assert int(gone["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
+    assert {**gone, "metadata": before["metadata"]} == before
+    assert created == before and store.altered() == []
+
+
+def test_a_store_without_string_sharing_holds_the_same_objects() -> None:
+    shared, plain = ObjectStore(clock=Tick()), ObjectStore(clock=Tick(), share_strings=False)
+    for store in (shared, plain):
+        store.create("pods", pod("a", tier="web"))
+        store.mutate("pods", "a", None, lambda o: o["metadata"]["labels"].update(x="1"))
+        store.delete("pods", "a", grace_seconds=30)
+
+    def strip(o: dict) -> dict:
+        return {**o, "metadata": {**o["metadata"], "uid": ""}}
+
+    assert [strip(o) for o in shared.list("pods")[0]] == [strip(o) for o in plain.list("pods")[0]]
+    assert plain.altered() == [] and shared.altered() == []
