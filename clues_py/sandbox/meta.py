@@ -57,8 +57,19 @@ class ApiError(Exception):
         return out
 
 
+# (second, its text) of the last call: a burst of writes shares one. One tuple, swapped
+# whole, so a thread never pairs one second with another's text.
+_LAST_STAMP: tuple[int | None, str] = (None, "")
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _LAST_STAMP
+    second = int(ts // 1)
+    last = _LAST_STAMP
+    if last[0] != second:
+        last = _LAST_STAMP = (second, datetime.fromtimestamp(second, UTC).strftime(_FORMAT))
+    return last[1]
 
 
 # msgspec, not the json module: every stored version is encoded once and copies are decoded

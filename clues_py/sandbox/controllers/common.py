@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from clues_py.model import Taint, cpu_millis, to_int
 from clues_py.sandbox.meta import clone
+from clues_py.sandbox.meta import rfc3339 as rfc3339  # one memoised formatter for all
 
 ANNOTATION_PREFIX = "sandbox.clues-py.io/"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 Obj = dict[str, Any]
-
-
-_LAST_STAMP: list[Any] = [None, ""]
-
-
-def rfc3339(t: float) -> str:
-    """Kubernetes timestamp (second precision, UTC, `Z`); bursts share one second's text."""
-    second = int(t // 1)
-    if _LAST_STAMP[0] != second:
-        _LAST_STAMP[:] = [
-            second,
-            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ]
-    return str(_LAST_STAMP[1])
 
 
 def parse_rfc3339(s: str | None) -> float | None:
