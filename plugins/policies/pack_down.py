@@ -67,7 +67,7 @@ class PackDown:
             return  # work still arrives for every template in use: no candidate
         low: list[tuple[float, str]] = []
         # (name, observation, free room) of the nodes that may receive pods; rooms made of
-        # them only if a candidate's pods could fit at all (`_rooms`).
+        # them only once a candidate's pods could fit at all (below).
         parts: list[tuple[str, NodeObservation, Resources]] = []
         by_name = {}
         for n in snap.nodes:
