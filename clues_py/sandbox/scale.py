@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from clues_py.sandbox.cells import format_selector
-from clues_py.sandbox.meta import ApiError, conflict
+from clues_py.sandbox.meta import ApiError, clone, conflict
 from clues_py.sandbox.objects import ObjectStore
 from clues_py.sandbox.patch import PatchError, apply_patch
 from clues_py.sandbox.resources import ResourceInfo
@@ -84,7 +84,7 @@ def handle(
             wanted = body if isinstance(body, dict) else {}
         else:
             try:
-                wanted = apply_patch(content_type, json.loads(json.dumps(current)), body)
+                wanted = apply_patch(content_type, clone(current), body)
             except PatchError as e:
                 reason = {415: "UnsupportedMediaType", 422: "Invalid"}.get(e.code, "BadRequest")
                 raise ApiError(e.code, reason, str(e)) from None

@@ -15,13 +15,12 @@ Services' address and port allocation is `services.py`'s; storage and HTTP are n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from clues_py.quantity import QuantityError, parse_quantity
 from clues_py.sandbox import priority, services
-from clues_py.sandbox.meta import ApiError, field_error, invalid, rfc3339
+from clues_py.sandbox.meta import ApiError, clone, field_error, invalid, rfc3339
 from clues_py.sandbox.resources import ResourceInfo
 from clues_py.sandbox.selectors import match_label_dict
 
@@ -202,7 +201,7 @@ def _job_validate_create(info: ResourceInfo, obj: Obj) -> list[tuple[str, str, s
 
 def _scheduling_directives_only(old_t: Obj, new_t: Obj) -> bool:
     """Whether two pod templates differ only where a suspended, unstarted Job may change them."""
-    a, b = json.loads(json.dumps(old_t)), json.loads(json.dumps(new_t))
+    a, b = clone(old_t), clone(new_t)
     for t in (a, b):
         meta, spec = t.setdefault("metadata", {}), t.setdefault("spec", {})
         for key in ("labels", "annotations"):

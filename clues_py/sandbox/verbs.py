@@ -15,7 +15,7 @@ from typing import Any
 from clues_py.sandbox import disruption, resources, schema, strategy, tables, workload_rules
 from clues_py.sandbox.encoding import ListBody
 from clues_py.sandbox.httpio import Request, wants_table
-from clues_py.sandbox.meta import conflict
+from clues_py.sandbox.meta import clone, conflict
 from clues_py.sandbox.objects import ApiError, ObjectStore, rfc3339
 from clues_py.sandbox.patch import APPLY_PATCH, STRATEGIC_PATCH, PatchError, apply_patch
 
@@ -142,7 +142,7 @@ class Verbs:
             if want and want != rv:
                 raise conflict(info, req.name or "")
             patched.setdefault("metadata", {})["resourceVersion"] = rv
-            new = self._merge_into(req, json.loads(json.dumps(obj)), patched)
+            new = self._merge_into(req, clone(obj), patched)
             if req.sub is None:
                 workload_rules.prepare(info.plural, new, self.store, obj)
             strategy.validate_update(info, obj, new)

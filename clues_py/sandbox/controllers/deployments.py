@@ -12,7 +12,6 @@ ReplicaSet controller's (`replicasets.py`); `kubectl rollout undo` is client-sid
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clues_py.sandbox.controllers import rollout
@@ -21,6 +20,7 @@ from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.owned import OwnerController
 from clues_py.sandbox.controllers.replicalogic import desired
 from clues_py.sandbox.controllers.runtime import Runtime
+from clues_py.sandbox.meta import clone
 
 SOURCE = "deployment-controller"
 
@@ -108,11 +108,11 @@ class DeploymentController(OwnerController):
         md = d["metadata"]
         spec = d.get("spec") or {}
         collisions = int((d.get("status") or {}).get("collisionCount") or 0)
-        template: dict[str, Any] = json.loads(json.dumps(spec.get("template") or {}))
+        template: dict[str, Any] = clone(spec.get("template") or {})
         h = rollout.template_hash(template, collisions)
         tmd = template.setdefault("metadata", {})
         tmd.setdefault("labels", {})[rollout.HASH_LABEL] = h
-        selector: dict[str, Any] = json.loads(json.dumps(spec.get("selector") or {}))
+        selector: dict[str, Any] = clone(spec.get("selector") or {})
         selector.setdefault("matchLabels", {})[rollout.HASH_LABEL] = h
         surge, _ = rollout.fenceposts(d)
         annotations = rollout.copied_annotations(d)

@@ -17,6 +17,7 @@ from typing import Any
 
 from clues_py.sandbox.controllers.common import Obj, parse_rfc3339, rfc3339
 from clues_py.sandbox.controllers.replicalogic import desired
+from clues_py.sandbox.meta import clone
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
@@ -57,7 +58,7 @@ def _semantic(value: Any) -> Any:
 
 def strip_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     """The template without its pod-template-hash label, in the form templates are compared."""
-    out: dict[str, Any] = _semantic(json.loads(json.dumps(template)))
+    out: dict[str, Any] = _semantic(clone(template))
     labels = (out.get("metadata") or {}).get("labels")
     if labels and HASH_LABEL in labels:
         del labels[HASH_LABEL]
@@ -317,7 +318,7 @@ def deployment_status(
 ) -> Obj:
     """The status to write after a sync; `event` is (reason, message) of a new/found RS."""
     spec = d.get("spec") or {}
-    prev: Obj = json.loads(json.dumps(d.get("status") or {}))
+    prev: Obj = clone(d.get("status") or {})
     replicas = desired(d)
     _, unavailable = fenceposts(d)
     total = sum(r.replicas for r in everyone)

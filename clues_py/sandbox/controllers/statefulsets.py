@@ -14,7 +14,6 @@ Failed pods are deleted and recreated. Volume claim templates are not provisione
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from clues_py.sandbox.controllers import replicalogic, rollout
@@ -23,6 +22,7 @@ from clues_py.sandbox.controllers.events import EventRecorder
 from clues_py.sandbox.controllers.owned import OwnerController
 from clues_py.sandbox.controllers.podlife import is_pod_ready, is_terminal
 from clues_py.sandbox.controllers.runtime import Runtime
+from clues_py.sandbox.meta import clone
 
 SOURCE = "statefulset-controller"
 REVISION_LABEL = "controller-revision-hash"
@@ -180,7 +180,7 @@ class StatefulSetController(OwnerController):
             return name
         labels = dict((template.get("metadata") or {}).get("labels") or {})
         labels[HASH_LABEL] = h
-        data = {"spec": {"template": {"$patch": "replace", **json.loads(json.dumps(template))}}}
+        data = {"spec": {"template": {"$patch": "replace", **clone(template)}}}
         annotations = {
             k: v
             for k, v in (md.get("annotations") or {}).items()
