@@ -43,8 +43,12 @@ class HeapSettler:
     """Freezes the heap after each full pass (the first one included; `StartupHeap` then
     finishes start-up with a full collection and a trim)."""
 
-    def __init__(self) -> None:
+    def __init__(self, collect_young: bool = True) -> None:
         self.freezes = 0
+        # Collect the young generations before each freeze, so that no cycle that is garbage
+        # already is frozen for good (off only where the freezes end with the process's run:
+        # `settled_run`).
+        self.collect_young = collect_young
 
     def attach(self, bus: Bus) -> HeapSettler:
         bus.subscribe(self.on_event)
@@ -58,7 +62,8 @@ class HeapSettler:
         """Collect the young generations, then put every live object out of the collector's
         sight (called from the loop thread, between passes)."""
         t0 = time.perf_counter()
-        gc.collect(1)
+        if self.collect_young:
+            gc.collect(1)
         gc.freeze()
         self.freezes += 1
         if log.isEnabledFor(logging.DEBUG):  # counting walks every frozen object
@@ -134,17 +139,12 @@ def settled_run(bus: Bus) -> Iterator[None]:
     """Run a whole daemon inside a process that does nothing else (`clues sim`): the heap
     is frozen now and after each full pass, so collections scan only what is new; at the
     end everything goes back to the collector, which frees what the run left in cycles (a
-    finished simulation is one). Unlike `HeapSettler` it does not collect before each
+    finished simulation is one). Unlike cluesd's settler it does not collect before each
     freeze: the daemon leaves almost no cycles (decision 0030), and what a freeze keeps is
     freed at the end of the run, not after cluesd's months."""
     gc.collect()
     gc.freeze()
-
-    def on_event(event: object) -> None:
-        if isinstance(event, PassFinished) and event.kind == "full":
-            gc.freeze()
-
-    unsubscribe = bus.subscribe(on_event)
+    unsubscribe = bus.subscribe(HeapSettler(collect_young=False).on_event)
     try:
         yield
     finally:

@@ -48,15 +48,12 @@ def fit_elsewhere(pods: list[PodInfo], rooms: list[Room]) -> tuple[dict[str, str
     On success the rooms' free room is reduced by what was placed on them.
     """
     free = {r.name: r.free for r in rooms}
-    # No room has more cpu free than this (placing only lowers it): a pod asking more fits
-    # nowhere, found without a look at each room (a busy cluster's usual answer).
-    most_cpu = max((f.cpu_millis for f in free.values()), default=0)
     labels: dict[str, dict[str, str]] = {}
     out: dict[str, str] = {}
     for p in sorted(pods, key=lambda p: (-p.requests.cpu_millis, -p.requests.memory_bytes, p.key)):
         need = p.requests if p.requests.pods else p.requests + Resources(pods=1)
         cpu = need.cpu_millis
-        for r in rooms if cpu <= most_cpu else ():
+        for r in rooms:
             room = free[r.name]
             # Most rooms of a busy cluster have no cpu left: the cheapest test first.
             if cpu > room.cpu_millis or not need.fits(room):

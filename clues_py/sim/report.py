@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,7 @@ def run_one(
         initially_on_all=spec.initially_on_all,
         progress=progress,
     )
-    if not settle_heap:
-        return sim.run()
-    with settled_run(sim.daemon.bus):
+    with settled_run(sim.daemon.bus) if settle_heap else nullcontext():
         return sim.run()
 
 

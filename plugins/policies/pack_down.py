@@ -103,11 +103,12 @@ class PackDown:
                         rooms = [Room(*part) for part in parts]
                     _, why = fit_elsewhere(pods, rooms)
                 if why:  # it stays, and may receive the next candidate's pods
-                    free = free_room(obs)
-                    parts.append((name, obs, free))
-                    if rooms is not None:
-                        rooms.append(Room(name, obs, free))
-                    most_cpu = max(most_cpu, free.cpu_millis)
+                    part = (name, obs, free_room(obs))
+                    if rooms is None:
+                        parts.append(part)
+                    else:
+                        rooms.append(Room(*part))
+                    most_cpu = max(most_cpu, part[2].cpu_millis)
                     continue
                 reason = (
                     f"scale-down candidate: utilisation {u:.0%} < {self.config.threshold:.0%} "
