@@ -36,7 +36,14 @@ from clues_py.daemon.bus import Bus, PassFinished
 
 log = logging.getLogger("clues.daemon")
 
-__all__ = ["PAUSE_LIMIT", "HeapSettler", "StartupHeap", "settled_run", "trim_heap"]
+__all__ = [
+    "PAUSE_LIMIT",
+    "RUN_YOUNG_THRESHOLD",
+    "HeapSettler",
+    "StartupHeap",
+    "settled_run",
+    "trim_heap",
+]
 
 
 class HeapSettler:
@@ -73,6 +80,9 @@ class HeapSettler:
                 gc.get_freeze_count(),
             )
 
+
+# `settled_run`'s threshold for collecting the youngest generation (CPython's default: 700).
+RUN_YOUNG_THRESHOLD = 10_000
 
 # The collector comes back this long after start-up even if no pass ran (a cluster that
 # cannot be listed must not grow cyclic garbage forever).
@@ -141,13 +151,18 @@ def settled_run(bus: Bus) -> Iterator[None]:
     end everything goes back to the collector, which frees what the run left in cycles (a
     finished simulation is one). Unlike cluesd's settler it does not collect before each
     freeze: the daemon leaves almost no cycles (decision 0030), and what a freeze keeps is
-    freed at the end of the run, not after cluesd's months."""
+    freed at the end of the run, not after cluesd's months. The youngest generation is
+    collected every `RUN_YOUNG_THRESHOLD` allocations instead of 700: most of a pass's and a
+    write's objects are gone by then, so far fewer are scanned (decision 0031)."""
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], RUN_YOUNG_THRESHOLD), *thresholds[1:])
     unsubscribe = bus.subscribe(HeapSettler(collect_young=False).on_event)
     try:
         yield
     finally:
         unsubscribe()
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
         gc.collect()

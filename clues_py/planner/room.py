@@ -9,20 +9,30 @@ follows, is the policies' business. Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from clues_py.model import NodeObservation, PodInfo, Resources
 
-__all__ = ["Room", "fit_elsewhere", "free_room", "utilisation"]
+__all__ = ["Room", "fit_elsewhere", "fit_order", "free_room", "utilisation"]
 
 _DEFAULT_SLOTS = 110
 
 
-@dataclass
+@dataclass(slots=True)
 class Room:
     name: str
     obs: NodeObservation
     free: Resources
+    # The node's labels as a map, made at the first placement check and kept: a pass tries
+    # one candidate after another on the same rooms.
+    _labels: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        if self._labels is None:
+            self._labels = dict(self.obs.labels)
+        return self._labels
 
 
 def utilisation(obs: NodeObservation) -> float:
@@ -42,31 +52,40 @@ def free_room(obs: NodeObservation) -> Resources:
     return cap - obs.requested
 
 
-def fit_elsewhere(pods: list[PodInfo], rooms: list[Room]) -> tuple[dict[str, str], str]:
+def _fit_key(p: PodInfo) -> tuple[int, int, str]:
+    return (-p.requests.cpu_millis, -p.requests.memory_bytes, p.key)
+
+
+def fit_order(pods: Iterable[PodInfo]) -> list[PodInfo]:
+    """The order `fit_elsewhere` places pods in: biggest cpu, then memory, first."""
+    return sorted(pods, key=_fit_key)
+
+
+def fit_elsewhere(
+    pods: list[PodInfo], rooms: list[Room], *, ordered: bool = False
+) -> tuple[dict[str, str], str]:
     """Pod key -> room name for every pod (first fit, biggest first), or ({}, why not).
 
-    On success the rooms' free room is reduced by what was placed on them.
+    `ordered`: `pods` are in `fit_order` already. On success the rooms' free room is reduced
+    by what was placed on them.
     """
-    free = {r.name: r.free for r in rooms}
-    labels: dict[str, dict[str, str]] = {}
+    before: list[tuple[Room, Resources]] = []  # to put back if a pod fits nowhere
     out: dict[str, str] = {}
-    for p in sorted(pods, key=lambda p: (-p.requests.cpu_millis, -p.requests.memory_bytes, p.key)):
+    for p in pods if ordered else fit_order(pods):
         need = p.requests if p.requests.pods else p.requests + Resources(pods=1)
         cpu = need.cpu_millis
         for r in rooms:
-            room = free[r.name]
+            room = r.free
             # Most rooms of a busy cluster have no cpu left: the cheapest test first.
             if cpu > room.cpu_millis or not need.fits(room):
                 continue
-            node_labels = labels.get(r.name)
-            if node_labels is None:
-                node_labels = labels[r.name] = dict(r.obs.labels)
-            if p.placement.why_not(node_labels, r.obs.taints) is None:
-                free[r.name] = room - need
+            if p.placement.why_not(r.labels, r.obs.taints) is None:
+                before.append((r, room))
+                r.free = room - need
                 out[p.key] = r.name
                 break
         else:
+            for r, room in reversed(before):
+                r.free = room
             return {}, f"{p.key} ({p.requests}) fits on no other node"
-    for r in rooms:
-        r.free = free[r.name]
     return out, ""

@@ -23,7 +23,7 @@ import time
 import uuid
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Literal, cast, overload
 
 from clues_py.sandbox import deletion, resources, strategy
 from clues_py.sandbox.history import Event, EventLog
@@ -44,7 +44,7 @@ from clues_py.sandbox.podindex import PodIndex
 from clues_py.sandbox.priority import SYSTEM_CLASSES
 from clues_py.sandbox.sharing import share_strings, share_with
 from clues_py.sandbox.storewatch import ChangeReader
-from clues_py.sandbox.subscribers import Callback, Subscribers
+from clues_py.sandbox.subscribers import Callback, RawCallback, Subscribers
 
 __all__ = ["INITIAL_NAMESPACES", "ApiError", "ObjectStore", "not_found", "rfc3339"]
 
@@ -60,6 +60,14 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 def _decode(raw: bytes) -> Obj:
     """Decode a stored encoding; the store only ever holds JSON objects."""
     return cast(Obj, loads(raw))
+
+
+def _shallow(obj: Obj) -> Obj:
+    out = dict(obj)
+    for part in ("metadata", "status"):
+        if isinstance(out.get(part), dict):
+            out[part] = dict(out[part])
+    return out
 
 
 def _copy(version: Version) -> Obj:
@@ -84,6 +92,7 @@ class ObjectStore(ChangeReader):
         self.share = share_strings
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in `wait_events`, counted under the lock
         self._data: dict[str, dict[Key, tuple[Obj, bytes]]] = {}
         self._sorted: dict[str, list[Key]] = {}  # cache of sorted keys, dropped on create/delete
         self._pods = PodIndex()
@@ -109,8 +118,9 @@ class ObjectStore(ChangeReader):
         obj["metadata"] = {**obj["metadata"], "resourceVersion": str(self._rv)}
         raw = dumps(obj)
         self._log.append(Event(self._rv, type_, resource, ns, obj, raw, prev))
-        self._subscribers.queue(type_, resource, obj)
-        self._cond.notify_all()
+        self._subscribers.queue(type_, resource, obj, raw)
+        if self._waiting:  # watchers blocked in `wait_events` (notify_all is not free)
+            self._cond.notify_all()
         return raw
 
     def _put(self, resource: str, key: Key, obj: Obj, raw: bytes) -> None:
@@ -181,14 +191,19 @@ class ObjectStore(ChangeReader):
         return gone, self._bump("DELETED", info.plural, key[0], gone, old)
 
     # ----------------------------------------------------------------- callbacks
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
+    @overload
+    def subscribe(self, callback: Callback) -> Callable[[], None]: ...
+    @overload
+    def subscribe(self, callback: RawCallback, *, raw: Literal[True]) -> Callable[[], None]: ...
+    def subscribe(self, callback: Callable[..., None], *, raw: bool = False) -> Callable[[], None]:
         """Call `callback(type, resource, obj)` after each change; returns the unsubscribe function.
+        With `raw`, `callback(type, resource, obj, raw)` also gets the version's JSON encoding.
 
         Delivery is in change order, outside the store lock, usually on the writing thread; a
         change made from inside a callback is delivered after that callback returns. Every
         callback gets the stored version itself: it may keep it but must never change it.
         """
-        return self._subscribers.subscribe(callback)
+        return self._subscribers.subscribe(callback, raw=raw)
 
     # ----------------------------------------------------------------- public API
     def resource_version(self) -> str:
@@ -328,14 +343,20 @@ class ObjectStore(ChangeReader):
         fn: Callable[[Obj], None],
         *,
         copy: bool = True,
+        shallow: bool = False,
     ) -> Obj:
         """Atomic read-modify-write: `fn` edits a copy in place; no event when nothing changed.
-        Returns a copy of the result, or with `copy=False` the stored (read-only) version."""
+        Returns a copy of the result, or with `copy=False` the stored (read-only) version.
+
+        `shallow`: `fn` gets new top-level, metadata and status dicts over the stored version's
+        values and may only assign keys of those (never edit a value inside them). Status
+        writers replace a part: no copy of the whole object, and the new version shares the
+        rest with the stored one (stored versions are never changed)."""
         info = resource_info(resource)
         with self._lock:
             key = self._key(info, name, namespace)
             old, raw = self._existing(info, key)
-            new = _decode(raw)
+            new = _shallow(old) if shallow else _decode(raw)
             fn(new)
             result = self._store(info, key, new, old)
         self._subscribers.deliver()

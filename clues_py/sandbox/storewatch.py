@@ -21,6 +21,7 @@ class ChangeReader:
 
     _lock: threading.Lock
     _cond: threading.Condition
+    _waiting: int
     _log: EventLog
     _rv: int
     _ids: int
@@ -86,7 +87,11 @@ class ChangeReader:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return [], after
-                self._cond.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
             batch = self._log.since(after)
             new_after = self._rv
             if cursor is not None:

@@ -20,6 +20,9 @@ log = logging.getLogger("clues_py.sandbox.objects")
 
 Obj = dict[str, Any]
 Callback = Callable[[str, str, Obj], None]
+# Also given the version's JSON encoding (the store made it anyway): a reader that wants the
+# text, such as a typed decoder, need not encode the object again.
+RawCallback = Callable[[str, str, Obj, bytes], None]
 
 
 class Subscribers:
@@ -27,21 +30,22 @@ class Subscribers:
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock  # the store's lock: queue and registry change under it
-        self._subs: dict[int, Callback] = {}
-        self._pending: deque[tuple[str, str, Obj]] = deque()
+        self._subs: dict[int, tuple[Callable[..., None], bool]] = {}  # id -> (callback, raw)
+        self._pending: deque[tuple[str, str, Obj, bytes]] = deque()
         self._dispatch_lock = threading.Lock()
         self._ids = 0
 
-    def queue(self, type_: str, resource: str, obj: Obj) -> None:
+    def queue(self, type_: str, resource: str, obj: Obj, raw: bytes) -> None:
         """Remember a change for delivery (caller holds the store lock)."""
         if self._subs:
-            self._pending.append((type_, resource, obj))
+            self._pending.append((type_, resource, obj, raw))
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[..., None], *, raw: bool = False) -> Callable[[], None]:
+        """`callback(type, resource, obj)`, or with `raw` `callback(type, resource, obj, raw)`."""
         with self._lock:
             self._ids += 1
             sid = self._ids
-            self._subs[sid] = callback
+            self._subs[sid] = (callback, raw)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -59,11 +63,14 @@ class Subscribers:
                     with self._lock:
                         if not self._pending:
                             break
-                        type_, resource, obj = self._pending.popleft()
+                        type_, resource, obj, raw = self._pending.popleft()
                         subs = list(self._subs.values())
-                    for cb in subs:
+                    for cb, wants_raw in subs:
                         try:
-                            cb(type_, resource, obj)
+                            if wants_raw:
+                                cb(type_, resource, obj, raw)
+                            else:
+                                cb(type_, resource, obj)
                         except Exception:
                             log.exception("store subscriber failed on %s %s", type_, resource)
             finally:

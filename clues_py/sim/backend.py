@@ -32,7 +32,7 @@ from clues_py.sandbox.objects import rfc3339
 from plugins.backends.k8s_cache import ClusterCache
 from plugins.backends.k8s_drain import drain_pods, ensure_cordoned
 from plugins.backends.k8s_kueue import set_condition
-from plugins.backends.k8s_pods import PodRecord
+from plugins.backends.k8s_pods import PodRecord, doc_of_json
 from plugins.backends.k8s_taints import toggle_taint
 
 _STATES = {
@@ -76,7 +76,7 @@ class SandboxBackend:
         # one subscription decodes each event once instead of once per subscriber.
         self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
         # resource -> the cache's handler for its events, looked up once (one per event adds up)
-        self._apply: dict[str, Callable[[str, dict[str, Any]], bool]] = {
+        self._apply: dict[str, Callable[[str, Any], bool]] = {
             "nodes": self.cache.apply_node,
             "pods": self.cache.apply_pod,
             **{name: self.cache.hidden_handlers(name)[1] for name in _HIDDEN},
@@ -86,7 +86,7 @@ class SandboxBackend:
 
     def start(self, on_change: Callable[[], None]) -> None:
         self._on_change = on_change
-        self._unsubscribe = self.store.subscribe(self._on_event)
+        self._unsubscribe = self.store.subscribe(self._on_event, raw=True)
         self.cache.replace_nodes(self.store.list("nodes")[0])
         self.cache.replace_pods(self.store.list("pods")[0])
         for name in _HIDDEN:
@@ -96,13 +96,16 @@ class SandboxBackend:
         self._synced = True
         self.dirty = True
 
-    def _on_event(self, kind: str, resource: str, obj: dict[str, Any]) -> None:
+    def _on_event(self, kind: str, resource: str, obj: dict[str, Any], raw: bytes) -> None:
         apply = self._apply.get(resource)
         if apply is None:
             return
         for fn in self.listeners:
             fn(kind, resource, obj)
-        if apply(kind, obj):
+        # A pod is decoded from the store's own text, as a watch event's would be (the cache
+        # would otherwise encode the object again to get it); DELETED needs only the key.
+        doc = doc_of_json(raw) if resource == "pods" and kind != "DELETED" else None
+        if apply(kind, obj if doc is None else doc):
             self.dirty = True
             if self._on_change is not None:
                 self._on_change()

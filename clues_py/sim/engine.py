@@ -105,7 +105,9 @@ class Simulation:
             pod_start_seconds=0.0,
             kill_seconds=0.0,
             events=False,
-            history=1000,
+            # Nothing watches a simulation's store (no HTTP, subscribers only): a short
+            # history frees each old version soon, while it is still in the CPU's cache.
+            history=64,
             share_strings=False,  # its objects live for one job: interning costs, saves little
         )
         self.backend = SandboxBackend(self.sandbox, pending_grace=self.cfg.pending_grace)

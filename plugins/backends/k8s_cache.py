@@ -186,9 +186,9 @@ class ClusterCache:
         if rec.pending_candidate:
             self._pending.put(key, rec)
 
-    def apply_pod(self, event: str, obj: Obj) -> bool:
+    def apply_pod(self, event: str, obj: Obj | PodDoc) -> bool:
         if event == "DELETED":
-            key = object_key(obj)
+            key = pod_key(obj)
             with self._lock:
                 old = self._pods.pop(key, None)
                 if old is not None:

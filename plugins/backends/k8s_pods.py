@@ -174,6 +174,15 @@ def as_doc(pod: Mapping[str, Any] | PodDoc) -> PodDoc:
         raise ConversionError(f"pod {object_key(pod) or '?'}: {exc}") from None
 
 
+def doc_of_json(raw: bytes) -> PodDoc | None:
+    """The `PodDoc` of a pod's JSON text (as an in-process store hands it out), or None when
+    the text does not decode: `as_doc` of the object then says why."""
+    try:
+        return _DOC.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
 def pod_key(pod: Mapping[str, Any] | PodDoc) -> str:
     """`namespace/name`, as `object_key` gives it for the dict."""
     if not isinstance(pod, PodDoc):

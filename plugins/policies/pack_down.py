@@ -26,9 +26,16 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clues_py.contracts import DAY, PROTECT_LABEL, PluginContext, Range
-from clues_py.model import ClusterSnapshot, NodeObservation, NodeState, Resources, due_at
+from clues_py.model import (
+    ClusterSnapshot,
+    NodeObservation,
+    NodeState,
+    PodInfo,
+    Resources,
+    due_at,
+)
 from clues_py.planner.builder import PlanBuilder
-from clues_py.planner.room import Room, fit_elsewhere, free_room, utilisation
+from clues_py.planner.room import Room, fit_elsewhere, fit_order, free_room, utilisation
 
 
 def _quiet_from(last: float, quiet: float) -> float:
@@ -57,7 +64,8 @@ class PackDown:
             raise ValueError(f"pack_down: threshold must be in [0, 1], got {self.config.threshold}")
         if self.config.quiet < 0:
             raise ValueError(f"pack_down: quiet must be >= 0, got {self.config.quiet}")
-        self._measured: dict[str, tuple[NodeObservation, float, Resources]] = {}
+        self._measured: dict[str, tuple[NodeObservation, float, Resources, bool]] = {}
+        self._orders: dict[str, tuple[NodeObservation, list[PodInfo]]] = {}
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         if builder.power_ons():
@@ -77,11 +85,12 @@ class PackDown:
             if not obs.ready or obs.unschedulable:
                 continue
             by_name[n.name] = n
-            u, free = self._measure(n.name, obs)
+            u, free, protected = self._measure(n.name, obs)
             if (
                 falling.get(n.template, True)
                 and (u < self.config.threshold or n.state is NodeState.IDLE)
-                and self._may_mark(n.name, dict(obs.labels), builder, n.enabled)
+                and not protected
+                and self._may_mark(n.name, builder, n.enabled)
             ):
                 low.append((u, n.name))
             else:
@@ -95,13 +104,13 @@ class PackDown:
         for u, name in sorted(low):
             obs = by_name[name].observed
             assert obs is not None
-            pods = list(obs.workload_pods)
+            pods = self._ordered(name, obs)
             if pods:
                 why = "a pod fits on no other node"
-                if max(p.requests.cpu_millis for p in pods) <= most_cpu:
+                if pods[0].requests.cpu_millis <= most_cpu:  # the first asks the most cpu
                     if rooms is None:
                         rooms = [Room(*part) for part in parts]
-                    _, why = fit_elsewhere(pods, rooms)
+                    _, why = fit_elsewhere(pods, rooms, ordered=True)
                 if why:  # it stays, and may receive the next candidate's pods
                     part = (name, obs, free_room(obs))
                     if rooms is None:
@@ -132,19 +141,22 @@ class PackDown:
                 builder.revisit(_quiet_from(seen.arrivals.last, self.config.quiet))
         return out
 
-    def _measure(self, name: str, obs: NodeObservation) -> tuple[float, Resources]:
-        """(utilisation, free room) of a node, kept while its observation is the same
-        object (the daemon keeps unchanged ones): a pass does not re-add every pod."""
+    def _measure(self, name: str, obs: NodeObservation) -> tuple[float, Resources, bool]:
+        """(utilisation, free room, protected) of a node, kept while its observation is the
+        same object (the daemon keeps unchanged ones): a pass does not re-add every pod."""
         got = self._measured.get(name)
         if got is None or got[0] is not obs:
-            got = self._measured[name] = (obs, utilisation(obs), free_room(obs))
-        return got[1], got[2]
+            protected = (PROTECT_LABEL, "true") in obs.labels
+            got = self._measured[name] = (obs, utilisation(obs), free_room(obs), protected)
+        return got[1], got[2], got[3]
+
+    def _ordered(self, name: str, obs: NodeObservation) -> list[PodInfo]:
+        """The node's workload pods in `fit_order`, kept while its observation is the same."""
+        got = self._orders.get(name)
+        if got is None or got[0] is not obs:
+            got = self._orders[name] = (obs, fit_order(obs.workload_pods))
+        return got[1]
 
     @staticmethod
-    def _may_mark(name: str, labels: dict[str, str], builder: PlanBuilder, enabled: bool) -> bool:
-        return (
-            enabled
-            and name not in builder.claimed
-            and builder.action_for(name) is None
-            and labels.get(PROTECT_LABEL) != "true"
-        )
+    def _may_mark(name: str, builder: PlanBuilder, enabled: bool) -> bool:
+        return enabled and name not in builder.claimed and builder.action_for(name) is None

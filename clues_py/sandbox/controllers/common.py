@@ -103,17 +103,21 @@ def set_condition(
     """Upsert a condition in `status`; lastTransitionTime moves only when the status flips.
 
     Returns True when something changed. `probe` adds lastProbeTime (Jobs and pods have it).
+    Only `status` itself is changed (a new conditions list, a new dict for the condition):
+    it may be a shallow copy of a stored version (`mutate(shallow=True)`).
     """
-    conds = status.setdefault("conditions", [])
-    for c in conds:
+    conds = status.get("conditions") or []
+    for i, c in enumerate(conds):
         if c.get("type") == ctype:
             if (c.get("status"), c.get("reason"), c.get("message")) == (value, reason, message):
                 return False
+            c = dict(c)
             if c.get("status") != value:
                 c["lastTransitionTime"] = rfc3339(now)
             c.update(status=value, reason=reason, message=message)
             if probe:
                 c["lastProbeTime"] = rfc3339(now)
+            status["conditions"] = [*conds[:i], c, *conds[i + 1 :]]
             return True
     new: Obj = {"type": ctype, "status": value, "lastTransitionTime": rfc3339(now)}
     if probe:
@@ -122,7 +126,7 @@ def set_condition(
         new["reason"] = reason
     if message:
         new["message"] = message
-    conds.append(new)
+    status["conditions"] = [*conds, new]
     return True
 
 

@@ -105,6 +105,8 @@ class DaemonSetController:
                 return False
             self._dirty.update(self._by_uid.values())
             return True
+        if not self._by_uid:
+            return False
         ds = self._by_uid.get(controller_uid(obj))
         if ds is None:
             return False

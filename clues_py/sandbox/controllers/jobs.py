@@ -97,7 +97,7 @@ class JobController:
                 if j["metadata"].get("uid") == uid:
                     j["status"] = status
 
-            self.rt.mutate("jobs", md["name"], md.get("namespace"), put)
+            self.rt.mutate("jobs", md["name"], md.get("namespace"), put, shallow=True)
         if decision.finished and not was_finished:
             failed = next((c for c in status.get("conditions", ()) if c["type"] == "Failed"), None)
             if failed:

@@ -256,7 +256,7 @@ class Kubelet:
             if p["metadata"].get("uid") == uid and not podlife.is_terminal(p):
                 p["status"] = status
 
-        out = self.rt.mutate("pods", md["name"], md.get("namespace"), put)
+        out = self.rt.mutate("pods", md["name"], md.get("namespace"), put, shallow=True)
         return out is not None and (out.get("status") or {}).get("phase") == status.get("phase")
 
     def _fail_pods(self, node: str, reason: str, template: str) -> int:

@@ -43,6 +43,8 @@ class OwnerController:
             self._by_uid[uid] = key_of(new)
             self._dirty.add(key_of(new))
             return True
+        if not self._by_uid:
+            return False  # owns nothing (the usual case for most kinds): no lookup per pod
         owner = self._by_uid.get(controller_uid(obj))
         if owner is None:
             return False

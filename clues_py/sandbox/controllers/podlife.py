@@ -29,6 +29,23 @@ class AnnotationError(ValueError):
     """A sandbox annotation with a value the kubelet cannot use."""
 
 
+def _seconds(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    body = s[:-1]
+    if s[-1:] == "s" and body.replace(".", "", 1).isdecimal():
+        return float(body)  # plain seconds ("3600.000000s", the simulator's): no regex
+    pos, value = 0, 0.0
+    for m in _PART.finditer(s):
+        if m.start() != pos:
+            break
+        value += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return value if s and pos == len(s) else None
+
+
 def parse_duration(text: str | int | float, what: str = "") -> float:
     """Seconds from a Go-style duration ("1m30s", "500ms") or a bare number of seconds.
 
@@ -38,21 +55,13 @@ def parse_duration(text: str | int | float, what: str = "") -> float:
     if isinstance(text, int | float) and not isinstance(text, bool):
         value = float(text)
     else:
-        s = str(text).strip()
-        try:
-            value = float(s)
-        except ValueError:
-            pos, value = 0, 0.0
-            for m in _PART.finditer(s):
-                if m.start() != pos:
-                    break
-                value += float(m.group(1)) * _UNITS[m.group(2)]
-                pos = m.end()
-            if pos != len(s) or not s:
-                raise AnnotationError(
-                    f"{what}: {text!r} is not a duration "
-                    "(expected e.g. '120s', '2m', '1m30s' or '1.5' seconds)"
-                ) from None
+        seconds = _seconds(str(text).strip())
+        if seconds is None:
+            raise AnnotationError(
+                f"{what}: {text!r} is not a duration "
+                "(expected e.g. '120s', '2m', '1m30s' or '1.5' seconds)"
+            )
+        value = seconds
     if value < 0 or value != value:
         raise AnnotationError(f"{what}: {text!r} must be >= 0 seconds")
     return value

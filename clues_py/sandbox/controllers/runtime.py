@@ -173,7 +173,10 @@ class Runtime:
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._dirty: set[int] = set()
-        self._cv = threading.Condition()
+        # `with self._lock` where nothing waits or notifies: the Condition's own `with` is a
+        # Python-level wrapper around the same lock, entered a few times per store write.
+        self._lock = threading.RLock()
+        self._cv = threading.Condition(self._lock)
         self._proc = threading.RLock()
         self._busy = False
         self._thread: threading.Thread | None = None
@@ -200,9 +203,9 @@ class Runtime:
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
-        with self._cv:
+        with self._lock:
             self._stopping = True
-            self._cv.notify_all()
+            self._wake()
         if self._thread:
             self._thread.join(timeout=10)
             self._thread = None
@@ -214,34 +217,40 @@ class Runtime:
             for resource in WATCHED:
                 for obj in self.store.list(resource)[0]:
                     self._deliver("ADDED", resource, obj)
-            with self._cv:
+            with self._lock:
                 self._dirty.update(range(len(self.controllers)))
-                self._cv.notify_all()
+                self._wake()
 
     def _on_event(self, kind: str, resource: str, obj: Obj) -> None:
         if resource not in WATCHED:
             return
-        with self._cv:
+        with self._lock:
             self._q.append((kind, resource, obj))
-            self._cv.notify_all()
+            self._wake()
 
     # ----------------------------------------------------------------- timers and kicks
     def call_at(self, due: float, fn: Callable[[], None]) -> Timer:
         """Run `fn` in the processing thread once the clock reaches `due`."""
         timer = Timer(due, fn)
-        with self._cv:
+        with self._lock:
             heapq.heappush(self._timers, (due, next(self._seq), timer))
-            self._cv.notify_all()
+            self._wake()
         return timer
+
+    def _wake(self) -> None:
+        """Notify the processing thread and `settle()` waiters (call with the lock held); a
+        virtual runtime has neither, and `notify_all` is Python-level work on every event."""
+        if not self.virtual:
+            self._cv.notify_all()
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
         return self.call_at(self.clock.now() + max(delay, 0.0), fn)
 
     def kick(self, controller: Controller) -> None:
         """Ask for a `sync` of this controller in the next round."""
-        with self._cv:
+        with self._lock:
             self._dirty.add(self._index(controller))
-            self._cv.notify_all()
+            self._wake()
 
     def _index(self, controller: Controller) -> int:
         for i, c in enumerate(self.controllers):
@@ -254,7 +263,7 @@ class Runtime:
         return self._proc
 
     def next_timer(self) -> float | None:
-        with self._cv:
+        with self._lock:
             while self._timers and self._timers[0][2].cancelled:
                 heapq.heappop(self._timers)
             return self._timers[0][0] if self._timers else None
@@ -277,10 +286,17 @@ class Runtime:
         return out
 
     def mutate(
-        self, resource: str, name: str, namespace: str | None, fn: Callable[[Obj], None]
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None,
+        fn: Callable[[Obj], None],
+        *,
+        shallow: bool = False,
     ) -> Obj | None:
+        """The store's read-modify-write (`ObjectStore.mutate`); None when the object is gone."""
         try:
-            out = self.store.mutate(resource, name, namespace, fn, copy=False)
+            out = self.store.mutate(resource, name, namespace, fn, copy=False, shallow=shallow)
         except ApiError as exc:
             if exc.code == 404:
                 return None
@@ -332,7 +348,7 @@ class Runtime:
         """One round of timers, events and syncs; False when there was nothing to do."""
         with self._proc:
             now = self.clock.now()
-            with self._cv:
+            with self._lock:
                 timers = []
                 while self._timers and self._timers[0][0] <= now:
                     timers.append(heapq.heappop(self._timers)[2])
@@ -345,7 +361,7 @@ class Runtime:
                     self._guard(t.fn)
             for kind, resource, obj in events:
                 self._deliver(kind, resource, obj)
-            with self._cv:
+            with self._lock:
                 dirty = sorted(self._dirty)
                 self._dirty.clear()
             for i in dirty:
@@ -360,7 +376,7 @@ class Runtime:
             log.exception("sandbox controller failed in %s", getattr(fn, "__qualname__", fn))
 
     def _idle(self) -> bool:
-        """Nothing queued, nothing dirty and no timer due (call with `_cv` held)."""
+        """Nothing queued, nothing dirty and no timer due (call with the lock held)."""
         due = bool(self._timers) and self._timers[0][0] <= self.clock.now()
         return not self._q and not self._dirty and not due
 
@@ -370,13 +386,13 @@ class Runtime:
             with self._proc:
                 for _ in range(_MAX_ROUNDS):
                     if not self.run_round():
-                        with self._cv:
+                        with self._lock:
                             if self._idle():
                                 return
                 raise RuntimeError(
                     "sandbox controllers did not settle (a controller keeps re-queueing)"
                 )
-        with self._cv:
+        with self._lock:
             self._cv.wait_for(lambda: self._idle() and not self._busy, timeout)
 
     def advance_to(self, t: float) -> None:
@@ -400,11 +416,11 @@ class Runtime:
     def _loop(self) -> None:
         speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
         while True:
-            with self._cv:
+            with self._lock:
                 while not self._stopping and self._idle():
                     nxt = self._timers[0][0] if self._timers else None
                     wait = None if nxt is None else max((nxt - self.clock.now()) / speed, 0.001)
-                    self._cv.notify_all()  # wake settle() waiters: we are idle
+                    self._wake()  # wake settle() waiters: we are idle
                     self._cv.wait(min(wait, 1.0) if wait is not None else 1.0)
                 if self._stopping:
                     return
@@ -412,6 +428,6 @@ class Runtime:
             try:
                 self.run_round()
             finally:
-                with self._cv:
+                with self._lock:
                     self._busy = False
-                    self._cv.notify_all()
+                    self._wake()

@@ -322,15 +322,16 @@ class Scheduler:
         md = pod["metadata"]
         now = self.rt.clock.now()
 
-        def bind(p: Obj) -> None:
-            if (p.get("spec") or {}).get("nodeName"):
+        def bind(p: Obj) -> None:  # on a shallow copy: replaces spec, edits status only
+            spec = p.get("spec") or {}
+            if spec.get("nodeName"):
                 return
-            p.setdefault("spec", {})["nodeName"] = node
+            p["spec"] = {**spec, "nodeName": node}
             status = p.setdefault("status", {})
             status.pop("nominatedNodeName", None)
             set_condition(status, "PodScheduled", "True", "", "", now, probe=True)
 
-        out = self.rt.mutate("pods", md["name"], md.get("namespace"), bind)
+        out = self.rt.mutate("pods", md["name"], md.get("namespace"), bind, shallow=True)
         if out is not None and (out.get("spec") or {}).get("nodeName") == node:
             self.bound += 1
             self.events.record(
@@ -412,7 +413,7 @@ class Scheduler:
             status = p.setdefault("status", {})
             set_condition(status, ctype, value, reason, message, now, probe=True)
 
-        self.rt.mutate("pods", md["name"], md.get("namespace"), put)
+        self.rt.mutate("pods", md["name"], md.get("namespace"), put, shallow=True)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -43,6 +43,11 @@ def test_memory_is_bounded_and_history_is_a_value() -> None:
     assert r.history()["wn"].arrivals.times == (80.0, 90.0, 200.0)
     r.record_arrival("wn", 300.0, 0)  # nothing arrived: nothing recorded
     assert len(r.history()["wn"].arrivals) == 3
+    assert r.history() is r.history()  # kept until something changes
+    kept = r.history()
+    r.record_need("wn", 400.0)
+    assert r.history() is not kept and r.history()["wn"].needs.last == 400.0
+    assert kept["wn"].needs == Events()
     with pytest.raises(ValueError, match="max_events"):
         DemandRecorder(max_events=1)
 

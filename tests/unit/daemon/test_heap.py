@@ -14,7 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from clues_py.daemon.bus import Bus, PassFinished
-from clues_py.daemon.heap import HeapSettler, StartupHeap, settled_run, trim_heap
+from clues_py.daemon.heap import (
+    RUN_YOUNG_THRESHOLD,
+    HeapSettler,
+    StartupHeap,
+    settled_run,
+    trim_heap,
+)
 
 
 def test_full_passes_freeze_the_heap_and_incremental_ones_do_not() -> None:
@@ -108,3 +114,16 @@ def test_a_settled_run_freezes_after_full_passes_and_gives_everything_back() -> 
 class _Box:
     def __init__(self) -> None:
         self.me = self
+
+
+def test_a_settled_run_collects_the_young_less_often_and_puts_the_thresholds_back() -> None:
+    before = gc.get_threshold()
+    with settled_run(Bus()):
+        assert gc.get_threshold() == (max(before[0], RUN_YOUNG_THRESHOLD), *before[1:])
+    assert gc.get_threshold() == before
+    gc.set_threshold(RUN_YOUNG_THRESHOLD * 2, *before[1:])  # a caller's higher one is kept
+    try:
+        with settled_run(Bus()):
+            assert gc.get_threshold()[0] == RUN_YOUNG_THRESHOLD * 2
+    finally:
+        gc.set_threshold(*before)

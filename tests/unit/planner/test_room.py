@@ -1,11 +1,12 @@
-"""`fit_elsewhere` against a plain first-fit-decreasing oracle, over random clusters."""
+"""`fit_elsewhere` against a plain first-fit-decreasing oracle, over random clusters: what it
+places, and the rooms it leaves behind (reduced on success, as they were on failure)."""
 
 from __future__ import annotations
 
 import random
 
 from clues_py.model import PodInfo, Resources
-from clues_py.planner.room import Room, fit_elsewhere, free_room
+from clues_py.planner.room import Room, fit_elsewhere, fit_order, free_room
 from tests.factories import make_observation, make_pod
 
 
@@ -49,8 +50,22 @@ def test_fit_elsewhere_is_first_fit_decreasing() -> None:
             )
             for k in range(rng.randint(1, 4))
         ]
+        before = [r.free for r in rooms]
         want = _oracle(pods, [Room(r.name, r.obs, r.free) for r in rooms])
-        got = fit_elsewhere(pods, rooms)
+        ordered = rng.random() < 0.5
+        got = fit_elsewhere(fit_order(pods) if ordered else pods, rooms, ordered=ordered)
         assert got == want
+        placed = {r.name: r.free for r in rooms}
+        expect = dict(zip(placed, before, strict=True))
+        for p in pods if got[0] else ():
+            need = p.requests if p.requests.pods else p.requests + Resources(pods=1)
+            expect[got[0][p.key]] = expect[got[0][p.key]] - need
+        assert placed == expect
         outcomes.add(bool(got[1]))
     assert outcomes == {True, False}  # both answers were exercised
+
+
+def test_a_room_makes_its_label_map_once() -> None:
+    obs = make_observation("n1", labels={"zone": "a"})
+    room = Room("n1", obs, free_room(obs))
+    assert room.labels == {"zone": "a"} and room.labels is room.labels

@@ -257,3 +257,59 @@ def test_a_store_without_string_sharing_holds_the_same_objects() -> None:
 
     assert [strip(o) for o in shared.list("pods")[0]] == [strip(o) for o in plain.list("pods")[0]]
     assert plain.altered() == [] and shared.altered() == []
+
+
+def test_a_shallow_mutate_replaces_parts_and_shares_the_rest() -> None:
+    store = ObjectStore(clock=Tick(), share_strings=False)
+    before = store.create("pods", pod("a", "n1", tier="web"), copy=False)
+    snapshot = json.loads(json.dumps(before))
+
+    def put(p: dict) -> None:
+        p["status"] = {"phase": "Running"}
+        p["metadata"]["labels"] = {"tier": "db"}
+
+    after = store.mutate("pods", "a", None, put, copy=False, shallow=True)
+    assert after["status"]["phase"] == "Running" and after["metadata"]["labels"] == {"tier": "db"}
+    # The pod strategy's derived field is kept on the new status, not written into the old one.
+    assert after["status"]["qosClass"] == before["status"]["qosClass"]
+    assert after["spec"] is before["spec"]  # untouched parts are the stored version's own
+    assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
+    assert before == snapshot and store.altered() == []
+    assert store.get("pods", "a") == json.loads(json.dumps(after))
+    # Nothing changed: no new version, as with a decoded copy.
+    rv = store.resource_version()
+    store.mutate("pods", "a", None, lambda p: p.update(status=dict(p["status"])), shallow=True)
+    assert store.resource_version() == rv
+
+
+def test_a_write_notifies_watchers_blocked_in_wait_events() -> None:
+    import threading
+
+    store = ObjectStore(clock=Tick())
+    after = int(store.resource_version())
+    got: list[list[tuple[str, bytes]]] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(store.wait_events("pods", after, None, timeout=30)[0])
+    )
+    waiter.start()
+    while not store._waiting:  # blocked in the condition's wait (counted under the lock)
+        threading.Event().wait(0.001)
+    store.create("pods", pod("a"))
+    waiter.join(10)
+    assert not waiter.is_alive() and [t for t, _ in got[0]] == ["ADDED"]
+    assert store._waiting == 0
+
+
+def test_a_raw_subscriber_gets_each_version_with_its_encoding() -> None:
+    store = ObjectStore(clock=Tick())
+    seen: list[tuple[str, dict, bytes]] = []
+    plain: list[tuple[str, dict]] = []
+    store.subscribe(lambda t, r, o, raw: seen.append((t, o, raw)), raw=True)
+    store.subscribe(lambda t, r, o: plain.append((t, o)))
+    store.create("pods", pod("a"))
+    assert seen[-1][2] == store.get_raw("pods", "a")
+    store.mutate("pods", "a", None, lambda o: o["metadata"].update(labels={"x": "1"}))
+    store.delete("pods", "a", grace_seconds=0)
+    assert [t for t, _, _ in seen] == ["ADDED", "MODIFIED", "DELETED"]
+    assert all(json.loads(raw) == obj for _, obj, raw in seen)
+    assert [(t, o) for t, o, _ in seen] == plain
