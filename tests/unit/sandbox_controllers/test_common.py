@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 from datetime import UTC, datetime
 
-from clues_py.sandbox.controllers.common import rfc3339, set_condition
+from clues_py.sandbox.controllers.common import rfc3339, set_condition, short_hash
 
 
 def test_rfc3339_matches_strftime_on_any_second() -> None:
@@ -51,3 +52,17 @@ def test_set_condition_changes_status_only_never_what_it_shares() -> None:
             "message": "msg",
         }
     ]
+
+
+def test_short_hash_is_the_digest_bytes_in_the_apimachinery_alphabet() -> None:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    rng = random.Random(4)
+    for _ in range(2000):
+        parts = [str(rng.random()) for _ in range(rng.randint(0, 4))]
+        digest = hashlib.sha256("\0".join(parts).encode()).digest()
+        for length in (5, 10):
+            want = "".join(alphabet[b % 27] for b in digest[:length])
+            assert short_hash(*parts, length=length) == want
+    assert short_hash("default", "job", "2026-11-29T00:00:00Z", "1") == short_hash(
+        "default", "job", "2026-11-29T00:00:00Z", "1"
+    )
