@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # Re-exported (`X as X`): snapshot parts defined in their own pure modules.
@@ -38,6 +38,7 @@ from clues_py.quantity import to_int as to_int
 # Re-exported (`X as X`): model.py was their home before quantity.py, and callers still import
 # them from here.
 from clues_py.resources import Resources as Resources
+from clues_py.slots import slot_replacer
 
 # --------------------------------------------------------------------------- pods and demand
 
@@ -317,38 +318,7 @@ class ManagedNode:
         return new
 
 
-def _slot_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    """`f(obj, changes)`: a copy of `obj` (a frozen, slotted dataclass without
-    `__post_init__`) with `changes`, TypeError naming any key that is not a field.
-
-    The daemon copies every node it looks at with new bookkeeping times, tens of thousands
-    of times per simulated hour; `dataclasses.replace` spends most of that looking up the
-    fields and calling the frozen `__init__`. This sets each slot once, through code
-    generated for the class's fields, as `dataclass` itself generates `__init__`.
-    """
-    names = [f.name for f in fields(cls)]
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    body = []
-    for i, name in enumerate(names):
-        slot = cls.__dict__[name]
-        env[f"_set{i}"], env[f"_get{i}"] = slot.__set__, slot.__get__
-        body.append(f"    _set{i}(new, ch.pop({name!r}, _get{i}(obj)) if ch else _get{i}(obj))")
-    src = "\n".join(
-        [
-            "def replace(obj, ch):",
-            "    new = _new(_cls)",
-            *body,
-            "    if ch:",
-            f"        raise TypeError(f'{cls.__name__} has no field(s) {{sorted(ch)}}')",
-            "    return new",
-        ]
-    )
-    exec(src, env)  # noqa: S102 - generated from the field names above, nothing else
-    replacer: Callable[[Any, dict[str, Any]], Any] = env["replace"]
-    return replacer
-
-
-_replace_node = _slot_replacer(ManagedNode)
+_replace_node = slot_replacer(ManagedNode)
 
 
 # --------------------------------------------------------------------------- snapshot and plan

@@ -8,11 +8,12 @@ I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clues_py.quantity import GPU_RESOURCE_NAMES, cpu_millis, format_bytes, format_cpu, to_int
+from clues_py.slots import slot_maker
 
 __all__ = ["Resources"]
 
@@ -107,20 +108,6 @@ class Resources:
         return s
 
 
-_new = object.__new__
-# The slots' own setters (a frozen class has no other way to set them).
-_set_cpu, _set_memory, _set_gpus, _set_pods = (
-    vars(Resources)[f].__set__ for f in ("cpu_millis", "memory_bytes", "gpus", "pods")
-)
-
-
-def _make(cpu: int, memory: int, gpus: int, pods: int) -> Resources:
-    """`Resources(cpu, memory, gpus, pods)` through the slots themselves: a frozen dataclass's
-    `__init__` goes through `object.__setattr__` by name, and the planner's arithmetic makes
-    these by the thousand per pass (3.4 times faster)."""
-    r: Resources = _new(Resources)
-    _set_cpu(r, cpu)
-    _set_memory(r, memory)
-    _set_gpus(r, gpus)
-    _set_pods(r, pods)
-    return r
+# `Resources(cpu, memory, gpus, pods)` through the slots themselves (3.4 times faster than
+# the frozen `__init__`): the planner's arithmetic makes these by the thousand per pass.
+_make: Callable[[int, int, int, int], Resources] = slot_maker(Resources)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from clues_py.contracts import DAY, PROTECT_LABEL, PluginContext, Range
 from clues_py.model import (
@@ -46,6 +46,14 @@ def _quiet_from(last: float, quiet: float) -> float:
     return t
 
 
+class _Measured(NamedTuple):
+    obs: NodeObservation
+    utilisation: float
+    free: Resources
+    protected: bool  # labelled scale-down-disabled
+    pods: list[PodInfo]  # its workload pods in `fit_order`
+
+
 class PackDown:
     name = "pack_down"
     declares_revisits = True  # demand "falls" `quiet` seconds after the last arrival
@@ -64,8 +72,7 @@ class PackDown:
             raise ValueError(f"pack_down: threshold must be in [0, 1], got {self.config.threshold}")
         if self.config.quiet < 0:
             raise ValueError(f"pack_down: quiet must be >= 0, got {self.config.quiet}")
-        self._measured: dict[str, tuple[NodeObservation, float, Resources, bool]] = {}
-        self._orders: dict[str, tuple[NodeObservation, list[PodInfo]]] = {}
+        self._measured: dict[str, _Measured] = {}
 
     def apply(self, snap: ClusterSnapshot, builder: PlanBuilder) -> None:
         if builder.power_ons():
@@ -77,24 +84,23 @@ class PackDown:
         # (name, observation, free room) of the nodes that may receive pods; rooms made of
         # them only once a candidate's pods could fit at all (below).
         parts: list[tuple[str, NodeObservation, Resources]] = []
-        by_name = {}
+        measured: dict[str, _Measured] = {}  # of the nodes that may be candidates
         for n in snap.nodes:
             obs = n.observed
             if n.state not in (NodeState.IDLE, NodeState.USED) or obs is None:
                 continue
             if not obs.ready or obs.unschedulable:
                 continue
-            by_name[n.name] = n
-            u, free, protected = self._measure(n.name, obs)
+            m = measured[n.name] = self._measure(n.name, obs)
             if (
                 falling.get(n.template, True)
-                and (u < self.config.threshold or n.state is NodeState.IDLE)
-                and not protected
+                and (m.utilisation < self.config.threshold or n.state is NodeState.IDLE)
+                and not m.protected
                 and self._may_mark(n.name, builder, n.enabled)
             ):
-                low.append((u, n.name))
+                low.append((m.utilisation, n.name))
             else:
-                parts.append((n.name, obs, free))
+                parts.append((n.name, obs, m.free))
         parts += [(o.name, o, free_room(o)) for o in snap.unmanaged if o.ready]
         parts.sort(key=lambda r: r[0])
         # No room has more cpu free than this (placing only lowers it): a node whose biggest
@@ -102,9 +108,8 @@ class PackDown:
         most_cpu = max((free.cpu_millis for _, _, free in parts), default=0)
         rooms: list[Room] | None = None
         for u, name in sorted(low):
-            obs = by_name[name].observed
-            assert obs is not None
-            pods = self._ordered(name, obs)
+            m = measured[name]
+            pods = m.pods
             if pods:
                 why = "a pod fits on no other node"
                 if pods[0].requests.cpu_millis <= most_cpu:  # the first asks the most cpu
@@ -112,7 +117,7 @@ class PackDown:
                         rooms = [Room(*part) for part in parts]
                     _, why = fit_elsewhere(pods, rooms, ordered=True)
                 if why:  # it stays, and may receive the next candidate's pods
-                    part = (name, obs, free_room(obs))
+                    part = (name, m.obs, m.free)
                     if rooms is None:
                         parts.append(part)
                     else:
@@ -141,21 +146,19 @@ class PackDown:
                 builder.revisit(_quiet_from(seen.arrivals.last, self.config.quiet))
         return out
 
-    def _measure(self, name: str, obs: NodeObservation) -> tuple[float, Resources, bool]:
-        """(utilisation, free room, protected) of a node, kept while its observation is the
-        same object (the daemon keeps unchanged ones): a pass does not re-add every pod."""
+    def _measure(self, name: str, obs: NodeObservation) -> _Measured:
+        """What the pass needs of a node, kept while its observation is the same object
+        (the daemon keeps unchanged ones): a pass does not re-add or re-sort every pod."""
         got = self._measured.get(name)
-        if got is None or got[0] is not obs:
-            protected = (PROTECT_LABEL, "true") in obs.labels
-            got = self._measured[name] = (obs, utilisation(obs), free_room(obs), protected)
-        return got[1], got[2], got[3]
-
-    def _ordered(self, name: str, obs: NodeObservation) -> list[PodInfo]:
-        """The node's workload pods in `fit_order`, kept while its observation is the same."""
-        got = self._orders.get(name)
-        if got is None or got[0] is not obs:
-            got = self._orders[name] = (obs, fit_order(obs.workload_pods))
-        return got[1]
+        if got is None or got.obs is not obs:
+            got = self._measured[name] = _Measured(
+                obs,
+                utilisation(obs),
+                free_room(obs),
+                (PROTECT_LABEL, "true") in obs.labels,
+                fit_order(obs.workload_pods),
+            )
+        return got
 
     @staticmethod
     def _may_mark(name: str, builder: PlanBuilder, enabled: bool) -> bool:

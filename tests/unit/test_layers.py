@@ -27,6 +27,7 @@ PURE = [
     ROOT / "clues_py" / "lifecycle.py",
     ROOT / "clues_py" / "timeouts.py",
     ROOT / "clues_py" / "resources.py",
+    ROOT / "clues_py" / "slots.py",
     *sorted((ROOT / "clues_py" / "planner").glob("*.py")),
 ]
 IO_MODULES = {
